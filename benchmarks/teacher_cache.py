@@ -1,0 +1,77 @@
+"""Train the Keras example's CNN teacher once per seed and cache its weights.
+
+The cache lives outside the repository (``$SKKD_BENCH_CACHE`` or
+``~/.cache/skkd/benchmarks``), keyed by seed and a hash of the teacher's code
+and training protocol, so a code change retrains it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+from handwritten import accuracy, train_epoch
+
+from skkd import models
+
+PROTOCOL = {"epochs": 5, "batch_size": 32, "lr": 1e-3, "optimizer": "Adam"}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("SKKD_BENCH_CACHE", Path.home() / ".cache/skkd/benchmarks"))
+
+
+def _key(seed: int) -> str:
+    source = inspect.getsource(models.KerasExampleCNN) + inspect.getsource(models._MaxPoolSame)
+    digest = hashlib.sha256((source + json.dumps(PROTOCOL, sort_keys=True)).encode())
+    return f"cnn-teacher-seed{seed}-{digest.hexdigest()[:12]}"
+
+
+def get_teacher(seed, X_train, y_train, X_test, y_test, log=print):
+    """Return ``(teacher_module, info)``; train and cache it when not cached.
+
+    ``info`` holds the fit time (s), the per-epoch test accuracy and where
+    it was trained.
+    """
+    path = cache_dir() / (_key(seed) + ".pt")
+    teacher = models.cnn_teacher(X_train.shape[1], 10)
+    if path.exists():
+        blob = torch.load(path, weights_only=False)
+        teacher.load_state_dict(blob["state_dict"])
+        log(f"teacher seed {seed}: loaded from cache {path}")
+        return teacher.eval(), blob["info"]
+    torch.manual_seed(seed)
+    teacher = models.cnn_teacher(X_train.shape[1], 10)
+    opt = torch.optim.Adam(teacher.parameters(), lr=PROTOCOL["lr"])
+    gen = torch.Generator().manual_seed(seed)
+    X, y = torch.as_tensor(X_train), torch.as_tensor(y_train)
+    Xt, yt = torch.as_tensor(X_test), torch.as_tensor(y_test)
+    curve, fit_seconds = [], 0.0
+    for epoch in range(PROTOCOL["epochs"]):
+        start = time.perf_counter()
+        train_epoch(teacher, opt, X, y, batch_size=PROTOCOL["batch_size"], generator=gen)
+        fit_seconds += time.perf_counter() - start
+        curve.append(accuracy(teacher, Xt, yt))
+        log(f"teacher seed {seed} epoch {epoch + 1}: test acc {curve[-1]:.4f} "
+            f"({fit_seconds:.0f} s so far)")
+    info = {"fit_seconds": fit_seconds, "test_accuracy_per_epoch": curve,
+            "threads": torch.get_num_threads(), "trained_by": "benchmarks/handwritten.py loop",
+            "protocol": PROTOCOL}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": teacher.state_dict(), "info": info}, path)
+    return teacher.eval(), info
+
+
+if __name__ == "__main__":
+    import sys
+
+    from skkd.datasets import load_fashion_mnist
+
+    data = load_fashion_mnist()
+    for s in [int(a) for a in sys.argv[1:]] or [0]:
+        get_teacher(s, *data)

@@ -1,0 +1,5 @@
+import sys
+
+from skkd.cli import main
+
+sys.exit(main())

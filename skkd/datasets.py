@@ -1,0 +1,97 @@
+"""Loaders for data that ships with a package or is installed locally.
+
+Nothing here downloads anything.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+_IDX_FILES = {
+    "X_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "X_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzip-compressed or not.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a well-formed IDX file.
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        data = fh.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an IDX file (bad magic number {data[:4]!r}).")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(data) - header != expected:
+        raise ValueError(
+            f"{path}: header announces shape {shape} ({expected} bytes) but "
+            f"{len(data) - header} bytes follow."
+        )
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
+
+
+def _find(directory: Path, stem: str) -> Path | None:
+    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx") + ".gz"):
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def load_fashion_mnist(
+    path: str | os.PathLike | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Load Fashion-MNIST (or any MNIST-format copy) from IDX files.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Directory holding ``train-images-idx3-ubyte[.gz]``,
+        ``train-labels-idx1-ubyte[.gz]``, ``t10k-images-idx3-ubyte[.gz]`` and
+        ``t10k-labels-idx1-ubyte[.gz]``. Defaults to Debian's
+        ``/usr/share/datasets/fashion-mnist`` (package ``dataset-fashion-mnist``).
+
+    Returns
+    -------
+    X_train, y_train, X_test, y_test : ndarray
+        ``X`` as float32 rows of 784 pixels scaled to [0, 1]; ``y`` as int64.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a file is missing; the message says how to install the data.
+    """
+    directory = Path(path) if path is not None else FASHION_MNIST_DIR
+    arrays = {}
+    for key, stem in _IDX_FILES.items():
+        found = _find(directory, stem)
+        if found is None:
+            raise FileNotFoundError(
+                f"{stem}[.gz] not found in {directory}. Install Fashion-MNIST with "
+                "`sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or pass "
+                "path= a directory holding the four IDX files of any MNIST-format dataset."
+            )
+        arrays[key] = read_idx(found)
+    X_train, X_test = (
+        (arrays[k].reshape(len(arrays[k]), -1) / np.float32(255)).astype(np.float32)
+        for k in ("X_train", "X_test")
+    )
+    y_train, y_test = (arrays[k].astype(np.int64) for k in ("y_train", "y_test"))
+    return X_train, y_train, X_test, y_test

@@ -1,0 +1,167 @@
+"""The Keras "Knowledge Distillation" experiment: teacher, scratch student, distilled student.
+
+Used by ``skkd demo`` and by ``benchmarks/keras_example.py``; every phase is a
+:class:`~skkd.DistilledClassifier` fit (the teacher and the scratch student
+are fitted with ``teacher=None``, i.e. plain cross-entropy).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+
+from skkd.estimator import DistilledClassifier
+from skkd.teachers import as_teacher
+
+
+@dataclass
+class PhaseResult:
+    """What one phase of the experiment measured."""
+
+    name: str
+    test_accuracy: float
+    n_params: int
+    fit_seconds: float
+    curve: list[float] = field(default_factory=list)
+
+
+class EpochEvaluation(Callback):
+    """Record test accuracy after every epoch (``history[:, 'test_acc']``) and tick a bar.
+
+    Labels must be ``0..n_classes-1`` (the student's own encoding). The time
+    spent evaluating is kept in ``seconds`` so that :func:`run_phase` can
+    leave it out of the fit time.
+    """
+
+    def __init__(self, X_test: Any = None, y_test: Any = None, bar: Any = None) -> None:
+        self.X_test, self.y_test, self.bar = X_test, y_test, bar
+        self.seconds = 0.0
+
+    def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        start = time.perf_counter()
+        if self.X_test is not None:
+            logits = net.forward(self.X_test, training=False)
+            acc = float((logits.argmax(1).numpy() == self.y_test).mean())
+            net.history.record("test_acc", acc)
+            if self.bar is not None:
+                self.bar.set_postfix(test_acc=f"{acc:.4f}")
+        if self.bar is not None:
+            self.bar.update(1)
+        self.seconds += time.perf_counter() - start
+
+
+def _n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def run_phase(
+    name: str,
+    estimator: DistilledClassifier,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    progress: bool = True,
+    curve: bool = True,
+) -> tuple[PhaseResult, DistilledClassifier]:
+    """Fit ``estimator`` with a progress bar; measure wall time (evaluation excluded)."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=estimator.max_epochs, desc=name, disable=not progress, leave=False) as bar:
+        evaluation = EpochEvaluation(
+            X_test if curve else None, y_test if curve else None, bar
+        )
+        estimator.set_params(callbacks=[*(estimator.callbacks or []), evaluation])
+        start = time.perf_counter()
+        estimator.fit(X_train, y_train)
+        seconds = time.perf_counter() - start - evaluation.seconds
+    accuracy = float(estimator.score(X_test, y_test))
+    history = estimator.history_
+    result = PhaseResult(
+        name=name,
+        test_accuracy=accuracy,
+        n_params=_n_params(estimator.net_.module_),
+        fit_seconds=seconds,
+        curve=list(history[:, "test_acc"]) if curve else [],
+    )
+    return result, estimator
+
+
+def run_keras_experiment(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    input_shape: Sequence[int] = (1, 28, 28),
+    seed: int = 0,
+    teacher: Any = None,
+    teacher_epochs: int = 5,
+    student_epochs: int = 3,
+    alpha: float = 0.1,
+    temperature: float = 10.0,
+    loss: str = "kl",
+    lr: float = 1e-3,
+    batch_size: int = 32,
+    progress: bool = True,
+    curve: bool = True,
+) -> dict[str, PhaseResult]:
+    """Run the Keras example's protocol once; labels must be ``0..n_classes-1``.
+
+    Pass a fitted ``teacher`` (a torch module) to skip the teacher phase; its
+    row then reports the teacher's test accuracy with zero fit time.
+    """
+    common = {"lr": lr, "batch_size": batch_size, "random_state": seed,
+              "module__input_shape": tuple(input_shape)}
+    results: dict[str, PhaseResult] = {}
+    if teacher is None:
+        results["teacher"], fitted = run_phase(
+            "teacher", DistilledClassifier(module="cnn-teacher", max_epochs=teacher_epochs,
+                                           **common),
+            X_train, y_train, X_test, y_test, progress=progress, curve=curve)
+        teacher = fitted.net_.module_
+    else:
+        logits = as_teacher(teacher).logits(X_test)
+        results["teacher"] = PhaseResult("teacher", float((logits.argmax(1) == y_test).mean()),
+                                         _n_params(teacher), 0.0)
+    results["scratch"], _ = run_phase(
+        "scratch student",
+        DistilledClassifier(module="cnn-student", max_epochs=student_epochs, **common),
+        X_train, y_train, X_test, y_test, progress=progress, curve=curve)
+    results["distilled"], _ = run_phase(
+        "distilled student",
+        DistilledClassifier(teacher=teacher, module="cnn-student", loss=loss, alpha=alpha,
+                            temperature=temperature, max_epochs=student_epochs, **common),
+        X_train, y_train, X_test, y_test, progress=progress, curve=curve)
+    return results
+
+
+def summarize(runs: Sequence[dict[str, PhaseResult]]) -> str:
+    """A Markdown table of mean ± std over runs (seeds)."""
+
+    def fmt(values: list[float], scale: float, digits: int) -> str:
+        mean = statistics.fmean(values) * scale
+        if len(values) < 2:
+            return f"{mean:.{digits}f}"
+        return f"{mean:.{digits}f} ± {statistics.stdev(values) * scale:.{digits}f}"
+
+    lines = [
+        f"| model ({len(runs)} seed{'s' if len(runs) != 1 else ''}) | test accuracy (%) "
+        "| parameters | fit time (s) |",
+        "|---|---|---|---|",
+    ]
+    for key in runs[0]:
+        rows = [run[key] for run in runs]
+        lines.append(
+            f"| {rows[0].name} | {fmt([r.test_accuracy for r in rows], 100, 2)} | "
+            f"{rows[0].n_params:,} | {fmt([r.fit_seconds for r in rows], 1, 1)} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,53 @@
+"""The skkd plugin contract.
+
+Every hook receives a ``register`` callback and returns nothing. A plugin
+implements any subset of them with :data:`skkd.hookimpl`. Built-in losses,
+models and teacher adapters register through these very hooks.
+
+pluggy calls implementations with keyword arguments only, so an
+implementation's parameter must be named ``register``.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("skkd")
+#: The marker plugins decorate their hook implementations with.
+hookimpl = pluggy.HookimplMarker("skkd")
+
+
+@hookspec
+def skkd_register_losses(register):
+    """Register knowledge-distillation losses by name.
+
+    Call ``register(name, fn)`` once per loss. ``fn`` is called as
+    ``fn(student_logits, teacher_logits, *, temperature, y=None, **options)``
+    and returns a scalar tensor: the *soft* term, including its own
+    temperature scaling. The estimator adds ``alpha * cross_entropy``;
+    ``options`` are the ``loss__*`` parameters of ``DistilledClassifier``.
+    """
+
+
+@hookspec
+def skkd_register_models(register):
+    """Register student/teacher architectures by name.
+
+    Call ``register(name, factory)`` once per model. ``factory`` is called as
+    ``factory(n_features, n_classes, **kwargs)`` and returns a
+    ``torch.nn.Module`` mapping ``(batch, n_features)`` float rows to
+    ``(batch, n_classes)`` logits. ``kwargs`` are the ``module__*``
+    parameters of ``DistilledClassifier``.
+    """
+
+
+@hookspec
+def skkd_register_teachers(register):
+    """Register teacher adapters.
+
+    Call ``register(name, adapter)`` once per adapter. ``adapter(obj)``
+    returns a :class:`skkd.teachers.Teacher` when it knows how to query
+    ``obj`` and ``None`` otherwise. Adapters are tried in registration order
+    (plugins loaded from entry points before built-ins); the first that
+    accepts an object wins.
+    """

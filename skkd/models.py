@@ -1,0 +1,127 @@
+"""Built-in student/teacher architectures, registered through the model hook.
+
+Every model takes flat float rows ``(batch, n_features)``, so it works after
+any scikit-learn transformer, and returns ``(batch, n_classes)`` logits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from skkd.hookspecs import hookimpl
+
+
+class MLP(nn.Module):
+    """A multilayer perceptron: ``Linear -> ReLU [-> Dropout]`` blocks, then a linear head.
+
+    Parameters
+    ----------
+    n_features : int
+        Input width.
+    n_classes : int
+        Number of output logits.
+    hidden_sizes : sequence of int, default=(128,)
+        Width of each hidden layer; ``()`` gives multinomial logistic regression.
+    dropout : float, default=0.0
+        Dropout probability after each hidden layer.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        hidden_sizes: Sequence[int] = (128,),
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = n_features
+        for size in hidden_sizes:
+            layers += [nn.Linear(width, int(size)), nn.ReLU()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = int(size)
+        layers.append(nn.Linear(width, n_classes))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class _MaxPoolSame(nn.Module):
+    """2x2 max pooling with stride 1 and Keras' ``padding="same"`` (pad right/bottom)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.max_pool2d(F.pad(x, (0, 1, 0, 1), value=float("-inf")), 2, stride=1)
+
+
+class KerasExampleCNN(nn.Module):
+    """The CNN of the Keras "Knowledge Distillation" example.
+
+    ``Conv(f1, 3x3, stride 2, same) -> LeakyReLU(0.2) -> MaxPool(2x2, stride 1, same)
+    -> Conv(f2, 3x3, stride 2, same) -> Flatten -> Linear(n_classes)``.
+    The teacher uses 256/512 filters, the student 16/32.
+
+    Parameters
+    ----------
+    n_features : int
+        Input width; must equal ``prod(input_shape)``.
+    n_classes : int
+        Number of output logits.
+    filters : tuple of int, default=(16, 32)
+        Filters of the two convolutions.
+    input_shape : tuple of int, default=(1, 28, 28)
+        ``(channels, height, width)`` that each flat row is reshaped to.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        filters: Sequence[int] = (16, 32),
+        input_shape: Sequence[int] = (1, 28, 28),
+    ) -> None:
+        super().__init__()
+        channels, height, width = (int(v) for v in input_shape)
+        if channels * height * width != n_features:
+            raise ValueError(
+                f"input_shape={tuple(input_shape)} holds {channels * height * width} "
+                f"values but X has {n_features} features; pass module__input_shape "
+                "matching your rows, e.g. (1, 28, 28) for 784 pixels."
+            )
+        self.input_shape = (channels, height, width)
+        f1, f2 = (int(v) for v in filters)
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, f1, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            _MaxPoolSame(),
+            nn.Conv2d(f1, f2, 3, stride=2, padding=1),
+            nn.Flatten(),
+        )
+        out_h = (height + 1) // 2
+        out_w = (width + 1) // 2
+        self.head = nn.Linear(f2 * ((out_h + 1) // 2) * ((out_w + 1) // 2), n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x.reshape(-1, *self.input_shape)))
+
+
+def cnn_teacher(n_features: int, n_classes: int, **kwargs) -> KerasExampleCNN:
+    """The Keras example's teacher: 256 and 512 filters."""
+    return KerasExampleCNN(n_features, n_classes, filters=(256, 512), **kwargs)
+
+
+def cnn_student(n_features: int, n_classes: int, **kwargs) -> KerasExampleCNN:
+    """The Keras example's student: 16 and 32 filters."""
+    return KerasExampleCNN(n_features, n_classes, filters=(16, 32), **kwargs)
+
+
+@hookimpl
+def skkd_register_models(register):
+    register("mlp", MLP)
+    register("cnn-teacher", cnn_teacher)
+    register("cnn-student", cnn_student)

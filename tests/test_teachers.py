@@ -1,0 +1,154 @@
+"""Every kind of teacher works, is aligned by label, and stays untouched."""
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+from skorch import NeuralNetClassifier
+
+from skkd import DistilledClassifier
+from skkd.teachers import as_teacher, eval_mode
+
+
+def torch_teacher(n_features=64, n_classes=10, seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Linear(n_features, 32), torch.nn.Dropout(0.1), torch.nn.ReLU(),
+        torch.nn.Linear(32, n_classes),
+    )
+
+
+def state(module):
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def fit_quick(teacher, X, y, **kw):
+    params = {"max_epochs": 2, "random_state": 0, **kw}
+    return DistilledClassifier(teacher=teacher, **params).fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore:The teacher.s accuracy")
+def test_torch_teacher_is_bit_for_bit_untouched(digits):
+    X_train, _, y_train, _ = digits
+    teacher = torch_teacher()
+    teacher.train()
+    teacher[0].weight.requires_grad_(False)  # a partly frozen teacher stays so
+    before = state(teacher)
+    modes = [m.training for m in teacher.modules()]
+    for inference in ("once", "per_batch"):
+        fit_quick(teacher, X_train, y_train, teacher_inference=inference)
+    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
+    assert [m.training for m in teacher.modules()] == modes
+    assert [p.requires_grad for p in teacher.parameters()] == [False, True, True, True]
+    assert all(p.grad is None for p in teacher.parameters())
+
+
+def test_eval_mode_restores_mixed_modes():
+    module = torch_teacher()
+    module.train()
+    module[1].eval()
+    with eval_mode(module):
+        assert not any(m.training for m in module.modules())
+    assert module.training and not module[1].training
+
+
+def test_fitted_sklearn_teacher_is_not_refitted(digits):
+    X_train, X_test, y_train, y_test = digits
+    teacher = LogisticRegression(max_iter=500).fit(X_train, y_train)
+    coef = teacher.coef_.copy()
+    blob = pickle.dumps(teacher)
+    clf = fit_quick(teacher, X_train[:300], y_train[:300])
+    assert clf.teacher_ is teacher
+    np.testing.assert_array_equal(teacher.coef_, coef)
+    assert pickle.dumps(teacher) == blob
+
+
+def test_unfitted_sklearn_teacher_is_cloned_and_fitted(digits):
+    X_train, _, y_train, _ = digits
+    teacher = LogisticRegression(max_iter=500)
+    clf = fit_quick(teacher, X_train, y_train)
+    assert clf.teacher_ is not teacher
+    assert hasattr(clf.teacher_, "coef_") and not hasattr(teacher, "coef_")
+    assert clf.teacher_score_ > 0.9
+
+
+@pytest.mark.parametrize(
+    "make_teacher",
+    [
+        lambda X, y: LogisticRegression(max_iter=500).fit(X, y),
+        lambda X, y: make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y),
+        lambda X, y: LinearSVC().fit(X, y),  # decision_function only
+        lambda X, y: FrozenEstimator(LogisticRegression(max_iter=500).fit(X, y)),
+    ],
+    ids=["sklearn", "pipeline", "decision_function", "frozen"],
+)
+def test_sklearn_teachers_give_a_useful_teacher(make_teacher, digits):
+    X_train, _, y_train, _ = digits
+    clf = fit_quick(make_teacher(X_train, y_train), X_train, y_train)
+    assert clf.teacher_score_ > 0.9
+
+
+def test_skorch_teacher(digits):
+    X_train, _, y_train, _ = digits
+    net = NeuralNetClassifier(
+        torch_teacher, module__n_features=64, criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=15, lr=0.1, train_split=None, verbose=0,
+    ).fit(X_train, y_train)
+    before = state(net.module_)
+    clf = fit_quick(net, X_train, y_train)
+    assert clf.teacher_score_ > 0.8
+    assert all(torch.equal(before[k], v) for k, v in net.module_.state_dict().items())
+    # a frozen skorch net is the same teacher
+    assert fit_quick(FrozenEstimator(net), X_train, y_train).teacher_score_ == clf.teacher_score_
+
+
+def test_teacher_columns_are_aligned_by_label_not_position():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    y = np.where(X[:, 0] > 0, "yes", "no")
+    teacher = LogisticRegression().fit(X, y)
+    # A teacher that lists its classes in reverse order must give the same logits.
+    reversed_teacher = copy.deepcopy(teacher)
+    reversed_teacher.classes_ = teacher.classes_[::-1].copy()
+    reversed_teacher.coef_ = -teacher.coef_
+    reversed_teacher.intercept_ = -teacher.intercept_
+    a = fit_quick(teacher, X, y)
+    b = fit_quick(reversed_teacher, X, y)
+    assert a.teacher_score_ == b.teacher_score_ > 0.95
+    # Rounding in the teacher's probabilities differs between the two, so the
+    # students differ slightly; misaligned columns would swap the classes.
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=5e-3)
+
+
+def test_teacher_with_other_classes_is_rejected(digits):
+    X_train, _, y_train, _ = digits
+    teacher = LogisticRegression(max_iter=300).fit(X_train, y_train)
+    with pytest.raises(ValueError, match=r"classes_ \[.*\] differ from the classes in y"):
+        fit_quick(teacher, X_train, np.where(y_train > 4, "big", "small"))
+
+
+def test_teacher_with_wrong_width_is_rejected(digits):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(ValueError, match="outputs 7 columns but y has 10 classes"):
+        fit_quick(torch_teacher(n_classes=7), X_train, y_train)
+
+
+def test_unsupported_teacher_lists_what_is_supported(digits):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(TypeError, match="not supported.*torch.*sklearn.*teacher_logits"):
+        fit_quick(object(), X_train, y_train)
+
+
+def test_as_teacher_returns_logits_of_the_module(digits):
+    X_train = digits[0]
+    module = torch_teacher()
+    expected = module.eval()(torch.from_numpy(X_train)).detach().numpy()
+    np.testing.assert_allclose(as_teacher(module).logits(X_train, batch_size=100), expected,
+                               rtol=1e-5, atol=1e-6)
