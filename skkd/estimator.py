@@ -204,7 +204,8 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         return type(self)(teacher=teacher, **{k: clone(v, safe=False) for k, v in params.items()})
 
     def _params_with(self, prefix: str) -> dict[str, Any]:
-        return {k[len(prefix) :]: v for k, v in self._prefixed_params().items() if k.startswith(prefix)}
+        params = self._prefixed_params()
+        return {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
 
     def _validate_params(self) -> None:
         unknown = [k for k in self._prefixed_params() if not k.startswith(PARAM_PREFIXES)]

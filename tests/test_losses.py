@@ -21,9 +21,9 @@ def test_kl_matches_hand_computed_value():
     t = [[3.0, 2.0, 1.0], [1.0, 0.0, -1.0]]
     T = 2.0
     expected = 0.0
-    for srow, trow in zip(s, t):
+    for srow, trow in zip(s, t, strict=True):
         p, q = _softmax(trow, T), _softmax(srow, T)
-        expected += sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
+        expected += sum(pi * math.log(pi / qi) for pi, qi in zip(p, q, strict=True))
     expected = expected / 2 * T**2
     got = kl_divergence(torch.tensor(s), torch.tensor(t), temperature=T)
     assert got.item() == pytest.approx(expected, rel=1e-5)
