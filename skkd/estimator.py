@@ -178,7 +178,12 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
     # -- parameters -------------------------------------------------------
 
     def _prefixed_params(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if "__" in k and not k.startswith("_")}
+        """The keyword parameters given beyond the signature (``module__*`` etc.)."""
+        named = self._get_param_names()
+        return {
+            k: v for k, v in vars(self).items()
+            if k not in named and not k.startswith("_") and not k.endswith("_")
+        }
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         params = super().get_params(deep=deep)
@@ -187,8 +192,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
 
     def set_params(self, **params: Any) -> DistilledClassifier:
         plain = {}
+        extra = self._prefixed_params()
         for key, value in params.items():
-            if key.startswith(PARAM_PREFIXES):
+            if key.startswith(PARAM_PREFIXES) or key in extra:
                 setattr(self, key, value)
             else:
                 plain[key] = value
@@ -388,7 +394,8 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels, in the labels seen in ``fit``."""
-        return self.classes_[np.argmax(self._student_logits(X), axis=1)]
+        logits = self._student_logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
 
 
 class _AlignedTeacher(Teacher):

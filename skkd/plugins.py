@@ -140,7 +140,7 @@ def register(plugin: object, name: str | None = None, distribution: str = "<runt
     pm = get_plugin_manager()
     try:
         plugin_name = pm.register(plugin, name=name)
-    except ValueError as exc:
+    except (ValueError, pluggy.PluginValidationError) as exc:
         raise PluginError(f"Could not register plugin {name or plugin!r}: {exc}") from exc
     assert plugin_name is not None
     _state.info[plugin_name] = PluginInfo(plugin_name, distribution, "")

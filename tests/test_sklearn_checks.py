@@ -1,0 +1,17 @@
+"""scikit-learn's own estimator checks."""
+
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skkd import DistilledClassifier
+
+# Each expected failure with its reason (at most two).
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+
+
+@parametrize_with_checks(
+    [DistilledClassifier(teacher=LogisticRegression())],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
