@@ -31,6 +31,8 @@ PARAM_PREFIXES = (
     "callbacks__",
 )
 _TEACHER_INFERENCE = ("once", "per_batch")
+#: With teacher_inference="per_batch", teacher_score_ is measured on these first rows.
+_PROBE_ROWS = 1024
 
 
 class TeacherNearChanceWarning(UserWarning):
@@ -96,8 +98,10 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         one batched pass before training; ``"per_batch"`` queries the teacher
         on every training batch, as the Keras example does, for inputs that
         change from epoch to epoch (augmentation).
-    teacher_batch_size : int, default=1024
-        Batch size of the teacher's inference pass.
+    teacher_batch_size : int or None, default=None
+        Batch size of the teacher's inference pass; None uses ``batch_size``.
+        On a CPU, small batches keep a wide CNN's activations in cache and are
+        fastest; on a GPU, raise it.
     verbose : int, default=0
         skorch's verbosity (1 prints a table per epoch).
     random_state : int, RandomState instance or None, default=None
@@ -116,7 +120,8 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
     teacher_ : object or None
         The teacher queried in ``fit`` (the fitted clone for an unfitted one).
     teacher_score_ : float or None
-        The teacher's accuracy on the training data, as the teacher saw it.
+        The teacher's accuracy on the training data, as the teacher saw it
+        (on the first 1,024 rows with ``teacher_inference="per_batch"``).
     net_ : skorch.NeuralNet
         The fitted skorch net holding the student in ``net_.module_``.
     history_ : skorch.History
@@ -151,7 +156,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         device: str = "cpu",
         train_split: Any = None,
         teacher_inference: str = "once",
-        teacher_batch_size: int = 1024,
+        teacher_batch_size: int | None = None,
         verbose: int = 0,
         random_state: Any = None,
         **kwargs: Any,
@@ -283,11 +288,12 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             if is_unfitted_estimator(self.teacher):
                 self.teacher_ = clone(self.teacher).fit(X, y)
             adapter = _AlignedTeacher(as_teacher(self.teacher_), self.classes_)
+            teacher_batch_size = self.teacher_batch_size or self.batch_size
             if self.teacher_inference == "once":
-                teacher_logits = adapter.logits(X, batch_size=self.teacher_batch_size)
+                teacher_logits = adapter.logits(X, batch_size=teacher_batch_size)
             else:
                 online_teacher = adapter
-                probe = adapter.logits(X[: self.teacher_batch_size], self.teacher_batch_size)
+                probe = adapter.logits(X[:_PROBE_ROWS], teacher_batch_size)
                 self.teacher_score_ = _accuracy(probe, y_enc[: len(probe)])
 
         if teacher_logits is not None:

@@ -56,7 +56,11 @@ class _MaxPoolSame(nn.Module):
     """2x2 max pooling with stride 1 and Keras' ``padding="same"`` (pad right/bottom)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.max_pool2d(F.pad(x, (0, 1, 0, 1), value=float("-inf")), 2, stride=1)
+        # The max of four shifted views equals max_pool2d(2, stride=1) on the
+        # padded input, and is several times faster on CPU (no index bookkeeping).
+        x = F.pad(x, (0, 1, 0, 1), value=float("-inf"))
+        rows = torch.maximum(x[..., :-1, :], x[..., 1:, :])
+        return torch.maximum(rows[..., :-1], rows[..., 1:])
 
 
 class KerasExampleCNN(nn.Module):

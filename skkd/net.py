@@ -8,14 +8,14 @@ module of the net, so skorch never optimizes, checkpoints or re-moves it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.utils import to_tensor
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader
 
 INPUT_KEY = "X"
 TEACHER_KEY = "teacher_logits"
@@ -42,10 +42,31 @@ class ArrayDataset(torch.utils.data.Dataset):
         return self._len
 
     def __getitem__(self, idx: Any) -> tuple[Any, torch.Tensor]:
-        idx = torch.as_tensor(idx)
+        idx = torch.as_tensor(idx)  # a batch of indices (a tensor already from BatchLoader)
         Xb = {k: v[idx] for k, v in self.X.items()} if isinstance(self.X, dict) else self.X[idx]
         yb = self.y[idx] if self.y is not None else torch.zeros(idx.numel())
         return Xb, yb
+
+
+class _IndexBatches:
+    """Batches of indices as tensor slices of one (optionally shuffled) permutation."""
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, drop_last: bool,
+                 generator: torch.Generator | None) -> None:
+        self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
+        self.drop_last, self.generator = drop_last, generator
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.n, self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        if self.shuffle:
+            order = torch.randperm(self.n, generator=self.generator)
+        else:
+            order = torch.arange(self.n)
+        for i in range(len(self)):
+            yield order[i * self.batch_size : (i + 1) * self.batch_size]
 
 
 class BatchLoader(DataLoader):
@@ -64,20 +85,13 @@ class BatchLoader(DataLoader):
         generator: torch.Generator | None = None,
         **kwargs: Any,
     ) -> None:
-        if shuffle:
-            sampler: Any = RandomSampler(dataset, generator=generator)
-        else:
-            sampler = SequentialSampler(dataset)
+        if not shuffle and generator is None:
             # DataLoader draws a base seed when iterated; a private generator
             # keeps predict() from consuming torch's global random state.
-            generator = generator if generator is not None else torch.Generator()
-        super().__init__(
-            dataset,
-            batch_size=None,
-            sampler=BatchSampler(sampler, batch_size, drop_last),
-            generator=generator,
-            **kwargs,
-        )
+            generator = torch.Generator()
+        sampler = _IndexBatches(len(dataset), batch_size, shuffle, drop_last, generator)
+        super().__init__(dataset, batch_size=None, sampler=sampler, generator=generator,
+                         **kwargs)
 
 
 class DistillationNet(NeuralNet):
