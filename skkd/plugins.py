@@ -247,7 +247,8 @@ def get_model(name: str) -> Callable[..., Any]:
     """Return the model factory registered as ``name``.
 
     A factory registered as ``"prefix:"`` serves every name ``"prefix:anything"``
-    and receives ``anything`` as its ``name`` keyword argument.
+    and receives ``anything`` as its ``name`` keyword argument. The returned
+    callable checks that the factory builds a ``torch.nn.Module``.
     """
     prefix, sep, rest = name.partition(":")
     if sep and rest:
@@ -256,16 +257,30 @@ def get_model(name: str) -> Callable[..., Any]:
         except ValueError:
             pass
         else:
-            return _bind_name(family, rest)
-    return _lookup("models", name)
+            return ModelFactory(prefix + ":", family, rest)
+    return ModelFactory(name, _lookup("models", name))
 
 
-class _bind_name:  # noqa: N801 - behaves like functools.partial, stays picklable
-    def __init__(self, factory: Callable[..., Any], name: str) -> None:
-        self.factory, self.name = factory, name
+class ModelFactory:
+    """A registered model factory, picklable, checking what it builds."""
+
+    def __init__(self, registered: str, factory: Callable[..., Any], name: str | None = None):
+        self.registered, self.factory, self.name = registered, factory, name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.factory(*args, name=self.name, **kwargs)
+        import torch
+
+        if self.name is not None:
+            kwargs["name"] = self.name
+        module = self.factory(*args, **kwargs)
+        if not isinstance(module, torch.nn.Module):
+            plugin = plugin_of("models", self.registered)
+            raise TypeError(
+                f"Model {self.registered!r} of plugin {plugin.name!r} (distribution "
+                f"{plugin.distribution!r}) built {type(module).__name__}, not a "
+                "torch.nn.Module."
+            )
+        return module
 
 
 def teacher_adapters() -> list[tuple[str, Callable[..., Any]]]:

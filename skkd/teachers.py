@@ -197,10 +197,18 @@ def as_teacher(obj: Any) -> Teacher:
     if isinstance(obj, Teacher):
         return obj
     adapters = plugins.teacher_adapters()
-    for _, adapter in adapters:
+    for name, adapter in adapters:
         teacher = adapter(obj)
-        if teacher is not None:
-            return teacher
+        if teacher is None:
+            continue
+        if not isinstance(teacher, Teacher):
+            plugin = plugins.plugin_of("teachers", name)
+            raise TypeError(
+                f"Teacher adapter {name!r} of plugin {plugin.name!r} (distribution "
+                f"{plugin.distribution!r}) returned {type(teacher).__name__}; an adapter "
+                "must return a skkd.teachers.Teacher or None."
+            )
+        return teacher
     supported = "; ".join(
         f"{name}: {(adapter.__doc__ or '').strip().splitlines()[0] if adapter.__doc__ else ''}"
         for name, adapter in adapters

@@ -154,3 +154,65 @@ def test_skkd_plugins_prints_each_loss_with_its_plugin_and_distribution(capsys):
     assert "skkd.losses (skkd " in out
     assert "losses: kl, soft_ce, mse" in out
     assert "models: mlp, cnn-teacher, cnn-student" in out
+
+
+class Scorer:
+    """A model type no built-in adapter knows: scores come from .scores(X)."""
+
+    classes_ = None
+
+    def __init__(self, weights):
+        self.weights = weights
+
+    def scores(self, X):
+        return X @ self.weights
+
+
+class ScorerPlugin:
+    @hookimpl
+    def skkd_register_teachers(self, register):
+        from skkd.teachers import Teacher
+
+        class ScorerTeacher(Teacher):
+            def logits(self, X, batch_size=1024):
+                return self.model.scores(X)
+
+        register("scorer", lambda obj: ScorerTeacher(obj) if isinstance(obj, Scorer) else None)
+
+
+def test_a_teacher_adapter_plugin_adds_a_kind_of_teacher(fresh_plugins, digits):
+    X_train, _, y_train, _ = digits
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(max_iter=500).fit(X_train, y_train)
+    teacher = Scorer(lr.coef_.T.astype("float32"))
+    with pytest.raises(TypeError, match="not supported"):
+        DistilledClassifier(teacher=teacher, max_epochs=1).fit(X_train, y_train)
+    fresh_plugins.register(ScorerPlugin(), name="scorer-plugin")
+    clf = DistilledClassifier(teacher=teacher, max_epochs=1).fit(X_train, y_train)
+    assert clf.teacher_score_ > 0.9
+    assert [name for name, _ in fresh_plugins.teacher_adapters()][0] == "scorer"
+
+
+def test_an_adapter_returning_the_wrong_type_names_its_plugin(fresh_plugins, digits):
+    class Bad:
+        @hookimpl
+        def skkd_register_teachers(self, register):
+            register("bad-adapter", lambda obj: "not a teacher")
+
+    fresh_plugins.register(Bad(), name="bad-teacher-plugin", distribution="bad-dist")
+    with pytest.raises(TypeError, match="'bad-adapter' of plugin 'bad-teacher-plugin' "
+                                        r"\(distribution 'bad-dist'\) returned str"):
+        DistilledClassifier(teacher=torch.nn.Linear(64, 10)).fit(*digits[0::2])
+
+
+def test_a_model_factory_building_no_module_names_its_plugin(fresh_plugins, digits):
+    class Bad:
+        @hookimpl
+        def skkd_register_models(self, register):
+            register("not-a-net", lambda n_features, n_classes: "oops")
+
+    fresh_plugins.register(Bad(), name="bad-model-plugin")
+    with pytest.raises(TypeError, match="Model 'not-a-net' of plugin 'bad-model-plugin'.*"
+                                        "built str, not a torch.nn.Module"):
+        DistilledClassifier(module="not-a-net", max_epochs=1).fit(*digits[0::2])

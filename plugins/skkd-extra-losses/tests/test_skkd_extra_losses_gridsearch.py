@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
+from skkd import DistilledClassifier, plugins
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
-
-from skkd import DistilledClassifier, plugins
 
 
 @pytest.fixture
