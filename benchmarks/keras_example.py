@@ -19,6 +19,7 @@ import argparse
 import copy
 import hashlib
 import json
+import math
 import os
 import platform
 import statistics
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.model_selection import GridSearchCV, PredefinedSplit, train_test_split
+from skorch.callbacks import LRScheduler
 
 sys.path.insert(0, str(Path(__file__).parent))
 from handwritten import accuracy, predict_logits, train_epoch  # noqa: E402
@@ -44,11 +46,26 @@ from skkd.teachers import as_teacher  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 EXAMPLE = {"alpha": 0.1, "temperature": 10.0, "loss": "kl", "lr": 1e-3}
-GRID = [
-    {"loss": ["kl"], "alpha": [0.1, 0.5], "temperature": [2.0, 5.0, 10.0], "lr": [1e-3, 3e-3]},
-    {"loss": ["mse"], "alpha": [0.1, 0.5], "lr": [1e-3, 3e-3]},
-    {"alpha": [1.0], "lr": [1e-3, 3e-3]},  # training from scratch, for a fair lr
-]
+
+
+def cosine(n_samples: int, epochs: int, batch_size: int = 32) -> LRScheduler:
+    """Cosine annealing of the learning rate to zero over every batch of the budget."""
+    steps = epochs * math.ceil(n_samples / batch_size)
+    return LRScheduler(policy="CosineAnnealingLR", T_max=steps, step_every="batch")
+
+
+def grid(n_fit: int) -> list[dict]:
+    """Candidates: (loss, alpha, T, lr, schedule); alpha=1 is training from scratch."""
+    annealed = [[cosine(n_fit, 3)]]
+    return [
+        {"loss": ["kl"], "alpha": [0.3, 0.5, 0.7], "temperature": [1.0, 2.0, 4.0],
+         "lr": [3e-3, 6e-3], "callbacks": annealed},
+        {"loss": ["mse"], "alpha": [0.5], "lr": [3e-3], "callbacks": annealed},
+        {"alpha": [1.0], "lr": [1e-3, 3e-3, 6e-3], "callbacks": annealed},
+        # the constant-lr bests of the first grid (benchmarks/results/keras_example-constant-lr.md)
+        {"loss": ["kl"], "alpha": [0.5], "temperature": [2.0], "lr": [3e-3]},
+        {"alpha": [1.0], "lr": [1e-3, 3e-3]},
+    ]
 
 
 def log(*args):
@@ -102,6 +119,13 @@ def naive_pass(module, X, batch_size=32):
         return torch.cat([module(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
 
 
+def _plain(params: dict) -> dict:
+    """A candidate as JSON: the callbacks become a schedule name."""
+    out = {k: v for k, v in params.items() if k != "callbacks"}
+    out["schedule"] = "cosine" if params.get("callbacks") else "constant"
+    return out
+
+
 def choose_recipe(teacher, X, y, quick: bool) -> dict:
     """GridSearchCV on one stratified train/validation split of the training data."""
     X_fit, X_val, y_fit, y_val = train_test_split(
@@ -112,11 +136,11 @@ def choose_recipe(teacher, X, y, quick: bool) -> dict:
     logits = as_teacher(teacher).logits(X_all, batch_size=32)
     search = GridSearchCV(
         DistilledClassifier(module="cnn-student", max_epochs=3, random_state=0),
-        GRID, cv=split, refit=False, error_score="raise", verbose=1,
+        grid(len(X_fit)), cv=split, refit=False, error_score="raise", verbose=1,
     )
     start = time.perf_counter()
     search.fit(X_all, y_all, teacher_logits=logits)
-    rows = [{**params, "val_accuracy": float(score)} for params, score in
+    rows = [{**_plain(params), "val_accuracy": float(score)} for params, score in
             zip(search.cv_results_["params"], search.cv_results_["mean_test_score"],
                 strict=True)]
     distilled = max((r for r in rows if r["alpha"] < 1), key=lambda r: r["val_accuracy"])
@@ -157,10 +181,15 @@ def handwritten_phase(name, seed, X, y, Xt, yt, epochs, teacher=None, alpha=1.0,
     return {"test_accuracy": acc, "seconds": seconds, "epoch_seconds": epoch_seconds}
 
 
-def run_seed(seed, teacher, recipe, scratch_lr, data, long_epochs):
+def run_seed(seed, teacher, recipe, scratch, data, long_epochs):
     X, y, Xt, yt = data
     Xtt, ytt, Xtet, ytet = (torch.as_tensor(a) for a in data)
     tuned = {k: recipe[k] for k in ("alpha", "temperature", "loss", "lr") if k in recipe}
+    n = len(X)
+
+    def schedule(row, epochs):
+        return {"callbacks": [cosine(n, epochs)]} if row["schedule"] == "cosine" else {}
+
     out = {}
     log(f"seed {seed}")
     out["scratch"] = skkd_phase("scratch (skkd)", X, y, Xt, yt, seed=seed, max_epochs=3)
@@ -177,18 +206,19 @@ def run_seed(seed, teacher, recipe, scratch_lr, data, long_epochs):
         teacher=teacher, alpha=EXAMPLE["alpha"], T=EXAMPLE["temperature"])
     out["distilled_tuned"] = skkd_phase(
         "distilled, tuned recipe (skkd)", X, y, Xt, yt, seed=seed, max_epochs=3,
-        teacher=teacher, **tuned)
+        teacher=teacher, **tuned, **schedule(recipe, 3))
     out["scratch_tuned_lr"] = skkd_phase(
-        "scratch, tuned lr (skkd)", X, y, Xt, yt, seed=seed, max_epochs=3, lr=scratch_lr)
+        "scratch, tuned lr (skkd)", X, y, Xt, yt, seed=seed, max_epochs=3, lr=scratch["lr"],
+        **schedule(scratch, 3))
     if long_epochs:
         out[f"scratch_{long_epochs}"] = skkd_phase(
             f"scratch, {long_epochs} epochs", X, y, Xt, yt, seed=seed, max_epochs=long_epochs)
         out[f"scratch_tuned_lr_{long_epochs}"] = skkd_phase(
             f"scratch, tuned lr, {long_epochs} epochs", X, y, Xt, yt, seed=seed,
-            max_epochs=long_epochs, lr=scratch_lr)
+            max_epochs=long_epochs, lr=scratch["lr"], **schedule(scratch, long_epochs))
         out[f"distilled_tuned_{long_epochs}"] = skkd_phase(
             f"distilled, tuned recipe, {long_epochs} epochs", X, y, Xt, yt, seed=seed,
-            max_epochs=long_epochs, teacher=teacher, **tuned)
+            max_epochs=long_epochs, teacher=teacher, **tuned, **schedule(recipe, long_epochs))
     return out
 
 
@@ -229,12 +259,13 @@ def summarize(report) -> str:
         f"{g['split']['validation']:,} validation images of the training set, student seed 0, "
         "3 epochs)",
         "",
-        "| loss | alpha | T | lr | validation accuracy (%) |",
-        "|---|---|---|---|---|",
+        "| loss | alpha | T | lr | schedule | validation accuracy (%) |",
+        "|---|---|---|---|---|---|",
     ]
     for row in sorted(g["candidates"], key=lambda r: -r["val_accuracy"]):
         lines.append(f"| {row.get('loss', '-') if row['alpha'] < 1 else '(scratch)'} | "
                      f"{row['alpha']} | {row.get('temperature', '-')} | {row['lr']} | "
+                     f"{row['schedule']} | "
                      f"{100 * row['val_accuracy']:.2f} |")
     p = report["teacher_pass"]
     lines += [
@@ -287,10 +318,10 @@ def main(argv=None):
     else:
         report["grid"] = choose_recipe(teacher, X, y, args.quick)
     recipe = report["grid"]["best_distilled"]
-    scratch_lr = report["grid"]["best_scratch"]["lr"]
+    scratch = report["grid"]["best_scratch"]
 
     report["student_seeds"] = list(range(args.seeds))
-    report["seeds"] = [run_seed(s, teacher, recipe, scratch_lr, data, args.long_epochs)
+    report["seeds"] = [run_seed(s, teacher, recipe, scratch, data, args.long_epochs)
                        for s in report["student_seeds"]]
     report["teacher_unchanged"] = checksum(teacher) == before
     report["targets"] = targets(report)
