@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 
 def train_epoch(model, optimizer, X, y, *, batch_size=32, teacher_logits=None,
-                alpha=1.0, temperature=1.0, generator=None):
+                alpha=1.0, temperature=1.0, generator=None, scheduler=None):
     """One epoch of ``alpha * CE + (1 - alpha) * KL(T) * T**2`` (CE alone without a teacher)."""
     model.train()
     order = torch.randperm(len(X), generator=generator)
@@ -26,6 +26,8 @@ def train_epoch(model, optimizer, X, y, *, batch_size=32, teacher_logits=None,
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
 
 
 @torch.inference_mode()

@@ -362,7 +362,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         }
         return DistillationNet(
             module=module,
-            alpha=self.alpha if soft_loss is not None else 1.0,
+            alpha=self.alpha,
             temperature=self.temperature,
             soft_loss=soft_loss,
             loss_name=self.loss,
