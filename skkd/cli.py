@@ -73,6 +73,7 @@ def _plot(runs, path: str, dataset: str) -> None:
         raise SystemExit("--plot needs matplotlib: pip install 'skkd[plot]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, style in (("teacher", "-"), ("scratch", "--"), ("distilled", "-")):
@@ -81,6 +82,7 @@ def _plot(runs, path: str, dataset: str) -> None:
             continue
         mean = 100 * np.mean(curves, axis=0)
         ax.plot(range(1, len(mean) + 1), mean, style, marker="o", label=runs[0][key].name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"skkd demo on {dataset} (mean of {len(runs)} seed(s))")
