@@ -24,13 +24,18 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from handwritten import predict_logits, train_epoch  # noqa: E402
-from keras_example import EXAMPLE, RESULTS, machine, naive_pass, reference_copy  # noqa: E402
+from keras_example import (  # noqa: E402
+    EXAMPLE,
+    RESULTS,
+    handwritten_phase,
+    machine,
+    naive_pass,
+    reference_copy,
+    skkd_phase,
+)
 from teacher_cache import get_teacher  # noqa: E402
 
-from skkd import DistilledClassifier  # noqa: E402
 from skkd.datasets import load_fashion_mnist  # noqa: E402
-from skkd.models import cnn_student  # noqa: E402
 from skkd.teachers import as_teacher  # noqa: E402
 
 EPOCHS = 3
@@ -42,48 +47,35 @@ def timed(fn):
     return time.perf_counter() - start, out
 
 
-def skkd_fit(X, y, **params):
-    clf = DistilledClassifier(module="cnn-student", max_epochs=EPOCHS, random_state=0, **params)
-    seconds, _ = timed(lambda: clf.fit(X, y))
-    return seconds, list(clf.history_[:, "dur"])
-
-
-def handwritten_fit(X, y, teacher=None):
-    torch.manual_seed(0)
-    model = cnn_student(X.shape[1], 10)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    epochs = []
-
-    def run():
-        logits = predict_logits(teacher, X, batch_size=32) if teacher is not None else None
-        for _ in range(EPOCHS):
-            start = time.perf_counter()
-            train_epoch(model, opt, X, y, batch_size=32, teacher_logits=logits,
-                        alpha=EXAMPLE["alpha"] if teacher is not None else 1.0,
-                        temperature=EXAMPLE["temperature"])
-            epochs.append(time.perf_counter() - start)
-
-    seconds, _ = timed(run)
-    return seconds, epochs
+def seconds_and_epochs(result):
+    return result["seconds"], result["epoch_seconds"]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--images", type=int, default=None, help="a smoke run on fewer images")
     args = parser.parse_args(argv)
     X, y, Xt, yt = load_fashion_mnist()
     teacher, _ = get_teacher(0, X, y, Xt, yt)
-    Xtt, ytt = torch.as_tensor(X), torch.as_tensor(y)
+    X, y, Xt, yt = X[:args.images], y[:args.images], Xt[:1000], yt[:1000]
+    Xtt, ytt, Xtet, ytet = (torch.as_tensor(a) for a in (X, y, Xt, yt))
     reference = reference_copy(teacher)
     phases = {
         "teacher_pass_reference_batch32_no_grad": lambda: (timed(
             lambda: naive_pass(reference, Xtt))[0], []),
         "teacher_pass_skkd": lambda: (timed(
             lambda: as_teacher(teacher).logits(X, batch_size=32))[0], []),
-        "scratch_skkd": lambda: skkd_fit(X, y),
-        "scratch_handwritten": lambda: handwritten_fit(Xtt, ytt),
-        "distilled_skkd": lambda: skkd_fit(X, y, teacher=teacher, **EXAMPLE),
-        "distilled_handwritten": lambda: handwritten_fit(Xtt, ytt, teacher=teacher),
+        "scratch_skkd": lambda: seconds_and_epochs(skkd_phase(
+            "scratch (skkd)", X, y, Xt, yt, seed=0, max_epochs=EPOCHS)),
+        "scratch_handwritten": lambda: seconds_and_epochs(handwritten_phase(
+            "scratch (hand-written)", 0, Xtt, ytt, Xtet, ytet, EPOCHS)),
+        "distilled_skkd": lambda: seconds_and_epochs(skkd_phase(
+            "distilled (skkd)", X, y, Xt, yt, seed=0, max_epochs=EPOCHS, teacher=teacher,
+            **EXAMPLE)),
+        "distilled_handwritten": lambda: seconds_and_epochs(handwritten_phase(
+            "distilled (hand-written)", 0, Xtt, ytt, Xtet, ytet, EPOCHS, teacher=teacher,
+            alpha=EXAMPLE["alpha"], T=EXAMPLE["temperature"])),
     }
     rounds = {name: [] for name in phases}
     epochs = {name: [] for name in phases}
@@ -115,6 +107,9 @@ def main(argv=None):
             "teacher pass images/s (reference)": len(X) / ref,
         }
     report["targets"] = targets
+    if args.images:
+        print(json.dumps(targets, indent=2))
+        return
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "timing.json").write_text(json.dumps(report, indent=2))
     m = report["machine"]
