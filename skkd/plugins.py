@@ -274,11 +274,9 @@ class ModelFactory:
             kwargs["name"] = self.name
         module = self.factory(*args, **kwargs)
         if not isinstance(module, torch.nn.Module):
-            plugin = plugin_of("models", self.registered)
             raise TypeError(
-                f"Model {self.registered!r} of plugin {plugin.name!r} (distribution "
-                f"{plugin.distribution!r}) built {type(module).__name__}, not a "
-                "torch.nn.Module."
+                f"Model {self.registered!r} of {describe('models', self.registered)} built "
+                f"{type(module).__name__}, not a torch.nn.Module."
             )
         return module
 
@@ -292,6 +290,11 @@ def list_plugins() -> list[PluginInfo]:
     """Describe every loaded plugin: distribution, version and what it registers."""
     _registries()
     return list(_state.info.values())
+
+
+def describe(kind: str, name: str) -> str:
+    """``plugin 'p' (distribution 'd')`` for the plugin that registered ``name`` in ``kind``."""
+    return _describe(plugin_of(kind, name).name)
 
 
 def plugin_of(kind: str, name: str) -> PluginInfo:

@@ -202,11 +202,10 @@ def as_teacher(obj: Any) -> Teacher:
         if teacher is None:
             continue
         if not isinstance(teacher, Teacher):
-            plugin = plugins.plugin_of("teachers", name)
             raise TypeError(
-                f"Teacher adapter {name!r} of plugin {plugin.name!r} (distribution "
-                f"{plugin.distribution!r}) returned {type(teacher).__name__}; an adapter "
-                "must return a skkd.teachers.Teacher or None."
+                f"Teacher adapter {name!r} of {plugins.describe('teachers', name)} returned "
+                f"{type(teacher).__name__}; an adapter must return a skkd.teachers.Teacher "
+                "or None."
             )
         return teacher
     supported = "; ".join(
