@@ -140,15 +140,16 @@ def choose_recipe(teacher, X, y, quick: bool) -> dict:
     )
     start = time.perf_counter()
     search.fit(X_all, y_all, teacher_logits=logits)
+    seconds = time.perf_counter() - start
     rows = [{**_plain(params), "val_accuracy": float(score)} for params, score in
             zip(search.cv_results_["params"], search.cv_results_["mean_test_score"],
                 strict=True)]
     distilled = max((r for r in rows if r["alpha"] < 1), key=lambda r: r["val_accuracy"])
     scratch = max((r for r in rows if r["alpha"] == 1), key=lambda r: r["val_accuracy"])
-    log(f"grid: {len(rows)} candidates in {time.perf_counter() - start:.0f} s; best distilled "
+    log(f"grid: {len(rows)} candidates in {seconds:.0f} s; best distilled "
         f"{distilled}; best scratch {scratch}")
     return {"candidates": rows, "best_distilled": distilled, "best_scratch": scratch,
-            "seconds": time.perf_counter() - start,
+            "seconds": seconds,
             "split": {"fit": len(X_fit), "validation": len(X_val)}}
 
 
