@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import copy
-import numbers
-import warnings
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -13,31 +12,27 @@ import torch
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skkd import plugins
+from skkd.exceptions import InvalidParameterError
 from skkd.net import INPUT_KEY, TEACHER_KEY, ArrayDataset, BatchLoader, DistillationNet
-from skkd.teachers import Teacher, as_teacher, is_unfitted_estimator
-
-#: Prefixes of the keyword parameters forwarded to skorch / the factories.
-PARAM_PREFIXES = (
-    "module__",
-    "loss__",
-    "optimizer__",
-    "iterator_train__",
-    "iterator_valid__",
-    "callbacks__",
+from skkd.params import (
+    PREFIXES,
+    SKORCH_PREFIXES,
+    check_callbacks_need_no_split,
+    check_options,
+    validate_parameters,
 )
-_TEACHER_INFERENCE = ("once", "per_batch")
-#: With teacher_inference="per_batch", teacher_score_ is measured on these first rows.
-_PROBE_ROWS = 1024
-
-
-class TeacherNearChanceWarning(UserWarning):
-    """The teacher's accuracy on the training data is close to chance level."""
-
+from skkd.seeding import RandomState
+from skkd.teachers import (
+    TeacherOutputs,
+    check_teacher_logits,
+    is_unfitted_estimator,
+    score_teacher,
+    teacher_outputs,
+)
 
 class DistilledClassifier(ClassifierMixin, BaseEstimator):
     """Distill a fitted teacher into a small PyTorch student trained by skorch.
@@ -62,31 +57,44 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         teacher plugin accepts. An *unfitted* scikit-learn classifier is cloned
         and fitted on ``(X, y)`` in ``fit`` (kept as ``teacher_``). A fitted
         teacher is never refitted, mutated or copied, not even by ``clone`` or
-        ``GridSearchCV``. ``None`` means no soft term (the same as ``alpha=1``)
-        unless ``teacher_logits`` is passed to ``fit``. A teacher without
-        ``classes_`` must output one column per class, in sorted label order.
+        ``GridSearchCV``, and its parameters are not reachable through
+        ``set_params`` (``teacher__*`` is for an unfitted teacher only).
+        ``None`` means no soft term (the same as ``alpha=1``) unless
+        ``teacher_logits`` is passed to ``fit``. A teacher without ``classes_``
+        must output one column per class, in sorted label order; one column in
+        a binary task is read as the logit ``z`` of the second class, i.e. the
+        logits ``(-z/2, z/2)``. The teacher receives ``X`` as the user passed
+        it (a pandas DataFrame keeps its column names). All arguments after
+        ``teacher`` are keyword-only.
     module : str, torch.nn.Module class or instance, default="mlp"
         The student. A string names a registered model (``skkd plugins``
         lists them), built as ``factory(n_features, n_classes, **module__*)``;
         a class is instantiated with the ``module__*`` parameters; an
         instance is deep-copied and trained from its current weights.
-    loss : str, default="kl"
-        Registered name of the soft loss (``"kl"``, ``"soft_ce"``, ``"mse"``
-        built in). ``loss__*`` parameters reach it as keyword arguments.
+    loss : str or callable, default="kl"
+        The soft loss: a registered name (``"kl"``, ``"soft_ce"``, ``"mse"``
+        built in) or a callable with the loss contract
+        ``fn(student_logits, teacher_logits, *, temperature, y=None, **options)``
+        returning a scalar tensor (a callable pickles with the estimator, so it
+        also reaches worker processes). ``loss__*`` parameters reach it as
+        keyword arguments; a name it does not accept fails at the start of ``fit``.
     alpha : float in [0, 1], default=0.1
-        Weight of the hard-label cross-entropy; ``1 - alpha`` weights the soft term.
+        Weight of the hard-label cross-entropy; ``1 - alpha`` weights the soft
+        term. ``alpha=1`` is plain training: the teacher is then neither fitted
+        nor queried.
     temperature : float > 0, default=10.0
         Softmax temperature ``T`` of the soft loss.
     optimizer : torch optimizer class, default=torch.optim.Adam
         ``optimizer__*`` parameters reach it.
     lr : float, default=1e-3
         Learning rate.
-    max_epochs : int, default=20
-        Number of epochs.
+    max_epochs : int >= 1, default=20
+        Number of epochs (of more epochs, when ``warm_start`` continues).
     batch_size : int, default=32
-        Mini-batch size for training and prediction.
+        Mini-batch size for training and prediction; -1 is one batch of all rows.
     callbacks : list of skorch callbacks, default=None
-        Passed to skorch.
+        Passed to skorch. A callback monitoring ``valid_*`` scores (e.g.
+        ``EarlyStopping()``) needs ``train_split``.
     device : str, default="cpu"
         Torch device of the student. A torch teacher runs where its
         parameters are; nothing moves it.
@@ -102,14 +110,25 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         Batch size of the teacher's inference pass; None uses ``batch_size``.
         On a CPU, small batches keep a wide CNN's activations in cache and are
         fastest; on a GPU, raise it.
+    warm_start : bool, default=False
+        When True and the student is fitted, ``fit`` continues training it
+        (weights, optimizer state, callbacks' state and random state) for
+        ``max_epochs`` more epochs instead of starting anew: fitting twice
+        for 2 epochs gives the student that one fit for 4 epochs gives. Use it
+        to resume after a ``KeyboardInterrupt``.
     verbose : int, default=0
         skorch's verbosity (1 prints a table per epoch).
     random_state : int, RandomState instance or None, default=None
-        Seeds the student's initialization and shuffling; torch's global
-        random state is restored afterwards.
+        Seeds the student's initialization, shuffling and dropout; torch's
+        global random state is left as it was. Fits in several threads give
+        the same results as one after another: their training steps take
+        turns on torch's global random state.
     **kwargs
-        ``module__*``, ``loss__*``, ``optimizer__*``, ``iterator_train__*``,
-        ``iterator_valid__*`` and ``callbacks__*`` parameters, as in skorch.
+        ``module__*``, ``loss__*``, ``criterion__*`` (the hard-label
+        ``CrossEntropyLoss``: ``criterion__weight`` with one weight per class in
+        ``classes_`` order, ``criterion__label_smoothing``), ``optimizer__*``,
+        ``iterator_train__*``, ``iterator_valid__*`` and ``callbacks__*``
+        parameters, as in skorch.
 
     Attributes
     ----------
@@ -118,10 +137,13 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen in ``fit``.
     teacher_ : object or None
-        The teacher queried in ``fit`` (the fitted clone for an unfitted one).
+        The teacher queried in ``fit`` (the fitted clone for an unfitted one);
+        None when no teacher was queried (``alpha=1``, ``teacher_logits``
+        passed, or no teacher).
     teacher_score_ : float or None
         The teacher's accuracy on the training data, as the teacher saw it
-        (on the first 1,024 rows with ``teacher_inference="per_batch"``).
+        (on the first 1,024 rows with ``teacher_inference="per_batch"``), or of
+        ``teacher_logits``; None without a soft term.
     net_ : skorch.NeuralNet
         The fitted skorch net holding the student in ``net_.module_``.
     history_ : skorch.History
@@ -144,8 +166,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         teacher: Any = None,
+        *,
         module: Any = "mlp",
-        loss: str = "kl",
+        loss: str | Callable[..., Any] = "kl",
         alpha: float = 0.1,
         temperature: float = 10.0,
         optimizer: Any = torch.optim.Adam,
@@ -157,6 +180,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         train_split: Any = None,
         teacher_inference: str = "once",
         teacher_batch_size: int | None = None,
+        warm_start: bool = False,
         verbose: int = 0,
         random_state: Any = None,
         **kwargs: Any,
@@ -175,35 +199,36 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         self.train_split = train_split
         self.teacher_inference = teacher_inference
         self.teacher_batch_size = teacher_batch_size
+        self.warm_start = warm_start
         self.verbose = verbose
         self.random_state = random_state
-        for key, value in kwargs.items():
-            setattr(self, key, value)
+        # The module__*, loss__*, ... parameters, tracked apart from attributes.
+        self._keyword_params = dict(kwargs)
 
     # -- parameters -------------------------------------------------------
 
-    def _prefixed_params(self) -> dict[str, Any]:
-        """The keyword parameters given beyond the signature (``module__*`` etc.)."""
-        named = self._get_param_names()
-        return {
-            k: v for k, v in vars(self).items()
-            if k not in named and not k.startswith("_") and not k.endswith("_")
-        }
-
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         params = super().get_params(deep=deep)
-        params.update(self._prefixed_params())
+        if deep and not is_unfitted_estimator(self.teacher):
+            # A fitted teacher is shared by every clone: its parameters are not ours to set.
+            params = {k: v for k, v in params.items() if not k.startswith("teacher__")}
+        params.update(self._keyword_params)
         return params
 
     def set_params(self, **params: Any) -> DistilledClassifier:
         plain = {}
-        extra = self._prefixed_params()
         for key, value in params.items():
-            if key.startswith(PARAM_PREFIXES) or key in extra:
-                setattr(self, key, value)
+            if key.startswith(tuple(PREFIXES)):
+                self._keyword_params[key] = value
+            elif key.startswith("teacher__") and not is_unfitted_estimator(self.teacher):
+                raise InvalidParameterError(
+                    f"Cannot set {key!r}: the teacher is fitted and shared, never modified. "
+                    "Fit the teacher with the parameters you want, or pass an unfitted "
+                    "teacher (DistilledClassifier then fits a clone of it)."
+                )
             else:
                 plain[key] = value
-        return super().set_params(**plain) if plain else self
+        return super().set_params(**plain)
 
     def __sklearn_clone__(self) -> DistilledClassifier:
         params = self.get_params(deep=False)
@@ -212,43 +237,71 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         # scikit-learn model and deep-copy a torch module per candidate.
         if is_unfitted_estimator(teacher):
             teacher = clone(teacher)
-        return type(self)(teacher=teacher, **{k: clone(v, safe=False) for k, v in params.items()})
+        cloned = type(self)(teacher, **{k: clone(v, safe=False) for k, v in params.items()})
+        if hasattr(self, "_metadata_request"):  # set_fit_request(teacher_logits=True)
+            cloned._metadata_request = copy.deepcopy(self._metadata_request)
+        return cloned
 
     def _params_with(self, prefix: str) -> dict[str, Any]:
-        params = self._prefixed_params()
-        return {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
+        return {
+            k[len(prefix) :]: v for k, v in self._keyword_params.items() if k.startswith(prefix)
+        }
 
-    def _validate_params(self) -> None:
-        unknown = [k for k in self._prefixed_params() if not k.startswith(PARAM_PREFIXES)]
-        if unknown:
-            raise ValueError(
-                f"Unknown parameter(s) {unknown} for DistilledClassifier; keyword parameters "
-                f"must start with one of {', '.join(PARAM_PREFIXES)}."
-            )
-        if not isinstance(self.alpha, numbers.Real) or not 0 <= self.alpha <= 1:
-            raise ValueError(
-                f"alpha must be a number in [0, 1] (the weight of the hard-label loss), "
-                f"got {self.alpha!r}."
-            )
-        if not isinstance(self.temperature, numbers.Real) or not self.temperature > 0:
-            raise ValueError(f"temperature must be a number > 0, got {self.temperature!r}.")
-        if self.teacher_inference not in _TEACHER_INFERENCE:
-            raise ValueError(
-                f"teacher_inference must be one of {_TEACHER_INFERENCE}, "
-                f"got {self.teacher_inference!r}."
-            )
-        if not isinstance(self.loss, str):
-            raise ValueError(f"loss must be the name of a registered loss, got {self.loss!r}.")
+    def _check_params(self) -> tuple[Callable[..., Any], str]:
+        """Validate every parameter before any data or teacher is touched."""
+        validate_parameters(self.get_params(deep=False))
+        check_callbacks_need_no_split(self.callbacks, self.train_split)
+        if isinstance(self.loss, str):
+            try:
+                soft_loss = plugins.get_loss(self.loss)
+            except ValueError as exc:
+                raise InvalidParameterError(f"loss={self.loss!r}: {exc}") from exc
+            loss_name = self.loss
+        else:
+            soft_loss, loss_name = self.loss, getattr(self.loss, "__name__", repr(self.loss))
+        check_options("loss__", self._params_with("loss__"), soft_loss, f"loss {loss_name!r}",
+                      skip=2, reserved=("temperature", "y"))
+        check_options("criterion__", self._params_with("criterion__"), torch.nn.CrossEntropyLoss,
+                      "the hard-label loss torch.nn.CrossEntropyLoss")
+        self._module_factory()
+        return soft_loss, loss_name
+
+    def _module_factory(self) -> Any:
+        """The student's constructor (checked against ``module__*``), or an instance."""
+        options = self._params_with("module__")
+        if isinstance(self.module, torch.nn.Module):
+            if options:
+                raise InvalidParameterError(
+                    f"module is an instance, so module__* parameters {sorted(options)} "
+                    "cannot reach it; pass the class instead."
+                )
+            return self.module
+        if isinstance(self.module, str):
+            try:
+                factory = plugins.get_model(self.module)
+            except ValueError as exc:
+                raise InvalidParameterError(f"module={self.module!r}: {exc}") from exc
+            check_options("module__", options, factory.factory, f"model {self.module!r}",
+                          skip=2, reserved=("name",) if factory.name else ())
+            return factory
+        check_options("module__", options, self.module, f"module {self.module.__name__}")
+        return self.module
 
     # -- fitting ----------------------------------------------------------
 
     def fit(self, X: Any, y: Any, teacher_logits: Any = None) -> DistilledClassifier:
         """Train the student on ``(X, y)`` and the teacher's soft labels.
 
+        With ``warm_start=True`` and a fitted student, training continues from
+        it (its weights, optimizer state and random state) for ``max_epochs``
+        more epochs. A ``KeyboardInterrupt`` stops training: what was trained
+        is kept (``net_``, ``history_``) and the interrupt is re-raised.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training rows; the teacher is queried on the same rows.
+            Training rows. The teacher receives ``X`` as passed (a DataFrame
+            keeps its column names); the student gets it as a float32 array.
         y : array-like of shape (n_samples,)
             Class labels (any hashable labels: ints, strings, ...).
         teacher_logits : array-like of shape (n_samples, n_classes), default=None
@@ -263,110 +316,109 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : DistilledClassifier
         """
-        self._validate_params()
-        try:
-            soft_loss = plugins.get_loss(self.loss)
-        except ValueError as exc:
-            raise ValueError(f"loss={self.loss!r}: {exc}") from exc
-        X, y = validate_data(self, X, y, dtype=np.float32)
+        soft_loss, loss_name = self._check_params()
+        continuing = self.warm_start and hasattr(self, "net_")
+        X_teacher = X
+        X, y = validate_data(self, X, y, dtype=np.float32, reset=not continuing)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
+        if continuing and not np.array_equal(encoder.classes_, self.classes_):
+            raise ValueError(
+                f"warm_start=True continues the fitted student, trained on classes "
+                f"{self.classes_.tolist()}, but y has classes {encoder.classes_.tolist()}; "
+                "set warm_start=False to train a new student."
+            )
         self.classes_ = encoder.classes_
         if len(self.classes_) < 2:
             raise ValueError(
-                f"y has only one class ({self.classes_[0]!r}); DistilledClassifier needs "
-                "at least two classes."
+                f"y has only one class ({self.classes_.tolist()[0]!r}); DistilledClassifier "
+                "needs at least two classes."
             )
         y_enc = encoder.transform(y).astype(np.int64)
-        n_classes = len(self.classes_)
 
-        online_teacher: Teacher | None = None
-        self.teacher_ = self.teacher
-        if teacher_logits is not None:
-            teacher_logits = self._check_teacher_logits(teacher_logits, len(X), n_classes)
-        elif self.teacher is not None:
-            if is_unfitted_estimator(self.teacher):
-                self.teacher_ = clone(self.teacher).fit(X, y)
-            adapter = _AlignedTeacher(as_teacher(self.teacher_), self.classes_)
-            teacher_batch_size = self.teacher_batch_size or self.batch_size
-            if self.teacher_inference == "once":
-                teacher_logits = adapter.logits(X, batch_size=teacher_batch_size)
-            else:
-                online_teacher = adapter
-                probe = adapter.logits(X[:_PROBE_ROWS], teacher_batch_size)
-                self.teacher_score_ = _accuracy(probe, y_enc[: len(probe)])
+        outputs = self._teacher_step(X_teacher, y, y_enc, teacher_logits)
+        net_params = {
+            "alpha": self.alpha,
+            "temperature": self.temperature,
+            "soft_loss": soft_loss if outputs is not None else None,
+            "loss_name": loss_name,
+            "loss_options": self._params_with("loss__"),
+            "online_teacher": outputs.per_batch if outputs is not None else None,
+        }
+        if continuing:
+            net, resume = self.net_, self._torch_random_state
+            net.set_params(max_epochs=self.max_epochs, batch_size=self.batch_size,
+                           verbose=self.verbose, **net_params)
+            if self.lr != net.lr:
+                net.set_params(lr=self.lr)
+        else:
+            net, resume = self._build_net(X.shape[1], len(self.classes_), net_params), None
 
-        if teacher_logits is not None:
-            self.teacher_score_ = _accuracy(teacher_logits, y_enc)
-        elif online_teacher is None:
-            self.teacher_score_ = None
-        if self.teacher_score_ is not None:
-            _warn_if_near_chance(self.teacher_score_, y_enc, n_classes)
-
-        net = self._build_net(X.shape[1], n_classes, soft_loss)
-        net.online_teacher = online_teacher
-        X_fit: Any = X if teacher_logits is None else {INPUT_KEY: X, TEACHER_KEY: teacher_logits}
+        X_fit: Any = X
+        if outputs is not None and outputs.logits is not None:
+            X_fit = {INPUT_KEY: X, TEACHER_KEY: outputs.logits}
+        random_state = RandomState(self.random_state, self.device, resume=resume)
         try:
-            with _seeded(self.random_state, self.device):
-                net.fit(X_fit, y_enc)
-        finally:
-            net.online_teacher = None
-        self.net_ = net
-        self.history_ = net.history
+            with random_state:
+                (net.partial_fit if continuing else net.fit)(X_fit, y_enc)
+        except KeyboardInterrupt:
+            self._keep(net, random_state)
+            raise
+        except KeyError as exc:
+            if exc.args and str(exc.args[0]).startswith("valid_"):
+                raise InvalidParameterError(
+                    f"A callback needs {exc.args[0]!r}, which only a validation split "
+                    "records, but train_split=None: set "
+                    "train_split=skorch.dataset.ValidSplit(0.2)."
+                ) from exc
+            raise
+        self._keep(net, random_state)
         return self
 
-    def _check_teacher_logits(self, logits: Any, n_samples: int, n_classes: int) -> np.ndarray:
-        logits = np.asarray(logits, dtype=np.float32)
-        if logits.shape != (n_samples, n_classes):
-            raise ValueError(
-                f"teacher_logits has shape {logits.shape}, expected ({n_samples}, {n_classes}): "
-                "one row per sample of X and one column per class, in classes_ order."
-            )
-        if not np.isfinite(logits).all():
-            raise ValueError(
-                "teacher_logits contains NaN or infinity; clip probabilities before taking "
-                "their log."
-            )
-        return logits
+    def _keep(self, net: DistillationNet, random_state: RandomState) -> None:
+        self.net_ = net
+        self.history_ = net.history
+        self._torch_random_state = random_state.final
 
-    def _build_module(self, n_features: int, n_classes: int) -> tuple[Any, dict[str, Any]]:
-        module_kwargs = self._params_with("module__")
-        if isinstance(self.module, str):
-            try:
-                factory = plugins.get_model(self.module)
-            except ValueError as exc:
-                raise ValueError(f"module={self.module!r}: {exc}") from exc
-            return partial(factory, n_features, n_classes), module_kwargs
-        if isinstance(self.module, torch.nn.Module):
-            if module_kwargs:
-                raise ValueError(
-                    f"module is an instance, so module__* parameters {sorted(module_kwargs)} "
-                    "cannot reach it; pass the class instead."
-                )
-            return copy.deepcopy(self.module), {}
-        if isinstance(self.module, type) and issubclass(self.module, torch.nn.Module):
-            return self.module, module_kwargs
-        raise ValueError(
-            "module must be a registered model name, a torch.nn.Module class or an "
-            f"instance, got {self.module!r}."
-        )
+    def _teacher_step(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
+                      teacher_logits: Any) -> TeacherOutputs | None:
+        """Fit an unfitted teacher's clone and compute the teacher's outputs, if needed."""
+        self.teacher_ = None
+        self.teacher_score_ = None
+        if self.alpha == 1 or (teacher_logits is None and self.teacher is None):
+            return None  # no soft term: the teacher is neither fitted nor queried
+        if teacher_logits is not None:
+            logits = check_teacher_logits(teacher_logits, len(y_enc), len(self.classes_))
+            outputs = TeacherOutputs(logits, None, score_teacher(logits, y_enc))
+        else:
+            teacher = self.teacher
+            if is_unfitted_estimator(teacher):
+                teacher = clone(teacher).fit(X_teacher, y)
+            self.teacher_ = teacher
+            batch_size = self.teacher_batch_size or self.batch_size
+            outputs = teacher_outputs(teacher, X_teacher, y_enc, self.classes_,
+                                      inference=self.teacher_inference, batch_size=batch_size)
+        self.teacher_score_ = outputs.score
+        return outputs
 
-    def _build_net(self, n_features: int, n_classes: int, soft_loss: Any) -> DistillationNet:
-        module, module_kwargs = self._build_module(n_features, n_classes)
+    def _build_net(self, n_features: int, n_classes: int,
+                   net_params: dict[str, Any]) -> DistillationNet:
+        module = self._module_factory()
+        if isinstance(module, torch.nn.Module):
+            module = copy.deepcopy(module)
+        elif isinstance(self.module, str):
+            module = partial(module, n_features, n_classes)
         forwarded = {
             "iterator_train__shuffle": True,
-            **{k: v for k, v in self._prefixed_params().items()
-               if k.startswith(("optimizer__", "iterator_train__", "iterator_valid__",
-                                "callbacks__"))},
-            **{f"module__{k}": v for k, v in module_kwargs.items()},
+            **{k: v for k, v in self._keyword_params.items() if k.startswith(SKORCH_PREFIXES)},
+            **{f"module__{k}": v for k, v in self._params_with("module__").items()},
         }
+        if "criterion__weight" in forwarded:
+            forwarded["criterion__weight"] = _class_weights(forwarded["criterion__weight"],
+                                                            n_classes)
         return DistillationNet(
             module=module,
-            alpha=self.alpha,
-            temperature=self.temperature,
-            soft_loss=soft_loss,
-            loss_name=self.loss,
-            loss_options=self._params_with("loss__"),
+            n_classes=n_classes,
             optimizer=self.optimizer,
             lr=self.lr,
             max_epochs=self.max_epochs,
@@ -379,6 +431,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             predict_nonlinearity=None,
             verbose=self.verbose,
             device=self.device,
+            **net_params,
             **forwarded,
         )
 
@@ -404,81 +457,12 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(logits, axis=1)]
 
 
-class _AlignedTeacher(Teacher):
-    """A teacher whose output columns are reordered to the student's ``classes_``."""
-
-    def __init__(self, teacher: Teacher, classes: np.ndarray) -> None:
-        super().__init__(teacher.model, classes)
-        self.teacher = teacher
-        self.columns: np.ndarray | None = None
-        if teacher.classes_ is not None:
-            teacher_classes = list(teacher.classes_)
-            if set(teacher_classes) != set(classes.tolist()):
-                raise ValueError(
-                    f"The teacher's classes_ {teacher_classes} differ from the classes in y "
-                    f"{classes.tolist()}; fit the teacher on the same labels or pass "
-                    "teacher_logits with one column per class of y."
-                )
-            self.columns = np.array([teacher_classes.index(c) for c in classes.tolist()])
-
-    def _check_width(self, width: int) -> None:
-        expected = len(self.classes_)
-        if width == expected or (width == 1 and expected == 2):
-            return
-        raise ValueError(
-            f"The teacher outputs {width} columns but y has {expected} classes "
-            f"{self.classes_.tolist()}; the teacher must output one logit per class."
+def _class_weights(weight: Any, n_classes: int) -> torch.Tensor:
+    """``criterion__weight`` as a float tensor with one weight per class."""
+    tensor = torch.as_tensor(np.asarray(weight, dtype=np.float32))
+    if tensor.shape != (n_classes,):
+        raise InvalidParameterError(
+            f"criterion__weight has shape {tuple(tensor.shape)}; it needs one weight per class "
+            f"({n_classes}), in classes_ order."
         )
-
-    def _align(self, out: Any) -> Any:
-        self._check_width(out.shape[1])
-        if out.shape[1] == 1:  # a single binary logit z means the logits (0, z)
-            out = (torch.cat if isinstance(out, torch.Tensor) else np.hstack)([out * 0, out], 1)
-        return out if self.columns is None else out[:, self.columns]
-
-    def logits(self, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        return np.ascontiguousarray(self._align(self.teacher.logits(X, batch_size)), np.float32)
-
-    def batch_logits(self, xb: torch.Tensor) -> torch.Tensor:
-        return self._align(self.teacher.batch_logits(xb))
-
-
-def _accuracy(logits: np.ndarray, y_enc: np.ndarray) -> float:
-    return float(np.mean(np.argmax(logits, axis=1) == y_enc)) if len(y_enc) else float("nan")
-
-
-def _warn_if_near_chance(score: float, y_enc: np.ndarray, n_classes: int) -> None:
-    chance = np.bincount(y_enc, minlength=n_classes).max() / len(y_enc)
-    if score < chance + 0.25 * (1 - chance):
-        warnings.warn(
-            f"The teacher's accuracy on the training data is {score:.3f}, near chance level "
-            f"({chance:.3f}). It probably receives features it was not trained on, e.g. after "
-            "a transformer in a Pipeline: fit the teacher on the same features, or pass its "
-            "outputs on its own inputs as fit(..., teacher_logits=...) "
-            "(distilledclassifier__teacher_logits in a Pipeline).",
-            TeacherNearChanceWarning,
-            stacklevel=3,
-        )
-
-
-class _seeded:  # noqa: N801 - a context manager used like a function
-    """Seed torch for one fit and restore the global random state afterwards."""
-
-    def __init__(self, random_state: Any, device: Any) -> None:
-        self.seed = (
-            None if random_state is None
-            else int(check_random_state(random_state).randint(2**31 - 1))
-        )
-        cuda = str(device).startswith("cuda") and torch.cuda.is_available()
-        self.devices = list(range(torch.cuda.device_count())) if cuda else []
-        self._fork: Any = None
-
-    def __enter__(self) -> None:
-        if self.seed is not None:
-            self._fork = torch.random.fork_rng(devices=self.devices)
-            self._fork.__enter__()
-            torch.manual_seed(self.seed)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._fork is not None:
-            self._fork.__exit__(*exc)
+    return tensor

@@ -116,14 +116,18 @@ class KerasExampleCNN(nn.Module):
         return self.head(self.features(x.reshape(-1, *self.input_shape)))
 
 
-def cnn_teacher(n_features: int, n_classes: int, **kwargs) -> KerasExampleCNN:
+def cnn_teacher(
+    n_features: int, n_classes: int, input_shape: Sequence[int] = (1, 28, 28)
+) -> KerasExampleCNN:
     """The Keras example's teacher: 256 and 512 filters."""
-    return KerasExampleCNN(n_features, n_classes, filters=(256, 512), **kwargs)
+    return KerasExampleCNN(n_features, n_classes, filters=(256, 512), input_shape=input_shape)
 
 
-def cnn_student(n_features: int, n_classes: int, **kwargs) -> KerasExampleCNN:
+def cnn_student(
+    n_features: int, n_classes: int, input_shape: Sequence[int] = (1, 28, 28)
+) -> KerasExampleCNN:
     """The Keras example's student: 16 and 32 filters."""
-    return KerasExampleCNN(n_features, n_classes, filters=(16, 32), **kwargs)
+    return KerasExampleCNN(n_features, n_classes, filters=(16, 32), input_shape=input_shape)
 
 
 @hookimpl

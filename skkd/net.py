@@ -17,6 +17,8 @@ from skorch import NeuralNet
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
+from skkd.exceptions import LossError, StudentError
+
 INPUT_KEY = "X"
 TEACHER_KEY = "teacher_logits"
 
@@ -104,11 +106,17 @@ class DistillationNet(NeuralNet):
     temperature : float
         Passed to the soft loss.
     soft_loss : callable or None
-        ``fn(student_logits, teacher_logits, *, temperature, y, **loss_options)``.
+        ``fn(student_logits, teacher_logits, *, temperature, y, **loss_options)``;
+        None trains on the labels alone.
     loss_name : str
-        The registered name of ``soft_loss``, for error messages.
+        The name of ``soft_loss``, for error messages.
     loss_options : dict or None
         Extra keyword arguments of ``soft_loss`` (``loss__*`` parameters).
+    n_classes : int or None
+        The number of logits the module must return (checked on every forward pass).
+    online_teacher : skkd.teachers.Teacher or None
+        Queried on every training batch (``teacher_inference="per_batch"``);
+        otherwise the teacher's logits travel with the batch in a dict ``X``.
     """
 
     def __init__(
@@ -120,6 +128,8 @@ class DistillationNet(NeuralNet):
         soft_loss=None,
         loss_name=None,
         loss_options=None,
+        n_classes=None,
+        online_teacher=None,
         **kwargs,
     ):
         super().__init__(module, criterion, **kwargs)
@@ -128,17 +138,59 @@ class DistillationNet(NeuralNet):
         self.soft_loss = soft_loss
         self.loss_name = loss_name
         self.loss_options = loss_options
-        # A Teacher queried on every batch (teacher_inference="per_batch"); set
-        # only for the duration of a fit, never a skorch module.
-        self.online_teacher = None
+        self.n_classes = n_classes
+        self.online_teacher = online_teacher
+
+    @property
+    def distilling(self) -> bool:
+        """Whether the loss has a soft term."""
+        return self.soft_loss is not None and self.alpha < 1
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train for ``max_epochs`` more epochs; a ``KeyboardInterrupt`` is re-raised.
+
+        skorch's own ``partial_fit`` swallows ``KeyboardInterrupt``; here the
+        training stops, ``on_train_end`` runs, and the interrupt propagates.
+        Distilling needs the teacher: ``X`` must carry ``teacher_logits`` or
+        the net an ``online_teacher``; continue a fitted
+        ``DistilledClassifier`` with ``warm_start=True`` instead.
+        """
+        if self.distilling and self.online_teacher is None and not _has_teacher(X):
+            raise RuntimeError(
+                "This net distills, and X carries no teacher outputs: training on it would "
+                "silently drop the soft term. To continue training a fitted "
+                "DistilledClassifier, set warm_start=True and call its fit(X, y) again."
+            )
+        if not self.initialized_:
+            self.initialize()
+        routing_method = fit_params.pop("_routing_method", "partial_fit")
+        self.notify("on_train_begin", X=X, y=y)
+        try:
+            self.fit_loop(X, y, _routing_method=routing_method, **fit_params)
+        except KeyboardInterrupt:
+            self.notify("on_train_end", X=X, y=y)
+            raise
+        self.notify("on_train_end", X=X, y=y)
+        return self
 
     def infer(self, x, **fit_params):
-        if isinstance(x, Mapping) and TEACHER_KEY in x:
+        if _has_teacher(x):
             x = x[INPUT_KEY]
-        return super().infer(x, **fit_params)
+        out = super().infer(x, **fit_params)
+        if self.n_classes is not None and (
+            not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[1] != self.n_classes
+        ):
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise StudentError(
+                f"The student module {type(self.module_).__name__} returned {shape}, but "
+                f"the task has {self.n_classes} classes: the student must return logits of "
+                f"shape (batch, {self.n_classes}), one per class. Set its output width "
+                "(e.g. module__n_classes) to the number of classes."
+            )
+        return out
 
     def _teacher_logits(self, X):
-        if isinstance(X, Mapping) and TEACHER_KEY in X:
+        if _has_teacher(X):
             return to_tensor(X[TEACHER_KEY], device=self.device)
         if self.online_teacher is not None:
             return self.online_teacher.batch_logits(to_tensor(X, device=self.device))
@@ -146,11 +198,11 @@ class DistillationNet(NeuralNet):
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         hard = super().get_loss(y_pred, y_true, X=X, training=training)
-        if self.soft_loss is None or self.alpha == 1:
+        if not self.distilling:
             return hard
         teacher_logits = self._teacher_logits(X)
         if teacher_logits is None:
-            return hard
+            raise RuntimeError("The net distills but this batch has no teacher outputs.")
         soft = self.soft_loss(
             y_pred,
             teacher_logits,
@@ -160,7 +212,7 @@ class DistillationNet(NeuralNet):
         )
         if not isinstance(soft, torch.Tensor) or soft.ndim != 0:
             shape = tuple(soft.shape) if isinstance(soft, torch.Tensor) else type(soft).__name__
-            raise ValueError(
+            raise LossError(
                 f"KD loss {self.loss_name!r} returned {shape}; a loss must return a "
                 "scalar tensor (reduce over the batch)."
             )
@@ -170,3 +222,7 @@ class DistillationNet(NeuralNet):
                 "check its temperature, its loss__* options and the teacher's logits."
             )
         return self.alpha * hard + (1 - self.alpha) * soft
+
+
+def _has_teacher(X: Any) -> bool:
+    return isinstance(X, Mapping) and TEACHER_KEY in X

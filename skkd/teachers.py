@@ -1,201 +1,48 @@
-"""Teacher adapters: turn a fitted model into ``X -> logits`` plus ``classes_``.
+"""Teacher handling: find the adapter, align the columns to ``y``, compute the outputs.
 
-Adapters register through :func:`skkd.hookspecs.skkd_register_teachers`;
-:func:`as_teacher` tries them in order and the first that accepts wins.
-Teachers are read-only: nothing here refits, mutates, moves or changes the
-train/eval mode of the wrapped model.
+:func:`as_teacher` wraps any supported model in a :class:`Teacher` (adapters
+come from the plugin registry; :mod:`skkd.adapters` holds the built-ins).
+:func:`teacher_outputs` is the teacher step of ``DistilledClassifier.fit``.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from typing import Any
+import warnings
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from skkd.hookspecs import hookimpl
+from skkd import plugins
+from skkd.adapters import PROBA_FLOOR, SklearnTeacher, Teacher, TorchTeacher, eval_mode
+from skkd.exceptions import TeacherError, TeacherNearChanceWarning
 
-#: Probabilities are clipped here before taking their log.
-PROBA_FLOOR = 1e-12
+__all__ = [
+    "PROBA_FLOOR", "AlignedTeacher", "SklearnTeacher", "Teacher", "TeacherOutputs",
+    "TorchTeacher", "as_teacher", "eval_mode", "is_unfitted_estimator", "teacher_outputs",
+]
 
-
-class Teacher:
-    """What skkd asks of a teacher.
-
-    Attributes
-    ----------
-    model : object
-        The wrapped model, untouched.
-    classes_ : ndarray or None
-        The labels of the output columns, or None when the columns are
-        assumed to follow the student's sorted ``classes_``.
-    """
-
-    def __init__(self, model: Any, classes: Any = None) -> None:
-        self.model = model
-        self.classes_ = None if classes is None else np.asarray(classes)
-
-    def logits(self, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Return ``(n_samples, n_outputs)`` logits for the whole of ``X``."""
-        raise NotImplementedError
-
-    def batch_logits(self, xb: torch.Tensor) -> torch.Tensor:
-        """Return logits for one batch, as a tensor on ``xb``'s device, without gradient."""
-        out = self.logits(xb.detach().cpu().numpy(), batch_size=max(len(xb), 1))
-        return torch.as_tensor(out, dtype=torch.float32, device=xb.device)
-
-
-@contextlib.contextmanager
-def eval_mode(module: torch.nn.Module) -> Iterator[None]:
-    """Put ``module`` in eval mode and restore every submodule's own mode afterwards."""
-    modes = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield
-    finally:
-        for m, training in modes:
-            m.training = training
-
-
-class TorchTeacher(Teacher):
-    """A torch module returning logits (or probabilities, with ``outputs="proba"``).
-
-    The module runs on the device its parameters live on, in eval mode, with
-    no gradient; its previous train/eval mode is restored afterwards.
-    """
-
-    def __init__(
-        self,
-        module: torch.nn.Module,
-        classes: Any = None,
-        outputs: str = "logits",
-        model: Any = None,
-    ) -> None:
-        super().__init__(module if model is None else model, classes)
-        self.module = module
-        self.outputs = outputs
-
-    def _device_dtype(self) -> tuple[torch.device, torch.dtype]:
-        for p in self.module.parameters():
-            return p.device, p.dtype if p.is_floating_point() else torch.float32
-        return torch.device("cpu"), torch.float32
-
-    def _to_logits(self, out: torch.Tensor) -> torch.Tensor:
-        out = out.float()
-        if self.outputs == "proba":
-            out = out.clamp_min(PROBA_FLOOR).log()
-        return out
-
-    def batch_logits(self, xb: torch.Tensor) -> torch.Tensor:
-        device, dtype = self._device_dtype()
-        with eval_mode(self.module), torch.no_grad():
-            out = self._to_logits(self.module(xb.to(device=device, dtype=dtype)))
-        return out.to(xb.device)
-
-    def logits(self, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        device, dtype = self._device_dtype()
-        X_t = torch.as_tensor(np.asarray(X))
-        chunks = []
-        with eval_mode(self.module), torch.inference_mode():
-            for start in range(0, len(X_t), batch_size):
-                xb = X_t[start : start + batch_size].to(device=device, dtype=dtype)
-                chunks.append(self._to_logits(self.module(xb)).cpu())
-        if not chunks:
-            return np.empty((0, 0), dtype=np.float32)
-        return torch.cat(chunks).numpy()
-
-
-class SklearnTeacher(Teacher):
-    """A fitted scikit-learn classifier (or Pipeline).
-
-    ``predict_proba`` gives log-probabilities as logits (probabilities clipped
-    at :data:`PROBA_FLOOR`); otherwise ``decision_function`` is used, a
-    binary score ``d`` becoming the logits ``(-d/2, d/2)``.
-    """
-
-    def logits(self, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        if hasattr(self.model, "predict_proba"):
-            proba = np.asarray(self.model.predict_proba(X), dtype=np.float64)
-            return np.log(np.clip(proba, PROBA_FLOOR, None)).astype(np.float32)
-        scores = np.asarray(self.model.decision_function(X), dtype=np.float32)
-        if scores.ndim == 1:
-            scores = np.column_stack([-scores / 2, scores / 2])
-        return scores
-
-
-def _skorch_outputs(net: Any) -> str:
-    criterion = getattr(net, "criterion_", None) or getattr(net, "criterion", None)
-    criterion_cls = criterion if isinstance(criterion, type) else type(criterion)
-    return "proba" if issubclass(criterion_cls, torch.nn.NLLLoss) else "logits"
-
-
-def adapt_frozen(obj: Any) -> Teacher | None:
-    """``sklearn.frozen.FrozenEstimator`` around any supported teacher."""
-    if isinstance(obj, FrozenEstimator):
-        return as_teacher(obj.estimator)
-    return None
-
-
-def adapt_skorch(obj: Any) -> Teacher | None:
-    """A fitted skorch ``NeuralNet`` / ``NeuralNetClassifier`` (its ``module_``)."""
-    try:
-        from skorch import NeuralNet
-    except ImportError:  # pragma: no cover - skorch is a dependency
-        return None
-    if not isinstance(obj, NeuralNet):
-        return None
-    if not getattr(obj, "initialized_", False):
-        raise NotFittedError(
-            f"The skorch teacher {type(obj).__name__} is not initialized: fit it "
-            "(or call .initialize() and load its weights) before distilling from it."
-        )
-    try:
-        classes = obj.classes_
-    except AttributeError:
-        classes = None
-    return TorchTeacher(obj.module_, classes=classes, outputs=_skorch_outputs(obj), model=obj)
-
-
-def adapt_torch(obj: Any) -> Teacher | None:
-    """A fitted ``torch.nn.Module`` returning logits, one column per class."""
-    return TorchTeacher(obj) if isinstance(obj, torch.nn.Module) else None
-
-
-def adapt_sklearn(obj: Any) -> Teacher | None:
-    """A fitted scikit-learn classifier with ``predict_proba`` or ``decision_function``."""
-    if hasattr(obj, "fit") and (
-        hasattr(obj, "predict_proba") or hasattr(obj, "decision_function")
-    ):
-        return SklearnTeacher(obj, classes=getattr(obj, "classes_", None))
-    return None
-
-
-@hookimpl
-def skkd_register_teachers(register):
-    register("frozen", adapt_frozen)
-    register("skorch", adapt_skorch)
-    register("torch", adapt_torch)
-    register("sklearn", adapt_sklearn)
+#: With per-batch teaching, ``teacher_score_`` is measured on these first rows.
+PROBE_ROWS = 1024
 
 
 def as_teacher(obj: Any) -> Teacher:
     """Wrap ``obj`` with the first registered adapter that accepts it.
+
+    A ``sklearn.frozen.FrozenEstimator`` is the teacher it wraps.
 
     Raises
     ------
     TypeError
         If no adapter accepts ``obj``; the message lists the supported kinds.
     """
-    from skkd import plugins
-
     if isinstance(obj, Teacher):
         return obj
+    while isinstance(obj, FrozenEstimator):
+        obj = obj.estimator
     adapters = plugins.teacher_adapters()
     for name, adapter in adapters:
         teacher = adapter(obj)
@@ -214,8 +61,9 @@ def as_teacher(obj: Any) -> Teacher:
     )
     raise TypeError(
         f"teacher of type {type(obj).__name__} is not supported. Supported teachers: "
-        f"{supported}. Pass precomputed outputs as fit(X, y, teacher_logits=...) or "
-        "register an adapter through the skkd_register_teachers hook."
+        f"{supported}; or a sklearn.frozen.FrozenEstimator around one. Pass precomputed "
+        "outputs as fit(X, y, teacher_logits=...) or register an adapter through the "
+        "skkd_register_teachers hook."
     )
 
 
@@ -234,6 +82,177 @@ def is_unfitted_estimator(obj: Any) -> bool:
     return False
 
 
-def fit_teacher_clone(estimator: Any, X: Any, y: Any) -> Any:
-    """Fit a clone of an unfitted scikit-learn ``estimator`` on ``(X, y)``."""
-    return clone(estimator).fit(X, y)
+def _binary_logits(z: Any) -> Any:
+    """One binary logit ``z`` (log-odds of the second class) as the pair ``(-z/2, z/2)``."""
+    if isinstance(z, torch.Tensor):
+        return torch.cat([-z / 2, z / 2], dim=1)
+    return np.concatenate([-z / 2, z / 2], axis=1)
+
+
+class AlignedTeacher(Teacher):
+    """A teacher whose output columns follow the student's ``classes_``.
+
+    Columns are matched by label when the teacher has ``classes_``. One
+    output column in a binary task is a single logit ``z`` and becomes the
+    logits ``(-z/2, z/2)``, whatever kind of teacher gave it. Any failure of
+    the teacher is raised as :class:`~skkd.exceptions.TeacherError`.
+
+    Parameters
+    ----------
+    teacher : Teacher
+        The adapted teacher.
+    classes : ndarray
+        The student's classes, sorted.
+    frame : pandas.DataFrame or None
+        The training X when the user passed a DataFrame: training batches are
+        handed to a non-torch teacher as frames with its columns and dtypes.
+    """
+
+    def __init__(self, teacher: Teacher, classes: np.ndarray, frame: Any = None) -> None:
+        super().__init__(teacher.model, classes)
+        self.teacher = teacher
+        self.columns: np.ndarray | None = None
+        self._frame_template = None
+        if frame is not None and not isinstance(teacher, TorchTeacher):
+            self._frame_template = frame.iloc[:0]
+        if teacher.classes_ is not None:
+            teacher_classes = teacher.classes_.tolist()
+            if set(teacher_classes) != set(classes.tolist()):
+                raise TeacherError(
+                    f"The teacher's classes_ {teacher_classes} differ from the classes in y "
+                    f"{classes.tolist()}; fit the teacher on the same labels or pass "
+                    "teacher_logits with one column per class of y."
+                )
+            self.columns = np.array([teacher_classes.index(c) for c in classes.tolist()])
+
+    def _describe(self) -> str:
+        return type(self.model).__name__
+
+    def _align(self, out: Any) -> Any:
+        if out.ndim != 2:
+            raise TeacherError(
+                f"The teacher {self._describe()} returned outputs of shape "
+                f"{tuple(out.shape)}; a teacher must return (n_samples, n_classes) logits."
+            )
+        expected = len(self.classes_)
+        width = out.shape[1]
+        if width == 1 and expected == 2:
+            out = _binary_logits(out)
+        elif width != expected:
+            raise TeacherError(
+                f"The teacher {self._describe()} outputs {width} columns but y has "
+                f"{expected} classes {self.classes_.tolist()}; the teacher must output one "
+                "logit per class."
+            )
+        return out if self.columns is None else out[:, self.columns]
+
+    def _call(self, fn: Any, X: Any, *args: Any) -> Any:
+        try:
+            return fn(X, *args)
+        except TeacherError:
+            raise
+        except Exception as exc:
+            raise TeacherError(
+                f"The teacher {self._describe()} failed on input of shape "
+                f"{tuple(getattr(X, 'shape', (len(X),)))}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def logits(self, X: Any, batch_size: int = 1024) -> np.ndarray:
+        out = np.asarray(self._call(self.teacher.logits, X, batch_size))
+        return np.ascontiguousarray(self._align(out), np.float32)
+
+    def batch_logits(self, xb: torch.Tensor) -> torch.Tensor:
+        if self._frame_template is not None:
+            frame = self._as_frame(xb.detach().cpu().numpy())
+            out = np.asarray(self._call(self.teacher.logits, frame, len(frame)))
+            out = torch.as_tensor(out, dtype=torch.float32, device=xb.device)
+        else:
+            out = self._call(self.teacher.batch_logits, xb)
+        out = self._align(out)
+        if not torch.isfinite(out).all():
+            raise TeacherError(
+                f"The teacher {self._describe()} returned NaN or infinity on a training "
+                "batch; check the teacher, or clip its probabilities before their log."
+            )
+        return out
+
+    def _as_frame(self, rows: np.ndarray) -> Any:
+        template = self._frame_template
+        frame = type(template)(rows, columns=template.columns)
+        return frame.astype(template.dtypes.to_dict())
+
+
+class TeacherOutputs(NamedTuple):
+    """What the teacher step of ``fit`` gives the student."""
+
+    #: Precomputed logits aligned to ``classes_``, or None (per-batch teaching).
+    logits: np.ndarray | None
+    #: The teacher queried on every training batch, or None.
+    per_batch: AlignedTeacher | None
+    #: The teacher's accuracy on the training rows (the probed ones per batch).
+    score: float
+
+
+def teacher_outputs(
+    teacher: Any,
+    X: Any,
+    y_enc: np.ndarray,
+    classes: np.ndarray,
+    *,
+    inference: str = "once",
+    batch_size: int = 1024,
+) -> TeacherOutputs:
+    """Query a fitted ``teacher`` on ``X`` (as the user passed it) for a fit.
+
+    ``inference="once"`` computes all logits in one batched pass;
+    ``"per_batch"`` returns the teacher to query on every training batch,
+    checked and scored on the first :data:`PROBE_ROWS` rows. The outputs are
+    checked (shape, finiteness) before any training, and a teacher near
+    chance level warns (:class:`~skkd.exceptions.TeacherNearChanceWarning`).
+    """
+    frame = X if hasattr(X, "iloc") and hasattr(X, "columns") else None
+    aligned = AlignedTeacher(as_teacher(teacher), classes, frame=frame)
+    if inference == "once":
+        logits = check_teacher_logits(aligned.logits(X, batch_size), len(y_enc), len(classes),
+                                      source=f"The output of the teacher {aligned._describe()}")
+        return TeacherOutputs(logits, None, score_teacher(logits, y_enc))
+    probe_X = X.iloc[:PROBE_ROWS] if frame is not None else X[:PROBE_ROWS]
+    probe = check_teacher_logits(aligned.logits(probe_X, batch_size), min(len(y_enc), PROBE_ROWS),
+                                 len(classes), source=f"The output of the teacher {aligned._describe()}")
+    return TeacherOutputs(None, aligned, score_teacher(probe, y_enc[: len(probe)]))
+
+
+def check_teacher_logits(
+    logits: Any, n_samples: int, n_classes: int, source: str = "teacher_logits"
+) -> np.ndarray:
+    """Check teacher outputs: one finite row per sample, one column per class."""
+    logits = np.asarray(logits, dtype=np.float32)
+    if logits.shape != (n_samples, n_classes):
+        raise TeacherError(
+            f"{source} has shape {logits.shape}, expected ({n_samples}, {n_classes}): "
+            "one row per sample of X and one column per class, in classes_ order."
+        )
+    if not np.isfinite(logits).all():
+        raise TeacherError(
+            f"{source} contains NaN or infinity; check the teacher, or clip probabilities "
+            "before taking their log."
+        )
+    return logits
+
+
+def score_teacher(logits: np.ndarray, y_enc: np.ndarray) -> float:
+    """The teacher's accuracy; warns when it is near chance level."""
+    score = float(np.mean(np.argmax(logits, axis=1) == y_enc)) if len(y_enc) else float("nan")
+    n_classes = logits.shape[1]
+    chance = np.bincount(y_enc, minlength=n_classes).max() / max(len(y_enc), 1)
+    if score < chance + 0.25 * (1 - chance):
+        warnings.warn(
+            f"The teacher's accuracy on the training data is {score:.3f}, near chance level "
+            f"({chance:.3f}). It probably receives features it was not trained on, e.g. after "
+            "a transformer in a Pipeline: fit the teacher on the same features, or pass its "
+            "outputs on its own inputs as fit(..., teacher_logits=...) "
+            "(distilledclassifier__teacher_logits in a Pipeline).",
+            TeacherNearChanceWarning,
+            stacklevel=4,
+        )
+    return score

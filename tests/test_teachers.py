@@ -2,6 +2,7 @@
 
 import copy
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -14,7 +15,8 @@ from sklearn.svm import LinearSVC
 from skorch import NeuralNetClassifier
 
 from skkd import DistilledClassifier
-from skkd.teachers import as_teacher, eval_mode
+from skkd.exceptions import StudentError, TeacherError, TeacherNearChanceWarning
+from skkd.teachers import AlignedTeacher, as_teacher, eval_mode
 
 
 def torch_teacher(n_features=64, n_classes=10, seed=0):
@@ -152,3 +154,113 @@ def test_as_teacher_returns_logits_of_the_module(digits):
     expected = module.eval()(torch.from_numpy(X_train)).detach().numpy()
     np.testing.assert_allclose(as_teacher(module).logits(X_train, batch_size=100), expected,
                                rtol=1e-5, atol=1e-6)
+
+
+class OneLogit(torch.nn.Module):
+    """A binary torch teacher with a single output column: the logit of class 1."""
+
+    def __init__(self, n_features, shape=(-1, 1)):
+        super().__init__()
+        self.shape = shape
+        self.weight = torch.nn.Parameter(torch.zeros(n_features))
+        with torch.no_grad():
+            self.weight[0] = 4.0
+
+    def forward(self, x):
+        return (x @ self.weight).reshape(self.shape)
+
+
+@pytest.fixture(scope="module")
+def binary():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)).astype(np.float32)
+    return X, (X[:, 0] > 0).astype(int)
+
+
+@pytest.mark.parametrize("batch_size", [32, -1])
+@pytest.mark.parametrize("shape", [(-1, 1), (-1,)])
+def test_a_binary_torch_teacher_with_one_logit(binary, batch_size, shape):
+    X, y = binary
+    clf = fit_quick(OneLogit(3, shape), X, y, batch_size=batch_size, loss="mse", alpha=0.0)
+    assert clf.teacher_score_ > 0.95
+
+
+def test_one_binary_logit_means_the_same_for_every_kind_of_teacher(binary):
+    X, y = binary
+    torch_logits = AlignedTeacher(as_teacher(OneLogit(3)), np.array([0, 1])).logits(X)
+    svc = LinearSVC().fit(X, y)
+    svc_logits = AlignedTeacher(as_teacher(svc), np.array([0, 1])).logits(X)
+    z_torch = 4.0 * X[:, 0]
+    np.testing.assert_allclose(torch_logits, np.column_stack([-z_torch / 2, z_torch / 2]),
+                               rtol=1e-5)
+    z_svc = svc.decision_function(X)
+    np.testing.assert_allclose(svc_logits, np.column_stack([-z_svc / 2, z_svc / 2]),
+                               rtol=1e-5)
+
+
+def test_batch_size_minus_one_queries_a_torch_teacher_in_one_batch(digits):
+    X_train, _, y_train, _ = digits
+    clf = fit_quick(torch_teacher(), X_train, y_train, batch_size=-1)
+    assert clf.teacher_score_ is not None and clf.history_[-1, "train_batch_count"] == 1
+
+
+def test_a_student_of_the_wrong_width_is_refused_at_the_first_forward(digits):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(StudentError, match=r"returned \(32, 12\), but the task has 10 classes"):
+        DistilledClassifier(module=torch.nn.Linear(64, 12), max_epochs=1).fit(X_train, y_train)
+
+
+class Constant(torch.nn.Module):
+    def __init__(self, out):
+        super().__init__()
+        self.out = out
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return self.out(x)
+
+
+@pytest.mark.parametrize("inference", ["once", "per_batch"])
+def test_a_teacher_returning_nan_fails_before_training_without_a_chance_warning(digits,
+                                                                               inference):
+    X_train, _, y_train, _ = digits
+    nan = Constant(lambda x: torch.full((len(x), 10), float("nan")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TeacherNearChanceWarning)
+        with pytest.raises(TeacherError, match="The output of the teacher Constant contains "
+                                               "NaN or infinity"):
+            fit_quick(nan, X_train, y_train, teacher_inference=inference)
+
+
+def test_a_teacher_returning_a_tuple_is_named(digits):
+    X_train, _, y_train, _ = digits
+    pair = Constant(lambda x: (torch.zeros(len(x), 10), torch.zeros(len(x))))
+    with pytest.raises(TeacherError, match="torch teacher Constant returned tuple, not a tensor"):
+        fit_quick(pair, X_train, y_train)
+
+
+def test_a_teacher_failing_on_the_input_says_it_is_the_teacher(digits):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(TeacherError, match=r"The teacher Sequential failed on input of shape "
+                                           r"\(1347, 64\): RuntimeError"):
+        fit_quick(torch_teacher(n_features=30), X_train, y_train)
+
+
+@pytest.mark.parametrize("inference", ["once", "per_batch"])
+def test_a_dataframe_reaches_the_teacher_with_its_column_names(inference):
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import make_column_transformer
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"size": rng.normal(size=300), "noise": rng.normal(size=300),
+                          "count": rng.integers(0, 5, size=300)})
+    y = np.where(frame["size"] > 0, "big", "small")
+    # The teacher selects its columns by name: it only works on a DataFrame.
+    teacher = make_pipeline(
+        make_column_transformer((StandardScaler(), ["size", "count"])),
+        LogisticRegression(),
+    ).fit(frame, y)
+    clf = fit_quick(teacher, frame, y, teacher_inference=inference)
+    assert clf.teacher_score_ > 0.95
+    assert list(clf.feature_names_in_) == ["size", "noise", "count"]
+    assert clf.score(frame, y) > 0.8

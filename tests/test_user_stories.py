@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skkd import DistilledClassifier
-from skkd.estimator import TeacherNearChanceWarning
+from skkd.exceptions import TeacherNearChanceWarning
 
 NAMES = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
 GRID = {"alpha": [0.1, 0.5], "temperature": [2.0, 5.0]}

@@ -1,0 +1,184 @@
+"""The parameters of ``DistilledClassifier``: one table of what each accepts.
+
+:data:`PARAMETERS` describes every named parameter, :data:`PREFIXES` every
+family of keyword parameters (``module__*`` ...). :func:`validate_parameters`
+checks values against the table and raises
+:class:`~skkd.exceptions.InvalidParameterError` naming the parameter and
+what it accepts, before any data or teacher is touched.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+
+from skkd.exceptions import InvalidParameterError
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+
+
+def _batch_size(value: Any) -> bool:
+    return _integer(value) and (value >= 1 or value == -1)
+
+
+def _callbacks(value: Any) -> bool:
+    if value is None or value == "disable":
+        return True
+    if not isinstance(value, list | tuple):
+        return False
+    for item in value:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+            item = item[1]
+        ok = isinstance(item, Callback) or (isinstance(item, type) and issubclass(item, Callback))
+        if not ok:
+            return False
+    return True
+
+
+def _module(value: Any) -> bool:
+    return (
+        isinstance(value, str | torch.nn.Module)
+        or (isinstance(value, type) and issubclass(value, torch.nn.Module))
+    )
+
+
+def _random_state(value: Any) -> bool:
+    return (
+        value is None
+        or (_integer(value) and 0 <= value < 2**32)
+        or isinstance(value, np.random.RandomState)
+    )
+
+
+#: name -> (accepts(value), what is allowed, in words)
+PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "teacher": (lambda v: True, "a fitted or unfitted model, or None"),
+    "module": (_module, "a registered model name, a torch.nn.Module subclass or instance"),
+    "loss": (lambda v: isinstance(v, str) or callable(v),
+             "a registered loss name or a callable "
+             "fn(student_logits, teacher_logits, *, temperature, y=None, **options)"),
+    "alpha": (lambda v: _real(v) and 0 <= v <= 1,
+              "a real number in [0, 1] (the weight of the hard-label loss)"),
+    "temperature": (lambda v: _real(v) and math.isfinite(v) and v > 0,
+                    "a finite real number > 0"),
+    "optimizer": (lambda v: callable(v) and not isinstance(v, str),
+                  "a torch optimizer class such as torch.optim.Adam"),
+    "lr": (lambda v: _real(v) and math.isfinite(v) and v > 0, "a finite real number > 0"),
+    "max_epochs": (lambda v: _integer(v) and v >= 1, "an integer >= 1"),
+    "batch_size": (_batch_size, "an integer >= 1, or -1 for one batch of all rows"),
+    "callbacks": (_callbacks,
+                  "None, 'disable', or a list of skorch callbacks (instances, classes "
+                  "or (name, callback) pairs)"),
+    "device": (lambda v: v is None or isinstance(v, str | torch.device),
+               "a torch device such as 'cpu' or 'cuda', or None"),
+    "train_split": (lambda v: v is None or callable(v),
+                    "None or a callable such as skorch.dataset.ValidSplit(0.2)"),
+    "teacher_inference": (lambda v: v in ("once", "per_batch"), "'once' or 'per_batch'"),
+    "teacher_batch_size": (lambda v: v is None or _batch_size(v),
+                           "None, an integer >= 1, or -1 for one batch of all rows"),
+    "warm_start": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
+    "verbose": (lambda v: isinstance(v, numbers.Integral) and v >= 0, "an integer >= 0"),
+    "random_state": (_random_state,
+                     "None, an integer in [0, 2**32) or a numpy.random.RandomState"),
+}
+
+#: Keyword-parameter families: prefix -> what receives them.
+PREFIXES: dict[str, str] = {
+    "module__": "the student module (or its registered factory)",
+    "loss__": "the soft loss",
+    "criterion__": "the hard-label loss, torch.nn.CrossEntropyLoss (weight, label_smoothing)",
+    "optimizer__": "the optimizer",
+    "iterator_train__": "the training DataLoader",
+    "iterator_valid__": "the prediction/validation DataLoader",
+    "callbacks__": "the skorch callbacks",
+}
+
+#: The prefixes skorch receives unchanged.
+SKORCH_PREFIXES = ("criterion__", "optimizer__", "iterator_train__", "iterator_valid__",
+                   "callbacks__")
+
+
+def validate_parameters(params: Mapping[str, Any], owner: str = "DistilledClassifier") -> None:
+    """Check parameter values against :data:`PARAMETERS` and :data:`PREFIXES`.
+
+    Names outside the table must start with a known prefix.
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the first offending parameter, its value and what is allowed.
+    """
+    for name, value in params.items():
+        if name in PARAMETERS:
+            accepts, allowed = PARAMETERS[name]
+            if not accepts(value):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {owner} must be {allowed}. Got {value!r} instead."
+                )
+        elif not name.startswith(tuple(PREFIXES)):
+            raise InvalidParameterError(
+                f"Unknown parameter {name!r} for {owner}; keyword parameters must start with "
+                f"one of {', '.join(PREFIXES)}."
+            )
+
+
+def check_options(prefix: str, options: Mapping[str, Any], target: Any, owner: str,
+                  skip: int = 0, reserved: Iterable[str] = ()) -> None:
+    """Check that every ``prefix`` option names a keyword argument of ``target``.
+
+    ``skip`` leading positional parameters and the ``reserved`` names are
+    supplied by skkd, not by options. A target taking ``**kwargs`` accepts
+    anything.
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the option, the prefix and the accepted options.
+    """
+    if not options:
+        return
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):  # builtins without a signature: nothing to check
+        return
+    parameters = list(signature.parameters.values())
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return
+    named = [p for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    accepted = [p.name for p in named[skip:] if p.name not in set(reserved)]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise InvalidParameterError(
+            f"{', '.join(prefix + k for k in unknown)}: {owner} takes no option "
+            f"{', '.join(map(repr, unknown))}. Accepted {prefix}* options: "
+            f"{', '.join(accepted) or 'none'}."
+        )
+
+
+def check_callbacks_need_no_split(callbacks: Any, train_split: Any) -> None:
+    """A callback monitoring ``valid_*`` needs ``train_split``; say so before training."""
+    if train_split is not None or not isinstance(callbacks, list | tuple):
+        return
+    for item in callbacks:
+        callback = item[1] if isinstance(item, tuple) else item
+        monitor = getattr(callback, "monitor", None)
+        if isinstance(monitor, str) and monitor.startswith("valid_"):
+            raise InvalidParameterError(
+                f"callbacks: {type(callback).__name__} monitors {monitor!r}, which needs a "
+                "validation split, but train_split=None. Set "
+                "train_split=skorch.dataset.ValidSplit(0.2), or monitor a training score "
+                "(e.g. monitor='train_loss')."
+            )
