@@ -1,9 +1,68 @@
-"""skkd: knowledge distillation as a scikit-learn estimator."""
+"""skkd: knowledge distillation as a scikit-learn estimator.
+
+``import skkd`` is cheap: only ``__version__`` and :data:`hookimpl` (pluggy)
+load at once; the estimator (torch, skorch, scikit-learn), the plugin registry
+and the exceptions load on first access (PEP 562), so ``skkd --help`` and a
+plugin's ``from skkd import hookimpl`` do not pay for torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from skkd.hookspecs import hookimpl  # pluggy only
 
 __version__ = "0.1.0"
 
-from skkd.estimator import DistilledClassifier  # noqa: E402
-from skkd.hookspecs import hookimpl  # noqa: E402
-from skkd.plugins import list_plugins  # noqa: E402
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
+    from skkd.estimator import DistilledClassifier
+    from skkd.exceptions import (
+        InvalidParameterError,
+        LossError,
+        PluginError,
+        PluginWarning,
+        StudentError,
+        TeacherError,
+        TeacherNearChanceWarning,
+    )
+    from skkd.plugins import list_plugins
 
-__all__ = ["DistilledClassifier", "hookimpl", "list_plugins", "__version__"]
+_LAZY = {
+    "DistilledClassifier": "skkd.estimator",
+    "list_plugins": "skkd.plugins",
+    "InvalidParameterError": "skkd.exceptions",
+    "PluginError": "skkd.exceptions",
+    "PluginWarning": "skkd.exceptions",
+    "TeacherError": "skkd.exceptions",
+    "StudentError": "skkd.exceptions",
+    "LossError": "skkd.exceptions",
+    "TeacherNearChanceWarning": "skkd.exceptions",
+}
+
+__all__ = [
+    "DistilledClassifier",
+    "hookimpl",
+    "list_plugins",
+    "__version__",
+    "InvalidParameterError",
+    "PluginError",
+    "PluginWarning",
+    "TeacherError",
+    "StudentError",
+    "LossError",
+    "TeacherNearChanceWarning",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'skkd' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -55,6 +55,25 @@ def _find(directory: Path, stem: str) -> Path | None:
     return None
 
 
+def fashion_mnist_files(path: str | os.PathLike | None = None) -> dict[str, Path | None]:
+    """Find the four IDX files of Fashion-MNIST (or any MNIST-format copy).
+
+    Parameters
+    ----------
+    path : path-like, optional
+        The directory to look in; defaults to ``/usr/share/datasets/fashion-mnist``.
+
+    Returns
+    -------
+    dict
+        Each expected file name (``train-images-idx3-ubyte``, ...; the files
+        may also end in ``.gz``) mapped to the file found, or to ``None`` where
+        it is missing. Nothing is read.
+    """
+    directory = Path(path) if path is not None else FASHION_MNIST_DIR
+    return {stem: _find(directory, stem) for stem in _IDX_FILES.values()}
+
+
 def load_fashion_mnist(
     path: str | os.PathLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -79,9 +98,10 @@ def load_fashion_mnist(
         If a file is missing; the message says how to install the data.
     """
     directory = Path(path) if path is not None else FASHION_MNIST_DIR
+    files = fashion_mnist_files(directory)
     arrays = {}
     for key, stem in _IDX_FILES.items():
-        found = _find(directory, stem)
+        found = files[stem]
         if found is None:
             raise FileNotFoundError(
                 f"{stem}[.gz] not found in {directory}. Install Fashion-MNIST with "

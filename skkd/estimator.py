@@ -15,7 +15,6 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skkd import plugins
 from skkd.exceptions import InvalidParameterError
 from skkd.net import INPUT_KEY, TEACHER_KEY, ArrayDataset, BatchLoader, DistillationNet
 from skkd.params import (
@@ -25,6 +24,7 @@ from skkd.params import (
     check_options,
     validate_parameters,
 )
+from skkd.plugins import get_loss, get_model
 from skkd.seeding import RandomState
 from skkd.teachers import (
     TeacherOutputs,
@@ -32,7 +32,9 @@ from skkd.teachers import (
     is_unfitted_estimator,
     score_teacher,
     teacher_outputs,
+    warn_if_near_chance,
 )
+
 
 class DistilledClassifier(ClassifierMixin, BaseEstimator):
     """Distill a fitted teacher into a small PyTorch student trained by skorch.
@@ -253,7 +255,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         check_callbacks_need_no_split(self.callbacks, self.train_split)
         if isinstance(self.loss, str):
             try:
-                soft_loss = plugins.get_loss(self.loss)
+                soft_loss = get_loss(self.loss)
             except ValueError as exc:
                 raise InvalidParameterError(f"loss={self.loss!r}: {exc}") from exc
             loss_name = self.loss
@@ -278,7 +280,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             return self.module
         if isinstance(self.module, str):
             try:
-                factory = plugins.get_model(self.module)
+                factory = get_model(self.module)
             except ValueError as exc:
                 raise InvalidParameterError(f"module={self.module!r}: {exc}") from exc
             check_options("module__", options, factory.factory, f"model {self.module!r}",
@@ -399,6 +401,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             outputs = teacher_outputs(teacher, X_teacher, y_enc, self.classes_,
                                       inference=self.teacher_inference, batch_size=batch_size)
         self.teacher_score_ = outputs.score
+        warn_if_near_chance(outputs.score, y_enc, len(self.classes_), stacklevel=3)
         return outputs
 
     def _build_net(self, n_features: int, n_classes: int,

@@ -5,7 +5,12 @@ implements any subset of them with :data:`skkd.hookimpl`. Built-in losses,
 models and teacher adapters register through these very hooks.
 
 pluggy calls implementations with keyword arguments only, so an
-implementation's parameter must be named ``register``.
+implementation's parameter must be named ``register``. Implementations are
+plain functions: hook wrappers (``hookwrapper=True`` or ``wrapper=True``) are
+not supported. A plugin that breaks this contract (a wrapper, a hook that
+raises, a name another plugin already registered, something not callable) is
+skipped as a whole with a :class:`skkd.PluginWarning`; see
+:mod:`skkd.plugins`.
 """
 
 from __future__ import annotations

@@ -16,13 +16,14 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from skkd import plugins
 from skkd.adapters import PROBA_FLOOR, SklearnTeacher, Teacher, TorchTeacher, eval_mode
 from skkd.exceptions import TeacherError, TeacherNearChanceWarning
+from skkd.plugins import describe, teacher_adapters
 
 __all__ = [
     "PROBA_FLOOR", "AlignedTeacher", "SklearnTeacher", "Teacher", "TeacherOutputs",
     "TorchTeacher", "as_teacher", "eval_mode", "is_unfitted_estimator", "teacher_outputs",
+    "warn_if_near_chance",
 ]
 
 #: With per-batch teaching, ``teacher_score_`` is measured on these first rows.
@@ -43,14 +44,14 @@ def as_teacher(obj: Any) -> Teacher:
         return obj
     while isinstance(obj, FrozenEstimator):
         obj = obj.estimator
-    adapters = plugins.teacher_adapters()
+    adapters = teacher_adapters()
     for name, adapter in adapters:
         teacher = adapter(obj)
         if teacher is None:
             continue
         if not isinstance(teacher, Teacher):
             raise TypeError(
-                f"Teacher adapter {name!r} of {plugins.describe('teachers', name)} returned "
+                f"Teacher adapter {name!r} of {describe('teachers', name)} returned "
                 f"{type(teacher).__name__}; an adapter must return a skkd.teachers.Teacher "
                 "or None."
             )
@@ -207,19 +208,20 @@ def teacher_outputs(
     ``inference="once"`` computes all logits in one batched pass;
     ``"per_batch"`` returns the teacher to query on every training batch,
     checked and scored on the first :data:`PROBE_ROWS` rows. The outputs are
-    checked (shape, finiteness) before any training, and a teacher near
-    chance level warns (:class:`~skkd.exceptions.TeacherNearChanceWarning`).
+    checked (shape, finiteness) before any training.
     """
     frame = X if hasattr(X, "iloc") and hasattr(X, "columns") else None
     aligned = AlignedTeacher(as_teacher(teacher), classes, frame=frame)
+    source = f"The output of the teacher {aligned._describe()}"
     if inference == "once":
         logits = check_teacher_logits(aligned.logits(X, batch_size), len(y_enc), len(classes),
-                                      source=f"The output of the teacher {aligned._describe()}")
+                                      source=source)
         return TeacherOutputs(logits, None, score_teacher(logits, y_enc))
-    probe_X = X.iloc[:PROBE_ROWS] if frame is not None else X[:PROBE_ROWS]
-    probe = check_teacher_logits(aligned.logits(probe_X, batch_size), min(len(y_enc), PROBE_ROWS),
-                                 len(classes), source=f"The output of the teacher {aligned._describe()}")
-    return TeacherOutputs(None, aligned, score_teacher(probe, y_enc[: len(probe)]))
+    n_probe = min(len(y_enc), PROBE_ROWS)
+    probe_X = X.iloc[:n_probe] if frame is not None else X[:n_probe]
+    probe = check_teacher_logits(aligned.logits(probe_X, batch_size), n_probe, len(classes),
+                                 source=source)
+    return TeacherOutputs(None, aligned, score_teacher(probe, y_enc[:n_probe]))
 
 
 def check_teacher_logits(
@@ -241,9 +243,13 @@ def check_teacher_logits(
 
 
 def score_teacher(logits: np.ndarray, y_enc: np.ndarray) -> float:
-    """The teacher's accuracy; warns when it is near chance level."""
-    score = float(np.mean(np.argmax(logits, axis=1) == y_enc)) if len(y_enc) else float("nan")
-    n_classes = logits.shape[1]
+    """The teacher's accuracy: how often its top logit is the label."""
+    return float(np.mean(np.argmax(logits, axis=1) == y_enc)) if len(y_enc) else float("nan")
+
+
+def warn_if_near_chance(score: float, y_enc: np.ndarray, n_classes: int,
+                        stacklevel: int = 2) -> None:
+    """Warn (:class:`~skkd.exceptions.TeacherNearChanceWarning`) near chance level."""
     chance = np.bincount(y_enc, minlength=n_classes).max() / max(len(y_enc), 1)
     if score < chance + 0.25 * (1 - chance):
         warnings.warn(
@@ -253,6 +259,5 @@ def score_teacher(logits: np.ndarray, y_enc: np.ndarray) -> float:
             "outputs on its own inputs as fit(..., teacher_logits=...) "
             "(distilledclassifier__teacher_logits in a Pipeline).",
             TeacherNearChanceWarning,
-            stacklevel=4,
+            stacklevel=stacklevel + 1,
         )
-    return score

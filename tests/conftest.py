@@ -8,6 +8,11 @@ import pytest  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
+from skkd import plugins  # noqa: E402
+
+# pytester runs the plugin guide's example test as a pytest session of its own.
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def digits():
@@ -18,11 +23,31 @@ def digits():
     )
 
 
-@pytest.fixture
-def fresh_plugins(monkeypatch):
-    """A plugin manager rebuilt for this test and reset afterwards."""
-    from skkd import plugins
+@pytest.fixture(autouse=True)
+def _restore_plugin_state():
+    """Give every test the plugin allow-list and registry it started with.
 
+    Cheap when nothing changed: the env value and the registry's identity are
+    compared. A registry a test loaded lazily is kept if it is what a fresh
+    load would give now (same allow-list and sys.path, nothing registered).
+    """
+    env = os.environ.get(plugins.ALLOW_ENV)
+    before = plugins._state.snapshot
+    yield
+    if os.environ.get(plugins.ALLOW_ENV) != env:
+        if env is None:
+            os.environ.pop(plugins.ALLOW_ENV, None)
+        else:
+            os.environ[plugins.ALLOW_ENV] = env
+    after = plugins._state.snapshot
+    if after is not before and not (
+        before is None and after.pristine and after.origin == plugins._origin()
+    ):
+        plugins._restore(before)
+
+
+@pytest.fixture
+def fresh_plugins():
+    """A plugin registry loaded anew for this test (the previous one comes back after)."""
     plugins.reset()
-    yield plugins
-    plugins.reset()
+    return plugins

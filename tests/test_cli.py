@@ -1,30 +1,197 @@
 """The `skkd` command."""
 
+import json
 import subprocess
 import sys
 
-from skkd.cli import main
+import pytest
+
+import skkd
+from skkd import cli
+from skkd.cli import build_parser, main
 
 
-def test_demo_prints_the_three_phases(capsys):
-    assert main(["demo", "--teacher-epochs", "1", "--student-epochs", "1", "--no-progress"]) == 0
+def test_demo_prints_the_three_phases_and_plots_them(tmp_path, capsys):
+    png = tmp_path / "curves.png"
+    assert main(["demo", "--teacher-epochs", "1", "--student-epochs", "1", "--no-progress",
+                 "--plot", str(png)]) == 0
     out = capsys.readouterr().out
     assert "skkd demo: digits (1347 train / 450 test images)" in out
     table = out[out.index("| model"):]
     for row in ("| teacher |", "| scratch student |", "| distilled student |"):
         assert row in table
     assert "| distilled student |" in table and "6,090" in table  # the student's parameters
-
-
-def test_demo_plots_test_accuracy_per_epoch(tmp_path, capsys):
-    png = tmp_path / "curves.png"
-    main(["demo", "--teacher-epochs", "2", "--student-epochs", "2", "--no-progress",
-          "--plot", str(png)])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert f"wrote {png}" in capsys.readouterr().out
+    assert f"wrote {png}" in out
 
 
 def test_python_dash_m_skkd_is_the_same_command():
     result = subprocess.run([sys.executable, "-m", "skkd", "--help"], capture_output=True,
                             text=True, check=True)
     assert "demo" in result.stdout and "plugins" in result.stdout
+
+
+# --------------------------------------------------------------------------- bad options
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if the demo gets as far as loading data (training comes after)."""
+    def _load(*args, **kwargs):
+        pytest.fail("the demo loaded data before checking its options")
+
+    monkeypatch.setattr(cli, "_load", _load)
+
+
+def _idx_dir(tmp_path, content=b"not an IDX file"):
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (tmp_path / stem).write_bytes(content)
+    return tmp_path
+
+
+def _usage_error(capsys, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "Traceback" not in captured.err
+    (error,) = [line for line in captured.err.splitlines() if "error:" in line]
+    return error
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--alpha", "2"], "argument --alpha: must lie in [0, 1], got 2"),
+        (["--alpha", "-0.1"], "argument --alpha: must lie in [0, 1]"),
+        (["--alpha", "nan"], "argument --alpha: must be a finite number"),
+        (["--temperature", "0"], "argument --temperature: must be > 0"),
+        (["--temperature", "inf"], "argument --temperature: must be a finite number"),
+        (["--lr=-1e-3"], "argument --lr: must be > 0"),
+        (["--lr", "x"], "argument --lr: expected a number, got 'x'"),
+        (["--seeds", "0"], "argument --seeds: must be at least 1, got 0"),
+        (["--teacher-epochs", "0"], "argument --teacher-epochs: must be at least 1"),
+        (["--student-epochs", "-2"], "argument --student-epochs: must be at least 1"),
+        (["--student-epochs", "1.5"], "argument --student-epochs: expected a whole number"),
+        (["--loss", "nope"], "argument --loss: Unknown loss 'nope'. Registered losses: "),
+        (["--dataset", "fashion-mnist", "--data-path", "/nonexistent"],
+         "argument --data-path: /nonexistent is not a directory"),
+        (["--data-path", "/tmp"], "argument --data-path: only used with --dataset fashion-mnist"),
+    ],
+)
+def test_demo_refuses_bad_options_before_any_work(no_work, capsys, argv, expected):
+    error = _usage_error(capsys, ["demo", *argv])
+    assert error.startswith("skkd demo: error: ")
+    assert expected in error
+    assert "path=" not in error  # the Python API's spelling
+
+
+def test_demo_names_the_missing_idx_files(no_work, capsys, tmp_path):
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    error = _usage_error(capsys, ["demo", "--dataset", "fashion-mnist",
+                                  "--data-path", str(tmp_path)])
+    assert f"argument --data-path: {tmp_path} lacks train-labels-idx1-ubyte[.gz]" in error
+    assert "train-images" not in error
+
+
+def test_demo_names_data_path_when_the_files_cannot_be_read(capsys, tmp_path):
+    error = _usage_error(capsys, ["demo", "--dataset", "fashion-mnist",
+                                  "--data-path", str(_idx_dir(tmp_path))])
+    assert error.startswith(f"skkd demo: error: argument --data-path: cannot read {tmp_path}: "
+                            "ValueError: ")
+    assert "is not an IDX file" in error
+
+
+def test_demo_checks_the_plot_folder_first(no_work, capsys, tmp_path):
+    error = _usage_error(capsys, ["demo", "--plot", str(tmp_path / "missing" / "c.png")])
+    assert "argument --plot: folder" in error and "does not exist" in error
+
+
+# --------------------------------------------------------------------------- help, version
+
+
+def _run_without_heavy_imports(code):
+    """Run ``code`` in a fresh interpreter; return its output and the heavy modules it loaded."""
+    script = (
+        "import sys\n" + code + "\n"
+        "heavy = [m for m in ('torch', 'numpy', 'sklearn', 'skorch') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    return result.stdout
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version", "demo --help", "plugins --help"])
+def test_help_and_version_answer_without_importing_torch(flag):
+    out = _run_without_heavy_imports(
+        "from skkd.cli import main\n"
+        "try:\n"
+        f"    main({flag.split()!r})\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+    )
+    assert "HEAVY []" in out
+    assert (f"skkd {skkd.__version__}" if flag == "--version" else "usage: skkd") in out
+
+
+def test_python_dash_m_skkd_version():
+    result = subprocess.run([sys.executable, "-m", "skkd", "--version"], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == f"skkd {skkd.__version__}"
+
+
+def test_import_skkd_is_lazy_and_exports_the_public_names():
+    out = _run_without_heavy_imports(
+        "import skkd\n"
+        "print('BEFORE', [m for m in ('torch', 'sklearn') if m in sys.modules])\n"
+        "assert issubclass(skkd.PluginWarning, RuntimeWarning)\n"
+    )
+    assert "BEFORE []" in out
+    assert "'torch'" not in out  # the exceptions need scikit-learn, not torch
+    assert sorted(skkd.__all__) == sorted([
+        "DistilledClassifier", "hookimpl", "list_plugins", "__version__",
+        "InvalidParameterError", "PluginError", "PluginWarning", "TeacherError",
+        "StudentError", "LossError", "TeacherNearChanceWarning",
+    ])
+    namespace = {}
+    exec("from skkd import *", namespace)
+    assert set(skkd.__all__) <= set(namespace)
+    from skkd import estimator, exceptions, plugins
+
+    assert namespace["DistilledClassifier"] is estimator.DistilledClassifier
+    assert skkd.PluginError is exceptions.PluginError is plugins.PluginError
+    assert skkd.list_plugins is plugins.list_plugins
+    assert "DistilledClassifier" in dir(skkd)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        skkd.nope  # noqa: B018
+
+
+def test_every_demo_option_says_its_default_and_the_run_time():
+    parser = build_parser()
+    demo = parser._subparsers._group_actions[0].choices["demo"]
+    for action in demo._actions:
+        if action.dest != "help":
+            assert action.help and "default" in action.help, action.dest
+    text = demo.format_help()
+    assert "digits about 1 min on 2 CPU cores" in text
+    assert "fashion-mnist about 10 min a seed on 2 CPU cores" in text
+    assert "(default: 0.1)" in " ".join(text.split())
+
+
+def test_skkd_plugins_json_marks_every_plugin_loaded_or_not(capsys):
+    main(["plugins", "--json"])
+    listed = json.loads(capsys.readouterr().out)
+    assert {p["name"] for p in listed} >= {"skkd.losses", "skkd.models"}
+    assert all(p["error"] is None for p in listed)
+
+
+def test_demo_without_the_default_data_names_data_path(no_work, capsys, monkeypatch, tmp_path):
+    from skkd import datasets
+
+    monkeypatch.setattr(datasets, "FASHION_MNIST_DIR", tmp_path / "absent")
+    error = _usage_error(capsys, ["demo", "--dataset", "fashion-mnist"])
+    assert f"argument --data-path: {tmp_path / 'absent'} is not a directory" in error
+    assert "apt-get install dataset-fashion-mnist" in error and "--data-path DIR" in error

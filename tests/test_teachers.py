@@ -198,6 +198,7 @@ def test_one_binary_logit_means_the_same_for_every_kind_of_teacher(binary):
                                rtol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:The teacher.s accuracy")
 def test_batch_size_minus_one_queries_a_torch_teacher_in_one_batch(digits):
     X_train, _, y_train, _ = digits
     clf = fit_quick(torch_teacher(), X_train, y_train, batch_size=-1)

@@ -1,5 +1,8 @@
 """The plugin through skkd itself: found via its entry point, searched by GridSearchCV."""
 
+import contextlib
+import os
+
 import numpy as np
 import pytest
 from skkd import DistilledClassifier, plugins
@@ -8,12 +11,38 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 
 
+@contextlib.contextmanager
+def only_extra_losses():
+    """Load skkd's plugins with only this distribution allowed; undo both afterwards.
+
+    The allow-list comes back as it was, and the registry loaded under it is
+    forgotten, so the next lookup loads what the restored allow-list says.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SKKD_LOAD_PLUGINS", "skkd-extra-losses")
+        plugins.reset()
+        try:
+            yield
+        finally:
+            plugins.reset()
+
+
 @pytest.fixture
-def extra_losses_loaded(monkeypatch):
-    monkeypatch.setenv("SKKD_LOAD_PLUGINS", "skkd-extra-losses")
+def extra_losses_loaded():
+    with only_extra_losses():
+        yield
+
+
+def test_loading_only_this_plugin_is_undone_afterwards(monkeypatch):
+    monkeypatch.setenv("SKKD_LOAD_PLUGINS", "")
     plugins.reset()
-    yield
-    plugins.reset()
+    with pytest.raises(ValueError, match="Unknown loss 'dkd'"):
+        plugins.get_loss("dkd")
+    with only_extra_losses():
+        assert plugins.get_loss("dkd") is not None
+    assert os.environ["SKKD_LOAD_PLUGINS"] == ""
+    with pytest.raises(ValueError, match="Unknown loss 'dkd'"):
+        plugins.get_loss("dkd")
 
 
 def test_losses_are_registered_by_the_distribution(extra_losses_loaded):
