@@ -11,11 +11,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from skkd._version import __version__
 from skkd.hookspecs import hookimpl  # pluggy only
 
-__version__ = "0.1.0"
-
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
+    from skkd.ensembles import EnsembleTeacher
     from skkd.estimator import DistilledClassifier
     from skkd.exceptions import (
         InvalidParameterError,
@@ -27,9 +27,12 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
         TeacherNearChanceWarning,
     )
     from skkd.plugins import list_plugins
+    from skkd.teachers import teacher_logits
 
 _LAZY = {
     "DistilledClassifier": "skkd.estimator",
+    "EnsembleTeacher": "skkd.ensembles",
+    "teacher_logits": "skkd.teachers",
     "list_plugins": "skkd.plugins",
     "InvalidParameterError": "skkd.exceptions",
     "PluginError": "skkd.exceptions",
@@ -42,6 +45,8 @@ _LAZY = {
 
 __all__ = [
     "DistilledClassifier",
+    "EnsembleTeacher",
+    "teacher_logits",
     "hookimpl",
     "list_plugins",
     "__version__",

@@ -12,9 +12,11 @@ import torch
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import _safe_indexing
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from skkd.ensembles import as_ensemble
 from skkd.exceptions import InvalidParameterError
 from skkd.net import INPUT_KEY, TEACHER_KEY, ArrayDataset, BatchLoader, DistillationNet
 from skkd.params import (
@@ -51,13 +53,16 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    teacher : object, default=None
+    teacher : object, list or EnsembleTeacher, default=None
         Source of soft labels: a fitted ``torch.nn.Module`` returning logits, a
         fitted skorch net, a fitted scikit-learn classifier or ``Pipeline`` with
         ``predict_proba`` or ``decision_function``, a
         ``sklearn.frozen.FrozenEstimator`` around any of them, or anything a
-        teacher plugin accepts. An *unfitted* scikit-learn classifier is cloned
-        and fitted on ``(X, y)`` in ``fit`` (kept as ``teacher_``). A fitted
+        teacher plugin accepts; or several of them, mixed, as a list, tuple or
+        :class:`~skkd.EnsembleTeacher` (with weights), whose outputs are
+        averaged (``teacher_combine``). An *unfitted* scikit-learn classifier
+        is cloned and fitted on the labeled rows of ``(X, y)`` in ``fit``
+        (kept in ``teacher_``). A fitted
         teacher is never refitted, mutated or copied, not even by ``clone`` or
         ``GridSearchCV``, and its parameters are not reachable through
         ``set_params`` (``teacher__*`` is for an unfitted teacher only).
@@ -112,6 +117,24 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         Batch size of the teacher's inference pass; None uses ``batch_size``.
         On a CPU, small batches keep a wide CNN's activations in cache and are
         fastest; on a GPU, raise it.
+    teacher_combine : {"proba", "logits"}, default="proba"
+        How the outputs of an ensemble teacher (a list, tuple or
+        :class:`~skkd.EnsembleTeacher`) are averaged: as probabilities (the
+        ensemble's log-probabilities become the logits) or as logits.
+    teacher_cv : int, cross-validation splitter or None, default=None
+        Out-of-fold teacher outputs for an *unfitted* scikit-learn teacher (or
+        ensemble member): K clones are fitted, and each labeled row gets the
+        output of the clone that did not see it (as ``cross_val_predict``), so
+        the student learns the teacher's generalisation rather than its
+        memorised labels. The clone fitted on all labeled rows is kept as
+        ``teacher_`` (and answers for unlabeled rows). Needs
+        ``teacher_inference="once"``.
+    unlabeled : int, float, str or None, default=None
+        The label that marks unlabeled rows, e.g. ``-1`` (scikit-learn's
+        semi-supervised convention) or ``""`` for string labels. Those rows
+        learn from the teacher's soft labels alone (they need a teacher and
+        ``alpha < 1``), are not a class, and are ignored by ``score``. None:
+        every label is a class (-1 is an ordinary label, as in ``{-1, 1}``).
     warm_start : bool, default=False
         When True and the student is fitted, ``fit`` continues training it
         (weights, optimizer state, callbacks' state and random state) for
@@ -142,6 +165,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         The teacher queried in ``fit`` (the fitted clone for an unfitted one);
         None when no teacher was queried (``alpha=1``, ``teacher_logits``
         passed, or no teacher).
+    teacher_scores_ : list of float or None
+        Each ensemble member's accuracy on the training data; None for a
+        single teacher.
     teacher_score_ : float or None
         The teacher's accuracy on the training data, as the teacher saw it
         (on the first 1,024 rows with ``teacher_inference="per_batch"``), or of
@@ -182,6 +208,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         train_split: Any = None,
         teacher_inference: str = "once",
         teacher_batch_size: int | None = None,
+        teacher_combine: str = "proba",
+        teacher_cv: Any = None,
+        unlabeled: Any = None,
         warm_start: bool = False,
         verbose: int = 0,
         random_state: Any = None,
@@ -201,6 +230,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         self.train_split = train_split
         self.teacher_inference = teacher_inference
         self.teacher_batch_size = teacher_batch_size
+        self.teacher_combine = teacher_combine
+        self.teacher_cv = teacher_cv
+        self.unlabeled = unlabeled
         self.warm_start = warm_start
         self.verbose = verbose
         self.random_state = random_state
@@ -237,8 +269,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         teacher = params.pop("teacher")
         # A fitted teacher is shared, never copied: clone() would unfit a
         # scikit-learn model and deep-copy a torch module per candidate.
-        if is_unfitted_estimator(teacher):
-            teacher = clone(teacher)
+        teacher = _clone_teacher(teacher)
         cloned = type(self)(teacher, **{k: clone(v, safe=False) for k, v in params.items()})
         if hasattr(self, "_metadata_request"):  # set_fit_request(teacher_logits=True)
             cloned._metadata_request = copy.deepcopy(self._metadata_request)
@@ -305,7 +336,8 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             Training rows. The teacher receives ``X`` as passed (a DataFrame
             keeps its column names); the student gets it as a float32 array.
         y : array-like of shape (n_samples,)
-            Class labels (any hashable labels: ints, strings, ...).
+            Class labels (any hashable labels: ints, strings, ...). Rows
+            labeled ``unlabeled`` (e.g. -1) get only the soft term.
         teacher_logits : array-like of shape (n_samples, n_classes), default=None
             Precomputed teacher outputs, columns in sorted label order
             (``classes_``); log-probabilities are valid logits. Use it when the
@@ -322,8 +354,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         continuing = self.warm_start and hasattr(self, "net_")
         X_teacher = X
         X, y = validate_data(self, X, y, dtype=np.float32, reset=not continuing)
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
+        unlabeled = unlabeled_rows(y, self.unlabeled)
+        check_classification_targets(y[~unlabeled])
+        encoder = LabelEncoder().fit(y[~unlabeled])
         if continuing and not np.array_equal(encoder.classes_, self.classes_):
             raise ValueError(
                 f"warm_start=True continues the fitted student, trained on classes "
@@ -332,11 +365,23 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             )
         self.classes_ = encoder.classes_
         if len(self.classes_) < 2:
+            marker = f" besides the unlabeled marker {self.unlabeled!r}" if (
+                unlabeled.any()) else ""
+            found = (f"only one class ({self.classes_.tolist()[0]!r})" if len(self.classes_)
+                     else "no labeled rows")
             raise ValueError(
-                f"y has only one class ({self.classes_.tolist()[0]!r}); DistilledClassifier "
-                "needs at least two classes."
+                f"y has {found}{marker}; DistilledClassifier needs at least two classes."
             )
-        y_enc = encoder.transform(y).astype(np.int64)
+        y_enc = np.full(len(y), -1, dtype=np.int64)
+        y_enc[~unlabeled] = encoder.transform(y[~unlabeled])
+        if unlabeled.any() and (self.alpha == 1 or (teacher_logits is None
+                                                    and self.teacher is None)):
+            raise ValueError(
+                f"y marks {int(unlabeled.sum())} rows as unlabeled ({self.unlabeled!r}), which "
+                "only learn from "
+                "the teacher's soft labels, but there is no soft term: pass a teacher (or "
+                "fit(..., teacher_logits=...)) and alpha < 1, or drop those rows."
+            )
 
         outputs = self._teacher_step(X_teacher, y, y_enc, teacher_logits)
         net_params = {
@@ -384,24 +429,28 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
 
     def _teacher_step(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
                       teacher_logits: Any) -> TeacherOutputs | None:
-        """Fit an unfitted teacher's clone and compute the teacher's outputs, if needed."""
+        """Fit unfitted teachers' clones and compute the teacher's outputs, if needed."""
         self.teacher_ = None
         self.teacher_score_ = None
+        self.teacher_scores_ = None
         if self.alpha == 1 or (teacher_logits is None and self.teacher is None):
             return None  # no soft term: the teacher is neither fitted nor queried
+        labeled = y_enc >= 0
         if teacher_logits is not None:
             logits = check_teacher_logits(teacher_logits, len(y_enc), len(self.classes_))
-            outputs = TeacherOutputs(logits, None, score_teacher(logits, y_enc))
+            outputs = TeacherOutputs(logits, None,
+                                     score_teacher(logits[labeled], y_enc[labeled]))
         else:
-            teacher = self.teacher
-            if is_unfitted_estimator(teacher):
-                teacher = clone(teacher).fit(X_teacher, y)
-            self.teacher_ = teacher
-            batch_size = self.teacher_batch_size or self.batch_size
-            outputs = teacher_outputs(teacher, X_teacher, y_enc, self.classes_,
-                                      inference=self.teacher_inference, batch_size=batch_size)
+            outputs = teacher_outputs(
+                self.teacher, X_teacher, y, y_enc, self.classes_,
+                inference=self.teacher_inference,
+                batch_size=self.teacher_batch_size or self.batch_size,
+                combine=self.teacher_combine, cv=self.teacher_cv,
+            )
+            self.teacher_ = outputs.fitted
+            self.teacher_scores_ = outputs.member_scores
         self.teacher_score_ = outputs.score
-        warn_if_near_chance(outputs.score, y_enc, len(self.classes_), stacklevel=3)
+        warn_if_near_chance(outputs.score, y_enc[labeled], len(self.classes_), stacklevel=3)
         return outputs
 
     def _build_net(self, n_features: int, n_classes: int,
@@ -458,6 +507,42 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         """Predicted labels, in the labels seen in ``fit``."""
         logits = self._student_logits(X)
         return self.classes_[np.argmax(logits, axis=1)]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy on the labeled rows; rows labeled ``unlabeled`` are ignored.
+
+        So ``GridSearchCV``'s default scoring stays right on partly labeled data.
+        """
+        y = np.asarray(y)
+        labeled = ~unlabeled_rows(y, self.unlabeled)
+        if labeled.all():
+            return super().score(X, y, sample_weight)
+        X = _safe_indexing(X, np.flatnonzero(labeled))
+        weights = None if sample_weight is None else np.asarray(sample_weight)[labeled]
+        return super().score(X, y[labeled], weights)
+
+
+def _clone_teacher(teacher: Any) -> Any:
+    """A fitted teacher (or member) is shared; an unfitted one is cloned."""
+    ensemble = as_ensemble(teacher)
+    if ensemble is not None:
+        members = [_clone_teacher(m) for m in ensemble.teachers]
+        return ensemble.with_teachers(members) if teacher is ensemble else type(teacher)(members)
+    return clone(teacher) if is_unfitted_estimator(teacher) else teacher
+
+
+def unlabeled_rows(y: np.ndarray, marker: Any) -> np.ndarray:
+    """The rows whose label is ``marker`` (none when ``marker`` is None)."""
+    y = np.asarray(y)
+    if marker is None:
+        return np.zeros(len(y), dtype=bool)
+    if y.dtype == object:
+        return np.array([type(v) is type(marker) and v == marker for v in y], dtype=bool)
+    if y.dtype.kind in "US" and not isinstance(marker, str):
+        return np.zeros(len(y), dtype=bool)
+    if y.dtype.kind in "biuf" and isinstance(marker, str):
+        return np.zeros(len(y), dtype=bool)
+    return np.asarray(y == marker, dtype=bool)
 
 
 def _class_weights(weight: Any, n_classes: int) -> torch.Tensor:

@@ -197,7 +197,14 @@ class DistillationNet(NeuralNet):
         return None
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        hard = super().get_loss(y_pred, y_true, X=X, training=training)
+        y_true = to_tensor(y_true, device=self.device)
+        labeled = y_true >= 0  # -1 marks an unlabeled row: soft term only
+        if labeled.all():
+            hard = super().get_loss(y_pred, y_true, X=X, training=training)
+        elif labeled.any():
+            hard = super().get_loss(y_pred[labeled], y_true[labeled], X=X, training=training)
+        else:
+            hard = y_pred.sum() * 0.0
         if not self.distilling:
             return hard
         teacher_logits = self._teacher_logits(X)
@@ -207,7 +214,7 @@ class DistillationNet(NeuralNet):
             y_pred,
             teacher_logits,
             temperature=self.temperature,
-            y=to_tensor(y_true, device=self.device),
+            y=y_true,
             **(self.loss_options or {}),
         )
         if not isinstance(soft, torch.Tensor) or soft.ndim != 0:

@@ -89,6 +89,11 @@ PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "teacher_inference": (lambda v: v in ("once", "per_batch"), "'once' or 'per_batch'"),
     "teacher_batch_size": (lambda v: v is None or _batch_size(v),
                            "None, an integer >= 1, or -1 for one batch of all rows"),
+    "teacher_combine": (lambda v: v in ("proba", "logits"), "'proba' or 'logits'"),
+    "teacher_cv": (lambda v: v is None or (_integer(v) and v >= 2) or hasattr(v, "split"),
+                   "None, an integer >= 2 or a cross-validation splitter"),
+    "unlabeled": (lambda v: v is None or isinstance(v, str) or (_real(v) and not (
+        isinstance(v, float) and math.isnan(v))), "None, a number or a string"),
     "warm_start": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
     "verbose": (lambda v: isinstance(v, numbers.Integral) and v >= 0, "an integer >= 0"),
     "random_state": (_random_state,

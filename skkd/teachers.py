@@ -12,18 +12,22 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils.validation import check_is_fitted
+from sklearn.model_selection import check_cv
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from skkd.adapters import PROBA_FLOOR, SklearnTeacher, Teacher, TorchTeacher, eval_mode
-from skkd.exceptions import TeacherError, TeacherNearChanceWarning
+from skkd.ensembles import CombinedTeacher, EnsembleTeacher, as_ensemble, combine_logits
+from skkd.exceptions import InvalidParameterError, TeacherError, TeacherNearChanceWarning
 from skkd.plugins import describe, teacher_adapters
 
 __all__ = [
     "PROBA_FLOOR", "AlignedTeacher", "SklearnTeacher", "Teacher", "TeacherOutputs",
-    "TorchTeacher", "as_teacher", "eval_mode", "is_unfitted_estimator", "teacher_outputs",
-    "warn_if_near_chance",
+    "TorchTeacher", "as_teacher", "eval_mode", "is_unfitted_estimator", "teacher_logits",
+    "teacher_outputs", "warn_if_near_chance",
 ]
 
 #: With per-batch teaching, ``teacher_score_`` is measured on these first rows.
@@ -109,7 +113,8 @@ class AlignedTeacher(Teacher):
         handed to a non-torch teacher as frames with its columns and dtypes.
     """
 
-    def __init__(self, teacher: Teacher, classes: np.ndarray, frame: Any = None) -> None:
+    def __init__(self, teacher: Teacher, classes: np.ndarray, frame: Any = None,
+                 missing_classes: bool = False) -> None:
         super().__init__(teacher.model, classes)
         self.teacher = teacher
         self.columns: np.ndarray | None = None
@@ -118,13 +123,17 @@ class AlignedTeacher(Teacher):
             self._frame_template = frame.iloc[:0]
         if teacher.classes_ is not None:
             teacher_classes = teacher.classes_.tolist()
-            if set(teacher_classes) != set(classes.tolist()):
+            known = set(teacher_classes)
+            wanted = set(classes.tolist())
+            if known != wanted and not (missing_classes and known < wanted):
                 raise TeacherError(
                     f"The teacher's classes_ {teacher_classes} differ from the classes in y "
                     f"{classes.tolist()}; fit the teacher on the same labels or pass "
                     "teacher_logits with one column per class of y."
                 )
-            self.columns = np.array([teacher_classes.index(c) for c in classes.tolist()])
+            # -1: a class this teacher never saw (a cross-validation clone's fold)
+            self.columns = np.array([teacher_classes.index(c) if c in known else -1
+                                     for c in classes.tolist()])
 
     def _describe(self) -> str:
         return type(self.model).__name__
@@ -135,7 +144,8 @@ class AlignedTeacher(Teacher):
                 f"The teacher {self._describe()} returned outputs of shape "
                 f"{tuple(out.shape)}; a teacher must return (n_samples, n_classes) logits."
             )
-        expected = len(self.classes_)
+        expected = len(self.classes_) if self.columns is None else int(
+            (self.columns >= 0).sum())
         width = out.shape[1]
         if width == 1 and expected == 2:
             out = _binary_logits(out)
@@ -145,7 +155,14 @@ class AlignedTeacher(Teacher):
                 f"{expected} classes {self.classes_.tolist()}; the teacher must output one "
                 "logit per class."
             )
-        return out if self.columns is None else out[:, self.columns]
+        if self.columns is None:
+            return out
+        if (self.columns >= 0).all():
+            return out[:, self.columns]
+        # An unseen class gets a logit far below the row's others: probability ~0.
+        aligned = np.asarray(out)[:, np.maximum(self.columns, 0)].copy()
+        aligned[:, self.columns < 0] = aligned.min(axis=1, keepdims=True) + np.log(PROBA_FLOOR)
+        return aligned
 
     def _call(self, fn: Any, X: Any, *args: Any) -> Any:
         try:
@@ -189,39 +206,179 @@ class TeacherOutputs(NamedTuple):
     #: Precomputed logits aligned to ``classes_``, or None (per-batch teaching).
     logits: np.ndarray | None
     #: The teacher queried on every training batch, or None.
-    per_batch: AlignedTeacher | None
-    #: The teacher's accuracy on the training rows (the probed ones per batch).
+    per_batch: Teacher | None
+    #: The teacher's accuracy on the labeled training rows (the probed ones per batch).
     score: float
+    #: Each member's accuracy, for an ensemble; None for a single teacher.
+    member_scores: list[float] | None = None
+    #: The teacher as queried: unfitted members replaced by their fitted clones.
+    fitted: Any = None
+
+
+def _rows(X: Any, rows: np.ndarray) -> Any:
+    """``X[rows]`` for arrays, lists and DataFrames; ``X`` itself for all its rows."""
+    if len(rows) == _num_samples(X) and np.array_equal(rows, np.arange(len(rows))):
+        return X
+    return _safe_indexing(X, rows)
 
 
 def teacher_outputs(
     teacher: Any,
     X: Any,
+    y: np.ndarray,
     y_enc: np.ndarray,
     classes: np.ndarray,
     *,
     inference: str = "once",
     batch_size: int = 1024,
+    combine: str = "proba",
+    cv: Any = None,
 ) -> TeacherOutputs:
-    """Query a fitted ``teacher`` on ``X`` (as the user passed it) for a fit.
+    """The teacher step of a fit: fit what is unfitted, query, combine, check and score.
 
-    ``inference="once"`` computes all logits in one batched pass;
-    ``"per_batch"`` returns the teacher to query on every training batch,
-    checked and scored on the first :data:`PROBE_ROWS` rows. The outputs are
-    checked (shape, finiteness) before any training.
+    Parameters
+    ----------
+    teacher : object, list, tuple or EnsembleTeacher
+        One teacher or an ensemble. An unfitted scikit-learn teacher (or
+        member) is cloned and fitted on the labeled rows.
+    X : array-like or DataFrame
+        The rows as the user passed them.
+    y, y_enc : ndarray
+        The labels as given and encoded (``-1`` marks an unlabeled row).
+    classes : ndarray
+        The student's sorted classes.
+    inference : {"once", "per_batch"}
+        ``"once"`` computes all logits in one batched pass; ``"per_batch"``
+        returns the teacher to query on every training batch, checked and
+        scored on the first :data:`PROBE_ROWS` rows.
+    batch_size : int
+        Batch size of the teacher's pass.
+    combine : {"proba", "logits"}
+        How an ensemble's outputs are averaged.
+    cv : int, cross-validation splitter or None
+        Out-of-fold outputs for unfitted scikit-learn teachers: each labeled
+        row gets the output of a clone that was not fitted on it.
+
+    Returns
+    -------
+    TeacherOutputs
+        Outputs are checked (shape, finiteness) before any training.
     """
+    ensemble = as_ensemble(teacher)
+    members = ensemble.teachers if ensemble is not None else [teacher]
+    weights = ensemble.normalized_weights() if ensemble is not None else np.ones(1)
+    labeled = np.flatnonzero(y_enc >= 0)
+    if cv is not None:
+        if inference != "once":
+            raise InvalidParameterError(
+                "teacher_cv needs teacher_inference='once': out-of-fold outputs belong to "
+                "rows, and per-batch teaching queries the teacher on batches."
+            )
+        if not any(is_unfitted_estimator(m) for m in members):
+            raise InvalidParameterError(
+                "teacher_cv needs an unfitted scikit-learn teacher (or ensemble member) to "
+                "fit on each fold; the teacher is fitted already."
+            )
     frame = X if hasattr(X, "iloc") and hasattr(X, "columns") else None
-    aligned = AlignedTeacher(as_teacher(teacher), classes, frame=frame)
-    source = f"The output of the teacher {aligned._describe()}"
+    fitted, aligned, oof = [], [], []
+    for member in members:
+        if is_unfitted_estimator(member):
+            fitted.append(clone(member).fit(_rows(X, labeled), y[labeled]))
+            oof.append(cv is not None)
+        else:
+            fitted.append(member)
+            oof.append(False)
+        aligned.append(AlignedTeacher(as_teacher(fitted[-1]), classes, frame=frame))
+    spec = fitted[0] if ensemble is None else (
+        ensemble.with_teachers(fitted) if isinstance(teacher, EnsembleTeacher)
+        else type(teacher)(fitted))
+
+    def checked(a: AlignedTeacher, rows: Any, n: int) -> np.ndarray:
+        return check_teacher_logits(a.logits(rows, batch_size), n, len(classes),
+                                    source=f"The output of the teacher {a._describe()}")
+
     if inference == "once":
-        logits = check_teacher_logits(aligned.logits(X, batch_size), len(y_enc), len(classes),
-                                      source=source)
-        return TeacherOutputs(logits, None, score_teacher(logits, y_enc))
-    n_probe = min(len(y_enc), PROBE_ROWS)
-    probe_X = X.iloc[:n_probe] if frame is not None else X[:n_probe]
-    probe = check_teacher_logits(aligned.logits(probe_X, batch_size), n_probe, len(classes),
-                                 source=source)
-    return TeacherOutputs(None, aligned, score_teacher(probe, y_enc[:n_probe]))
+        outs = [checked(a, X, len(y_enc)) for a in aligned]
+        for i, member in enumerate(members):
+            if oof[i]:
+                outs[i] = _out_of_fold(member, X, y, labeled, outs[i], classes, cv, batch_size)
+        per_batch = None
+        rows = labeled
+    else:
+        n_probe = min(len(y_enc), PROBE_ROWS)
+        outs = [checked(a, _rows(X, np.arange(n_probe)), n_probe) for a in aligned]
+        per_batch = aligned[0] if ensemble is None else CombinedTeacher(aligned, weights,
+                                                                        combine)
+        rows = labeled[labeled < n_probe]
+    logits = outs[0] if ensemble is None else combine_logits(outs, weights, combine)
+    member_scores = None if ensemble is None else [
+        score_teacher(o[rows], y_enc[rows]) for o in outs]
+    return TeacherOutputs(
+        logits if inference == "once" else None, per_batch,
+        score_teacher(logits[rows], y_enc[rows]), member_scores, spec,
+    )
+
+
+def _out_of_fold(member: Any, X: Any, y: np.ndarray, labeled: np.ndarray, full: np.ndarray,
+                 classes: np.ndarray, cv: Any, batch_size: int) -> np.ndarray:
+    """Each labeled row's logits from a clone fitted without it (unlabeled rows: ``full``)."""
+    frame = X if hasattr(X, "iloc") and hasattr(X, "columns") else None
+    splitter = check_cv(cv, y[labeled], classifier=True)
+    out = full.copy()
+    for train, test in splitter.split(np.zeros((len(labeled), 1)), y[labeled]):
+        fold = clone(member).fit(_rows(X, labeled[train]), y[labeled[train]])
+        teacher = AlignedTeacher(as_teacher(fold), classes, frame=frame, missing_classes=True)
+        out[labeled[test]] = check_teacher_logits(
+            teacher.logits(_rows(X, labeled[test]), batch_size), len(test), len(classes),
+            source=f"The output of a cross-validation clone of {type(member).__name__}")
+    return out
+
+
+def teacher_logits(teacher: Any, X: Any, *, classes: Any = None, batch_size: int = 1024,
+                   combine: str = "proba") -> np.ndarray:
+    """A fitted teacher's (or ensemble's) logits on ``X``, to pass as ``fit(teacher_logits=)``.
+
+    Compute a slow teacher's outputs once and hand them to a whole
+    ``GridSearchCV``, which slices them per fold like ``X``.
+
+    Parameters
+    ----------
+    teacher : object, list, tuple or EnsembleTeacher
+        A fitted teacher of any supported kind, or several.
+    X : array-like or DataFrame
+        The rows, as the teacher expects them.
+    classes : array-like or None, default=None
+        The column order: the student's ``classes_``, i.e. the sorted labels of
+        ``y``. None uses the teacher's sorted ``classes_`` (a torch teacher's
+        columns as they are).
+    batch_size : int, default=1024
+        Batch size of the teacher's pass.
+    combine : {"proba", "logits"}, default="proba"
+        How an ensemble's outputs are averaged.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes), float32
+    """
+    ensemble = as_ensemble(teacher)
+    members = ensemble.teachers if ensemble is not None else [teacher]
+    if any(is_unfitted_estimator(m) for m in members):
+        raise NotFittedError("teacher_logits needs fitted teachers; fit them first.")
+    adapted = [as_teacher(m) for m in members]
+    if classes is None:
+        known = next((a.classes_ for a in adapted if a.classes_ is not None), None)
+        if known is None:
+            out = [np.asarray(a.logits(X, batch_size), dtype=np.float32) for a in adapted]
+            classes = np.arange(out[0].shape[1] if out[0].shape[1] > 1 else 2)
+        else:
+            classes = np.sort(known)
+    classes = np.asarray(classes)
+    outs = [AlignedTeacher(a, classes).logits(X, batch_size) for a in adapted]
+    n = len(outs[0])
+    outs = [check_teacher_logits(o, n, len(classes), source="The teacher's output") for o in outs]
+    if ensemble is None:
+        return outs[0]
+    return combine_logits(outs, ensemble.normalized_weights(), combine)
 
 
 def check_teacher_logits(

@@ -1,5 +1,6 @@
 """The `skkd` command."""
 
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -143,6 +144,13 @@ def test_python_dash_m_skkd_version():
     assert result.stdout.strip() == f"skkd {skkd.__version__}"
 
 
+def test_the_version_is_the_installed_distributions():
+    # skkd/_version.py and pyproject.toml's static version must not drift apart.
+    from skkd import _version
+
+    assert skkd.__version__ == _version.__version__ == importlib.metadata.version("skkd")
+
+
 def test_import_skkd_is_lazy_and_exports_the_public_names():
     out = _run_without_heavy_imports(
         "import skkd\n"
@@ -152,8 +160,8 @@ def test_import_skkd_is_lazy_and_exports_the_public_names():
     assert "BEFORE []" in out
     assert "'torch'" not in out  # the exceptions need scikit-learn, not torch
     assert sorted(skkd.__all__) == sorted([
-        "DistilledClassifier", "hookimpl", "list_plugins", "__version__",
-        "InvalidParameterError", "PluginError", "PluginWarning", "TeacherError",
+        "DistilledClassifier", "EnsembleTeacher", "teacher_logits", "hookimpl", "list_plugins",
+        "__version__", "InvalidParameterError", "PluginError", "PluginWarning", "TeacherError",
         "StudentError", "LossError", "TeacherNearChanceWarning",
     ])
     namespace = {}

@@ -39,6 +39,8 @@ from skkd.losses import kl_divergence
         ({"teacher_inference": "always"}, r"'teacher_inference' parameter .* 'once' or"),
         ({"teacher_batch_size": 0}, r"'teacher_batch_size' parameter"),
         ({"random_state": -1}, r"'random_state' parameter"),
+        ({"teacher_combine": "mean"}, r"'teacher_combine' parameter .* 'proba' or 'logits'"),
+        ({"unlabeled": float("nan")}, r"'unlabeled' parameter .* a number or a string"),
         ({"module": 3}, r"'module' parameter .* registered model name"),
         ({"loss": 3}, r"'loss' parameter .* registered loss name or a callable"),
         ({"loss": "nope"},

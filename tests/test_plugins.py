@@ -379,7 +379,7 @@ def test_a_failed_load_publishes_nothing_and_fails_again(fresh_plugins, monkeypa
     def entry_points(**kwargs):
         raise OSError("unreadable site-packages")
 
-    monkeypatch.setattr(plugins.importlib.metadata, "entry_points", entry_points)
+    monkeypatch.setattr("importlib.metadata.entry_points", entry_points)
     for _ in range(2):
         with pytest.raises(OSError, match="unreadable"):
             fresh_plugins.get_loss("kl")
