@@ -23,6 +23,15 @@ def digits():
     )
 
 
+@pytest.fixture(scope="session")
+def lr_teacher(digits):
+    """A logistic regression fitted on the digits training split: a quick, good teacher."""
+    from sklearn.linear_model import LogisticRegression
+
+    X_train, _, y_train, _ = digits
+    return LogisticRegression(max_iter=1000).fit(X_train, y_train)
+
+
 @pytest.fixture(autouse=True)
 def _restore_plugin_state():
     """Give every test the plugin allow-list and registry it started with.

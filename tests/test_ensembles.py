@@ -2,34 +2,13 @@
 
 import numpy as np
 import pytest
-import torch
+from doubles import CountingLR, NoCopyNet
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold
 
 from skkd import DistilledClassifier, EnsembleTeacher, teacher_logits
 from skkd.exceptions import InvalidParameterError
-
-
-class CountingLR(LogisticRegression):
-    fits = 0
-
-    def fit(self, X, y, sample_weight=None):
-        type(self).fits += 1
-        return super().fit(X, y, sample_weight)
-
-
-class NoCopyNet(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.linear = torch.nn.Linear(64, 10)
-
-    def forward(self, x):
-        return self.linear(x)
-
-    def __deepcopy__(self, memo):
-        raise AssertionError("the teacher was deep-copied")
 
 
 @pytest.mark.filterwarnings("ignore:The teacher.s accuracy")

@@ -11,12 +11,6 @@ from skkd import DistilledClassifier
 from skkd.models import MLP
 
 
-@pytest.fixture(scope="module")
-def lr_teacher(digits):
-    X_train, _, y_train, _ = digits
-    return LogisticRegression(max_iter=1000).fit(X_train, y_train)
-
-
 def test_alpha_one_trains_exactly_like_plain_cross_entropy(digits, lr_teacher):
     X_train, _, y_train, _ = digits
     kw = {"max_epochs": 4, "random_state": 3}

@@ -6,7 +6,6 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 
 from skkd import DistilledClassifier
@@ -34,25 +33,19 @@ def run_in_threads(*jobs):
     return results
 
 
-@pytest.fixture(scope="module")
-def teacher(digits):
-    X_train, _, y_train, _ = digits
-    return LogisticRegression(max_iter=500).fit(X_train, y_train)
-
-
-def test_fits_in_threads_equal_fits_in_sequence(digits, teacher):
+def test_fits_in_threads_equal_fits_in_sequence(digits, lr_teacher):
     X_train, X_test, y_train, _ = digits
     make = [lambda seed=seed: DistilledClassifier(
-        teacher, max_epochs=2, module__dropout=0.2, random_state=seed) for seed in (0, 1)]
+        lr_teacher, max_epochs=2, module__dropout=0.2, random_state=seed) for seed in (0, 1)]
     sequential = [m().fit(X_train, y_train).predict_proba(X_test) for m in make]
     threaded = run_in_threads(*[lambda m=m: m().fit(X_train, y_train) for m in make])
     for clf, expected in zip(threaded, sequential, strict=True):
         np.testing.assert_array_equal(clf.predict_proba(X_test), expected)
 
 
-def test_grid_search_with_threads_matches_n_jobs_1(digits, teacher):
+def test_grid_search_with_threads_matches_n_jobs_1(digits, lr_teacher):
     X_train, _, y_train, _ = digits
-    est = DistilledClassifier(teacher, max_epochs=2, module__dropout=0.2, random_state=0)
+    est = DistilledClassifier(lr_teacher, max_epochs=2, module__dropout=0.2, random_state=0)
     grid = {"alpha": [0.1, 0.5]}
     serial = GridSearchCV(est, grid, cv=2, n_jobs=1).fit(X_train, y_train)
     with joblib.parallel_config(backend="threading"):

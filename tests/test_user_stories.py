@@ -7,6 +7,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from doubles import CountingLR, NoCopyNet
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -18,30 +19,6 @@ from skkd.exceptions import TeacherNearChanceWarning
 
 NAMES = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
 GRID = {"alpha": [0.1, 0.5], "temperature": [2.0, 5.0]}
-
-
-class CountingLR(LogisticRegression):
-    """Counts every fit, including fits of clones."""
-
-    fits = 0
-
-    def fit(self, X, y, sample_weight=None):
-        type(self).fits += 1
-        return super().fit(X, y, sample_weight)
-
-
-class NoCopyNet(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.body = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(),
-                                        torch.nn.Linear(64, 10))
-
-    def forward(self, x):
-        return self.body(x)
-
-    def __deepcopy__(self, memo):
-        raise AssertionError("the teacher was deep-copied")
 
 
 @pytest.fixture(scope="module")
