@@ -11,19 +11,18 @@ import numpy as np
 import torch
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import _safe_indexing
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skkd.ensembles import as_ensemble
 from skkd.exceptions import InvalidParameterError
+from skkd.labels import encode_labels, unlabeled_rows
 from skkd.net import INPUT_KEY, TEACHER_KEY, ArrayDataset, BatchLoader, DistillationNet
 from skkd.params import (
     PREFIXES,
     SKORCH_PREFIXES,
     check_callbacks_need_no_split,
     check_options,
+    class_weights,
     validate_parameters,
 )
 from skkd.plugins import get_loss, get_model
@@ -33,9 +32,11 @@ from skkd.teachers import (
     check_teacher_logits,
     is_unfitted_estimator,
     score_teacher,
+    share_or_clone,
     teacher_outputs,
     warn_if_near_chance,
 )
+from skkd.transfer import add_transfer_set, build_augmentation
 
 
 class DistilledClassifier(ClassifierMixin, BaseEstimator):
@@ -135,6 +136,16 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         learn from the teacher's soft labels alone (they need a teacher and
         ``alpha < 1``), are not a class, and are ignored by ``score``. None:
         every label is a class (-1 is an ordinary label, as in ``{-1, 1}``).
+    augment : str or None, default=None
+        A registered augmentation (``skkd plugins`` lists them), built with
+        the ``augment__*`` parameters; it needs a teacher. ``"munge"``
+        (tabular rows: MUNGE synthetic rows, ``augment__p``, ``augment__s``,
+        ``augment__size``, labelled once by the teacher, soft term only),
+        ``"shift"`` (images: random translations up to
+        ``augment__max_shift`` pixels) and ``"mixup"`` (mixed pairs, soft
+        term only) are built in. A batch augmentation (shift, mixup) queries
+        the teacher on every augmented batch, whatever ``teacher_inference``
+        says ("consistent teaching").
     warm_start : bool, default=False
         When True and the student is fitted, ``fit`` continues training it
         (weights, optimizer state, callbacks' state and random state) for
@@ -211,6 +222,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         teacher_combine: str = "proba",
         teacher_cv: Any = None,
         unlabeled: Any = None,
+        augment: str | None = None,
         warm_start: bool = False,
         verbose: int = 0,
         random_state: Any = None,
@@ -233,6 +245,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         self.teacher_combine = teacher_combine
         self.teacher_cv = teacher_cv
         self.unlabeled = unlabeled
+        self.augment = augment
         self.warm_start = warm_start
         self.verbose = verbose
         self.random_state = random_state
@@ -269,7 +282,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         teacher = params.pop("teacher")
         # A fitted teacher is shared, never copied: clone() would unfit a
         # scikit-learn model and deep-copy a torch module per candidate.
-        teacher = _clone_teacher(teacher)
+        teacher = share_or_clone(teacher)
         cloned = type(self)(teacher, **{k: clone(v, safe=False) for k, v in params.items()})
         if hasattr(self, "_metadata_request"):  # set_fit_request(teacher_logits=True)
             cloned._metadata_request = copy.deepcopy(self._metadata_request)
@@ -280,7 +293,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             k[len(prefix) :]: v for k, v in self._keyword_params.items() if k.startswith(prefix)
         }
 
-    def _check_params(self) -> tuple[Callable[..., Any], str]:
+    def _check_params(self) -> tuple[Callable[..., Any], str, Any]:
         """Validate every parameter before any data or teacher is touched."""
         validate_parameters(self.get_params(deep=False))
         check_callbacks_need_no_split(self.callbacks, self.train_split)
@@ -297,7 +310,8 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         check_options("criterion__", self._params_with("criterion__"), torch.nn.CrossEntropyLoss,
                       "the hard-label loss torch.nn.CrossEntropyLoss")
         self._module_factory()
-        return soft_loss, loss_name
+        augmentation = build_augmentation(self.augment, self._params_with("augment__"))
+        return soft_loss, loss_name, augmentation
 
     def _module_factory(self) -> Any:
         """The student's constructor (checked against ``module__*``), or an instance."""
@@ -350,40 +364,40 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : DistilledClassifier
         """
-        soft_loss, loss_name = self._check_params()
+        soft_loss, loss_name, augmentation = self._check_params()
         continuing = self.warm_start and hasattr(self, "net_")
         X_teacher = X
         X, y = validate_data(self, X, y, dtype=np.float32, reset=not continuing)
-        unlabeled = unlabeled_rows(y, self.unlabeled)
-        check_classification_targets(y[~unlabeled])
-        encoder = LabelEncoder().fit(y[~unlabeled])
-        if continuing and not np.array_equal(encoder.classes_, self.classes_):
+        classes, y_enc = encode_labels(y, self.unlabeled)
+        if continuing and not np.array_equal(classes, self.classes_):
             raise ValueError(
                 f"warm_start=True continues the fitted student, trained on classes "
-                f"{self.classes_.tolist()}, but y has classes {encoder.classes_.tolist()}; "
+                f"{self.classes_.tolist()}, but y has classes {classes.tolist()}; "
                 "set warm_start=False to train a new student."
             )
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            marker = f" besides the unlabeled marker {self.unlabeled!r}" if (
-                unlabeled.any()) else ""
-            found = (f"only one class ({self.classes_.tolist()[0]!r})" if len(self.classes_)
-                     else "no labeled rows")
-            raise ValueError(
-                f"y has {found}{marker}; DistilledClassifier needs at least two classes."
-            )
-        y_enc = np.full(len(y), -1, dtype=np.int64)
-        y_enc[~unlabeled] = encoder.transform(y[~unlabeled])
+        self.classes_ = classes
+        unlabeled = y_enc < 0
         if unlabeled.any() and (self.alpha == 1 or (teacher_logits is None
                                                     and self.teacher is None)):
             raise ValueError(
                 f"y marks {int(unlabeled.sum())} rows as unlabeled ({self.unlabeled!r}), which "
-                "only learn from "
-                "the teacher's soft labels, but there is no soft term: pass a teacher (or "
-                "fit(..., teacher_logits=...)) and alpha < 1, or drop those rows."
+                "only learn from the teacher's soft labels, but there is no soft term: pass a "
+                "teacher (or fit(..., teacher_logits=...)) and alpha < 1, or drop those rows."
             )
 
-        outputs = self._teacher_step(X_teacher, y, y_enc, teacher_logits)
+        inference = self.teacher_inference
+        if augmentation is not None:
+            if self.alpha == 1 or self.teacher is None or teacher_logits is not None:
+                raise ValueError(
+                    f"augment={self.augment!r} makes rows only a teacher can label: pass a "
+                    "teacher (not teacher_logits) and alpha < 1, or set augment=None."
+                )
+            if hasattr(augmentation, "transfer_set"):
+                X, X_teacher, y, y_enc = add_transfer_set(augmentation, X, X_teacher, y, y_enc,
+                                                          self.random_state)
+            if hasattr(augmentation, "augment_batch"):
+                inference = "per_batch"  # the teacher sees every augmented batch
+        outputs = self._teacher_step(X_teacher, y, y_enc, teacher_logits, inference)
         net_params = {
             "alpha": self.alpha,
             "temperature": self.temperature,
@@ -391,6 +405,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             "loss_name": loss_name,
             "loss_options": self._params_with("loss__"),
             "online_teacher": outputs.per_batch if outputs is not None else None,
+            "augmentation": augmentation if hasattr(augmentation, "augment_batch") else None,
         }
         if continuing:
             net, resume = self.net_, self._torch_random_state
@@ -428,7 +443,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         self._torch_random_state = random_state.final
 
     def _teacher_step(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
-                      teacher_logits: Any) -> TeacherOutputs | None:
+                      teacher_logits: Any, inference: str) -> TeacherOutputs | None:
         """Fit unfitted teachers' clones and compute the teacher's outputs, if needed."""
         self.teacher_ = None
         self.teacher_score_ = None
@@ -443,7 +458,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         else:
             outputs = teacher_outputs(
                 self.teacher, X_teacher, y, y_enc, self.classes_,
-                inference=self.teacher_inference,
+                inference=inference,
                 batch_size=self.teacher_batch_size or self.batch_size,
                 combine=self.teacher_combine, cv=self.teacher_cv,
             )
@@ -466,7 +481,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             **{f"module__{k}": v for k, v in self._params_with("module__").items()},
         }
         if "criterion__weight" in forwarded:
-            forwarded["criterion__weight"] = _class_weights(forwarded["criterion__weight"],
+            forwarded["criterion__weight"] = class_weights(forwarded["criterion__weight"],
                                                             n_classes)
         return DistillationNet(
             module=module,
@@ -522,35 +537,3 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         return super().score(X, y[labeled], weights)
 
 
-def _clone_teacher(teacher: Any) -> Any:
-    """A fitted teacher (or member) is shared; an unfitted one is cloned."""
-    ensemble = as_ensemble(teacher)
-    if ensemble is not None:
-        members = [_clone_teacher(m) for m in ensemble.teachers]
-        return ensemble.with_teachers(members) if teacher is ensemble else type(teacher)(members)
-    return clone(teacher) if is_unfitted_estimator(teacher) else teacher
-
-
-def unlabeled_rows(y: np.ndarray, marker: Any) -> np.ndarray:
-    """The rows whose label is ``marker`` (none when ``marker`` is None)."""
-    y = np.asarray(y)
-    if marker is None:
-        return np.zeros(len(y), dtype=bool)
-    if y.dtype == object:
-        return np.array([type(v) is type(marker) and v == marker for v in y], dtype=bool)
-    if y.dtype.kind in "US" and not isinstance(marker, str):
-        return np.zeros(len(y), dtype=bool)
-    if y.dtype.kind in "biuf" and isinstance(marker, str):
-        return np.zeros(len(y), dtype=bool)
-    return np.asarray(y == marker, dtype=bool)
-
-
-def _class_weights(weight: Any, n_classes: int) -> torch.Tensor:
-    """``criterion__weight`` as a float tensor with one weight per class."""
-    tensor = torch.as_tensor(np.asarray(weight, dtype=np.float32))
-    if tensor.shape != (n_classes,):
-        raise InvalidParameterError(
-            f"criterion__weight has shape {tuple(tensor.shape)}; it needs one weight per class "
-            f"({n_classes}), in classes_ order."
-        )
-    return tensor

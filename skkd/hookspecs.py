@@ -56,3 +56,22 @@ def skkd_register_teachers(register):
     (plugins loaded from entry points before built-ins); the first that
     accepts an object wins.
     """
+
+
+@hookspec
+def skkd_register_augmentations(register):
+    """Register augmentations and transfer-data generators by name.
+
+    Call ``register(name, factory)`` once per augmentation. ``factory(**options)``
+    (the ``augment__*`` parameters of ``DistilledClassifier``) returns an object
+    with either or both of these methods (see :mod:`skkd.augmentations`):
+
+    - ``transfer_set(X, y, *, random_state) -> ndarray``: extra rows generated
+      once per fit from the float32 training rows ``X`` and encoded labels
+      ``y`` (-1 marks unlabeled rows); the teacher labels them once, and they
+      get the soft term only.
+    - ``augment_batch(xb, yb) -> (xb, yb)``: a new training batch made from a
+      batch (tensors; draw randomness from torch's global generator, which
+      ``random_state`` seeds). The teacher is queried on the returned batch
+      ("consistent teaching"); rows labeled -1 get the soft term only.
+    """

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from skorch import NeuralNet
+from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
@@ -117,6 +118,9 @@ class DistillationNet(NeuralNet):
     online_teacher : skkd.teachers.Teacher or None
         Queried on every training batch (``teacher_inference="per_batch"``);
         otherwise the teacher's logits travel with the batch in a dict ``X``.
+    augmentation : object or None
+        Its ``augment_batch(xb, yb)`` makes every training batch anew; the
+        online teacher is queried on the batch it returns.
     """
 
     def __init__(
@@ -130,6 +134,7 @@ class DistillationNet(NeuralNet):
         loss_options=None,
         n_classes=None,
         online_teacher=None,
+        augmentation=None,
         **kwargs,
     ):
         super().__init__(module, criterion, **kwargs)
@@ -140,6 +145,7 @@ class DistillationNet(NeuralNet):
         self.loss_options = loss_options
         self.n_classes = n_classes
         self.online_teacher = online_teacher
+        self.augmentation = augmentation
 
     @property
     def distilling(self) -> bool:
@@ -172,6 +178,18 @@ class DistillationNet(NeuralNet):
             raise
         self.notify("on_train_end", X=X, y=y)
         return self
+
+    def train_step_single(self, batch, **fit_params):
+        if self.augmentation is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        Xi, yi = self.augmentation.augment_batch(to_tensor(Xi, device=self.device),
+                                                 to_tensor(yi, device=self.device))
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
 
     def infer(self, x, **fit_params):
         if _has_teacher(x):

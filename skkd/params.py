@@ -89,6 +89,8 @@ PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "teacher_inference": (lambda v: v in ("once", "per_batch"), "'once' or 'per_batch'"),
     "teacher_batch_size": (lambda v: v is None or _batch_size(v),
                            "None, an integer >= 1, or -1 for one batch of all rows"),
+    "augment": (lambda v: v is None or isinstance(v, str),
+                "None or the name of a registered augmentation ('munge', 'shift', 'mixup')"),
     "teacher_combine": (lambda v: v in ("proba", "logits"), "'proba' or 'logits'"),
     "teacher_cv": (lambda v: v is None or (_integer(v) and v >= 2) or hasattr(v, "split"),
                    "None, an integer >= 2 or a cross-validation splitter"),
@@ -104,6 +106,7 @@ PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
 PREFIXES: dict[str, str] = {
     "module__": "the student module (or its registered factory)",
     "loss__": "the soft loss",
+    "augment__": "the augmentation",
     "criterion__": "the hard-label loss, torch.nn.CrossEntropyLoss (weight, label_smoothing)",
     "optimizer__": "the optimizer",
     "iterator_train__": "the training DataLoader",
@@ -171,6 +174,17 @@ def check_options(prefix: str, options: Mapping[str, Any], target: Any, owner: s
             f"{', '.join(map(repr, unknown))}. Accepted {prefix}* options: "
             f"{', '.join(accepted) or 'none'}."
         )
+
+
+def class_weights(weight: Any, n_classes: int) -> torch.Tensor:
+    """``criterion__weight`` as a float tensor with one weight per class."""
+    tensor = torch.as_tensor(np.asarray(weight, dtype=np.float32))
+    if tensor.shape != (n_classes,):
+        raise InvalidParameterError(
+            f"criterion__weight has shape {tuple(tensor.shape)}; it needs one weight per class "
+            f"({n_classes}), in classes_ order."
+        )
+    return tensor
 
 
 def check_callbacks_need_no_split(callbacks: Any, train_split: Any) -> None:

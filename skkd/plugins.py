@@ -61,6 +61,7 @@ __all__ = [
     "PluginInfo",
     "PluginWarning",
     "broken_plugins",
+    "get_augmentation",
     "describe",
     "get_loss",
     "get_model",
@@ -241,6 +242,17 @@ def get_loss(name: str) -> Callable[..., Any]:
         If no plugin registered ``name``; the message lists the known losses.
     """
     return _lookup("losses", name)
+
+
+def get_augmentation(name: str) -> Callable[..., Any]:
+    """Return the augmentation factory registered as ``name``.
+
+    Raises
+    ------
+    ValueError
+        If no plugin registered ``name``; the message lists the known ones.
+    """
+    return _lookup("augmentations", name)
 
 
 def get_model(name: str) -> Callable[..., Any]:

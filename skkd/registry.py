@@ -37,12 +37,17 @@ from skkd.exceptions import PluginError
 ENTRY_POINT_GROUP = "skkd"
 ALLOW_ENV = "SKKD_LOAD_PLUGINS"
 BUILTIN_DISTRIBUTION = "skkd"
-BUILTIN_MODULES = ("skkd.losses", "skkd.models", "skkd.adapters", "skkd.torchvision_models")
-SINGULAR = {"losses": "loss", "models": "model", "teachers": "teacher adapter"}
+BUILTIN_MODULES = (
+    "skkd.losses", "skkd.models", "skkd.adapters", "skkd.torchvision_models",
+    "skkd.augmentations",
+)
+SINGULAR = {"losses": "loss", "models": "model", "teachers": "teacher adapter",
+            "augmentations": "augmentation"}
 KINDS = {
     "losses": "skkd_register_losses",
     "models": "skkd_register_models",
     "teachers": "skkd_register_teachers",
+    "augmentations": "skkd_register_augmentations",
 }
 
 Origin = tuple[str | None, tuple[str, ...]]  # SKKD_LOAD_PLUGINS and sys.path, as read

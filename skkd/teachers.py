@@ -27,7 +27,7 @@ from skkd.plugins import describe, teacher_adapters
 __all__ = [
     "PROBA_FLOOR", "AlignedTeacher", "SklearnTeacher", "Teacher", "TeacherOutputs",
     "TorchTeacher", "as_teacher", "eval_mode", "is_unfitted_estimator", "teacher_logits",
-    "teacher_outputs", "warn_if_near_chance",
+    "share_or_clone", "teacher_outputs", "warn_if_near_chance",
 ]
 
 #: With per-batch teaching, ``teacher_score_`` is measured on these first rows.
@@ -85,6 +85,15 @@ def is_unfitted_estimator(obj: Any) -> bool:
     except TypeError:
         return False
     return False
+
+
+def share_or_clone(teacher: Any) -> Any:
+    """For ``clone``: a fitted teacher (or ensemble member) is shared, an unfitted one cloned."""
+    ensemble = as_ensemble(teacher)
+    if ensemble is not None:
+        members = [share_or_clone(m) for m in ensemble.teachers]
+        return ensemble.with_teachers(members) if teacher is ensemble else type(teacher)(members)
+    return clone(teacher) if is_unfitted_estimator(teacher) else teacher
 
 
 def _binary_logits(z: Any) -> Any:
