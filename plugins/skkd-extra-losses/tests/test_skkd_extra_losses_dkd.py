@@ -229,12 +229,24 @@ def test_without_labels_raises():
         (torch.tensor([0.0, 1.0]), "integer class labels"),
         (torch.tensor([0, 1, 2]), "3 labels for a batch of 2"),
         (torch.tensor([0, 3]), r"labels must lie in \[0, 3\)"),
-        (torch.tensor([-1, 0]), r"labels must lie in \[0, 3\)"),
+        (torch.tensor([-2, 0]), r"labels must lie in \[0, 3\)"),
     ],
 )
 def test_bad_labels_raise(y, match):
     with pytest.raises(ValueError, match=match):
         decoupled_kd(_t(S_2X3), _t(T_2X3), temperature=4.0, y=y)
+
+
+def test_a_row_without_a_label_splits_at_the_teachers_top_class():
+    s, t = _t(S_2X3), _t(T_2X3)
+    top = t.argmax(dim=1)
+    np.testing.assert_allclose(
+        decoupled_kd(s, t, temperature=4.0, y=torch.tensor([-1, -1])).item(),
+        decoupled_kd(s, t, temperature=4.0, y=top).item(), rtol=1e-6)
+    mixed = torch.tensor([-1, int(top[1]) - 1 if top[1] > 0 else 1])
+    expected = decoupled_kd(s, t, temperature=4.0, y=torch.stack([top[0], mixed[1]]))
+    assert decoupled_kd(s, t, temperature=4.0, y=mixed).item() == pytest.approx(
+        expected.item(), rel=1e-6)
 
 
 def test_bad_shapes_and_temperature_raise():

@@ -84,9 +84,9 @@ def _as_labels(y: object, student_logits: torch.Tensor) -> torch.Tensor:
     batch, n_classes = student_logits.shape
     if labels.numel() != batch:
         raise ValueError(f"dkd got {labels.numel()} labels for a batch of {batch} logits")
-    if labels.numel() and (labels.min() < 0 or labels.max() >= n_classes):
+    if labels.numel() and (labels.min() < -1 or labels.max() >= n_classes):
         raise ValueError(
-            f"dkd labels must lie in [0, {n_classes}), got values in "
+            f"dkd labels must lie in [0, {n_classes}) (or be -1: no label), got values in "
             f"[{int(labels.min())}, {int(labels.max())}]"
         )
     return labels
@@ -181,6 +181,8 @@ def decoupled_kd(
     if student_logits.shape[1] < 2:
         raise ValueError("dkd needs at least 2 classes")
     labels = _as_labels(y, student_logits)
+    # A row without a label (-1: unlabeled or generated) splits at the teacher's top class.
+    labels = torch.where(labels < 0, teacher_logits.argmax(dim=1), labels)
     tckd, nckd = _dkd_parts(student_logits, teacher_logits, labels, temperature)
     return (dkd_alpha * tckd + beta * nckd).mean() * temperature**2
 
