@@ -24,6 +24,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 
 from skkd.hookspecs import hookimpl
+from skkd.models import guess_image_shape
 
 
 class Munge:
@@ -97,14 +98,7 @@ def _image_shape(n_features: int, input_shape: Sequence[int] | None) -> tuple[in
                 f"holding the {n_features} features of a row."
             )
         return shape  # type: ignore[return-value]
-    for channels in (1, 3):
-        side = math.isqrt(n_features // channels)
-        if channels * side * side == n_features:
-            return (channels, side, side)
-    raise ValueError(
-        f"Cannot guess the image shape of {n_features} features; pass "
-        "augment__input_shape=(channels, height, width)."
-    )
+    return guess_image_shape(n_features, "augment__input_shape")
 
 
 class Shift:

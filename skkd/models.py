@@ -6,6 +6,7 @@ any scikit-learn transformer, and returns ``(batch, n_classes)`` logits.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -13,6 +14,24 @@ import torch.nn.functional as F
 from torch import nn
 
 from skkd.hookspecs import hookimpl
+
+
+def guess_image_shape(n_features: int, option: str = "module__input_shape") -> tuple[int, ...]:
+    """``(channels, side, side)`` of a flat row of a square 1- or 3-channel image.
+
+    Raises
+    ------
+    ValueError
+        If no such shape holds ``n_features`` values; names ``option``.
+    """
+    for channels in (1, 3):
+        side = math.isqrt(n_features // channels)
+        if channels * side * side == n_features:
+            return (channels, side, side)
+    raise ValueError(
+        f"Cannot guess the image shape of {n_features} features; pass "
+        f"{option}=(channels, height, width)."
+    )
 
 
 class MLP(nn.Module):

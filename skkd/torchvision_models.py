@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from skkd.hookspecs import hookimpl
+from skkd.models import guess_image_shape
 
 
 class TorchvisionClassifier(nn.Module):
@@ -38,17 +39,6 @@ class TorchvisionClassifier(nn.Module):
         elif x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         return self.network(x)
-
-
-def _default_shape(n_features: int) -> tuple[int, int, int]:
-    for channels in (1, 3):
-        side = math.isqrt(n_features // channels)
-        if channels * side * side == n_features:
-            return (channels, side, side)
-    raise ValueError(
-        f"Cannot guess the image shape of {n_features} features; pass "
-        "module__input_shape=(channels, height, width)."
-    )
 
 
 def torchvision_model(
@@ -86,7 +76,7 @@ def torchvision_model(
             f"Unknown torchvision classification model {name!r}; choose one of "
             f"{', '.join(available)}."
         )
-    shape = tuple(input_shape) if input_shape is not None else _default_shape(n_features)
+    shape = tuple(input_shape) if input_shape is not None else guess_image_shape(n_features)
     if math.prod(shape) != n_features:
         raise ValueError(
             f"input_shape={shape} holds {math.prod(shape)} values but X has "
