@@ -379,6 +379,7 @@ def run(args):
         grids["kd_munge"] += r_table
         if r_fit["val_accuracy"] > munge0["val_accuracy"]:
             m_key, munge0 = r_key, r_fit
+        log(f"  -> MUNGE recipe: {m_key}")
     recipes["kd_munge"] = {**first, **rest}[m_key]
     mp = recipes["kd_munge"]
     generated = Munge(mp["augment__p"], mp["augment__s"], mp["augment__size"],
