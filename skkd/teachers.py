@@ -374,15 +374,21 @@ def teacher_logits(teacher: Any, X: Any, *, classes: Any = None, batch_size: int
     if any(is_unfitted_estimator(m) for m in members):
         raise NotFittedError("teacher_logits needs fitted teachers; fit them first.")
     adapted = [as_teacher(m) for m in members]
+    raw = None
     if classes is None:
         known = next((a.classes_ for a in adapted if a.classes_ is not None), None)
-        if known is None:
-            out = [np.asarray(a.logits(X, batch_size), dtype=np.float32) for a in adapted]
-            classes = np.arange(out[0].shape[1] if out[0].shape[1] > 1 else 2)
+        if known is None:  # the columns are the classes: query once, align those outputs
+            raw = [np.asarray(a.logits(X, batch_size), dtype=np.float32) for a in adapted]
+            classes = np.arange(max(raw[0].shape[1], 2))
         else:
             classes = np.sort(known)
     classes = np.asarray(classes)
-    outs = [AlignedTeacher(a, classes).logits(X, batch_size) for a in adapted]
+    aligned = [AlignedTeacher(a, classes) for a in adapted]
+    if raw is None:
+        outs = [a.logits(X, batch_size) for a in aligned]
+    else:
+        outs = [np.ascontiguousarray(a._align(r), np.float32) for a, r in zip(aligned, raw,
+                                                                              strict=True)]
     n = len(outs[0])
     outs = [check_teacher_logits(o, n, len(classes), source="The teacher's output") for o in outs]
     if ensemble is None:
