@@ -116,6 +116,8 @@ class Shift:
         3-channel images.
     """
 
+    needs_teacher = False  # label-preserving: a scratch student can use it too
+
     def __init__(self, max_shift: int = 2, input_shape: Sequence[int] | None = None) -> None:
         if int(max_shift) != max_shift or max_shift < 1:
             raise ValueError(f"augment__max_shift must be an integer >= 1, got {max_shift!r}.")

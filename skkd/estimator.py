@@ -36,7 +36,7 @@ from skkd.teachers import (
     teacher_outputs,
     warn_if_near_chance,
 )
-from skkd.transfer import add_transfer_set, build_augmentation
+from skkd.transfer import add_transfer_set, build_augmentation, needs_teacher
 
 
 class DistilledClassifier(ClassifierMixin, BaseEstimator):
@@ -138,14 +138,16 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         every label is a class (-1 is an ordinary label, as in ``{-1, 1}``).
     augment : str or None, default=None
         A registered augmentation (``skkd plugins`` lists them), built with
-        the ``augment__*`` parameters; it needs a teacher. ``"munge"``
-        (tabular rows: MUNGE synthetic rows, ``augment__p``, ``augment__s``,
-        ``augment__size``, labelled once by the teacher, soft term only),
-        ``"shift"`` (images: random translations up to
-        ``augment__max_shift`` pixels) and ``"mixup"`` (mixed pairs, soft
-        term only) are built in. A batch augmentation (shift, mixup) queries
-        the teacher on every augmented batch, whatever ``teacher_inference``
-        says ("consistent teaching").
+        the ``augment__*`` parameters. ``"munge"`` (tabular rows: MUNGE
+        synthetic rows, ``augment__p``, ``augment__s``, ``augment__size``,
+        labelled once by the teacher, soft term only), ``"shift"`` (images:
+        random translations up to ``augment__max_shift`` pixels) and
+        ``"mixup"`` (mixed pairs, soft term only) are built in. A batch
+        augmentation (shift, mixup) queries the teacher on every augmented
+        batch, whatever ``teacher_inference`` says ("consistent teaching").
+        Rows only a teacher can label (munge, mixup) need a teacher and
+        ``alpha < 1``; a label-preserving one (shift) also trains a student
+        from scratch, for a like-for-like baseline.
     warm_start : bool, default=False
         When True and the student is fitted, ``fit`` continues training it
         (weights, optimizer state, callbacks' state and random state) for
@@ -387,7 +389,8 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
 
         inference = self.teacher_inference
         if augmentation is not None:
-            if self.alpha == 1 or self.teacher is None or teacher_logits is not None:
+            soft_term = self.alpha < 1 and self.teacher is not None
+            if teacher_logits is not None or (needs_teacher(augmentation) and not soft_term):
                 raise ValueError(
                     f"augment={self.augment!r} makes rows only a teacher can label: pass a "
                     "teacher (not teacher_logits) and alpha < 1, or set augment=None."

@@ -73,5 +73,8 @@ def skkd_register_augmentations(register):
     - ``augment_batch(xb, yb) -> (xb, yb)``: a new training batch made from a
       batch (tensors; draw randomness from torch's global generator, which
       ``random_state`` seeds). The teacher is queried on the returned batch
-      ("consistent teaching"); rows labeled -1 get the soft term only.
+      ("consistent teaching"); rows labeled -1 get the soft term only. An
+      augmentation that keeps every row's label may set the attribute
+      ``needs_teacher = False``: it then also trains students without a
+      teacher (``alpha=1`` or ``teacher=None``).
     """

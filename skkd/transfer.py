@@ -42,6 +42,17 @@ def build_augmentation(name: str | None, options: Mapping[str, Any]) -> Any:
     return augmentation
 
 
+def needs_teacher(augmentation: Any) -> bool:
+    """Whether ``augmentation`` makes rows only a teacher can label.
+
+    Transfer sets always do; a batch augmentation does unless it declares
+    ``needs_teacher = False`` (it keeps every row's label, as ``"shift"``).
+    """
+    if hasattr(augmentation, "transfer_set"):
+        return True
+    return bool(getattr(augmentation, "needs_teacher", True))
+
+
 def add_transfer_set(augmentation: Any, X: np.ndarray, X_teacher: Any, y: np.ndarray,
                      y_enc: np.ndarray, random_state: Any) -> tuple[Any, ...]:
     """Append the rows ``augmentation.transfer_set`` generates, as unlabeled rows.

@@ -98,6 +98,22 @@ def test_the_teacher_sees_the_augmented_batch_the_student_sees(digits):
     assert not torch.equal(training_batches[0], torch.from_numpy(X_train[:32]))
 
 
+@pytest.mark.parametrize("params", [{"teacher": None}, {"alpha": 1.0}])
+def test_a_scratch_student_trains_on_shifted_batches(digits, lr_teacher, params):
+    X_train, X_test, y_train, y_test = digits
+    student_seen = []
+    clf = DistilledClassifier(**{"teacher": lr_teacher, **params}, module=RecordingNet(
+        student_seen), augment="shift", max_epochs=1, random_state=0).fit(X_train, y_train)
+    assert clf.teacher_ is None  # no soft term: the teacher is not used
+    first_batch = clf.net_.module_.seen[0]
+    assert first_batch.shape == (32, 64)
+    # Unshifted, all 32 rows would be training rows; shifted, only the ~1/25
+    # drawn with a (0, 0) shift are.
+    raw = {row.tobytes() for row in X_train.astype(np.float32)}
+    assert sum(row.numpy().tobytes() in raw for row in first_batch) < 16
+    assert 0 <= clf.score(X_test, y_test) <= 1
+
+
 class HalfFlip:
     """A third-party augmentation: appends horizontally flipped 8x8 digits, soft term only."""
 
@@ -139,8 +155,9 @@ def test_an_augmentation_from_a_plugin_works_by_name(fresh_plugins, digits, lr_t
         ({"augment__p": 0.5}, InvalidParameterError, r"augment__\* parameters \['p'\] are set "
                                                     "but augment=None"),
         ({"augment": "munge", "augment__p": 2}, InvalidParameterError, "0 <= augment__p <= 1"),
-        ({"augment": "shift", "teacher": None}, ValueError, "makes rows only a teacher can"),
-        ({"augment": "shift", "alpha": 1.0}, ValueError, "makes rows only a teacher can"),
+        ({"augment": "mixup", "teacher": None}, ValueError, "makes rows only a teacher can"),
+        ({"augment": "mixup", "alpha": 1.0}, ValueError, "makes rows only a teacher can"),
+        ({"augment": "munge", "alpha": 1.0}, ValueError, "makes rows only a teacher can"),
     ],
 )
 def test_augmentation_mistakes_are_named(digits, lr_teacher, params, error, match):
