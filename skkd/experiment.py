@@ -30,6 +30,7 @@ class PhaseResult:
     n_params: int
     fit_seconds: float
     curve: list[float] = field(default_factory=list)
+    module: Any = field(default=None, repr=False)  # the fitted torch module
 
 
 class EpochEvaluation(Callback):
@@ -91,6 +92,7 @@ def run_phase(
         n_params=_n_params(estimator.net_.module_),
         fit_seconds=seconds,
         curve=list(history[:, "test_acc"]) if curve else [],
+        module=estimator.net_.module_,
     )
     return result, estimator
 
@@ -131,7 +133,7 @@ def run_keras_experiment(
     else:
         logits = as_teacher(teacher).logits(X_test)
         results["teacher"] = PhaseResult("teacher", float((logits.argmax(1) == y_test).mean()),
-                                         _n_params(teacher), 0.0)
+                                         _n_params(teacher), 0.0, module=teacher)
     results["scratch"], _ = run_phase(
         "scratch student",
         DistilledClassifier(module="cnn-student", max_epochs=student_epochs, **common),
@@ -141,6 +143,53 @@ def run_keras_experiment(
         DistilledClassifier(teacher=teacher, module="cnn-student", loss=loss, alpha=alpha,
                             temperature=temperature, max_epochs=student_epochs, **common),
         X_train, y_train, X_test, y_test, progress=progress, curve=curve)
+    return results
+
+
+def run_scarce_labels(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    teacher: Any,
+    *,
+    input_shape: Sequence[int] = (1, 28, 28),
+    labeled_fraction: float = 0.1,
+    seed: int = 0,
+    student_epochs: int = 3,
+    lr: float = 1e-3,
+    progress: bool = True,
+    **distill: Any,
+) -> dict[str, PhaseResult]:
+    """Where distillation pays: few labels, many unlabeled rows, a trained teacher.
+
+    Keeps the labels of ``labeled_fraction`` of the training rows (stratified)
+    and marks the rest unlabeled (-1). The scratch student learns from the
+    labeled rows alone; the distilled student learns from all rows, the
+    unlabeled ones through the ``teacher``'s soft labels only. ``distill``
+    holds the distilled student's ``alpha``/``temperature``/``loss``.
+    """
+    from sklearn.model_selection import train_test_split
+
+    labeled, _ = train_test_split(np.arange(len(y_train)), train_size=labeled_fraction,
+                                  stratify=y_train, random_state=seed)
+    y_partial = np.full(len(y_train), -1)
+    y_partial[labeled] = y_train[labeled]
+    # The scratch student sees 1/labeled_fraction times fewer rows per epoch;
+    # give it as many optimizer steps as the distilled one.
+    steps_equal = max(1, round(student_epochs / labeled_fraction))
+    common = {"random_state": seed, "module__input_shape": tuple(input_shape),
+              "module": "cnn-student", "lr": lr}
+    results: dict[str, PhaseResult] = {}
+    results["scratch_few"], _ = run_phase(
+        f"scratch student, {len(labeled)} labels",
+        DistilledClassifier(max_epochs=steps_equal, **common),
+        X_train[labeled], y_train[labeled], X_test, y_test, progress=progress, curve=False)
+    results["distilled_unlabeled"], _ = run_phase(
+        f"distilled, {len(labeled)} labels + {len(y_train) - len(labeled)} unlabeled",
+        DistilledClassifier(teacher, unlabeled=-1, max_epochs=student_epochs, **common,
+                            **distill),
+        X_train, y_partial, X_test, y_test, progress=progress, curve=False)
     return results
 
 

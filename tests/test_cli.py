@@ -22,8 +22,47 @@ def test_demo_prints_the_three_phases_and_plots_them(tmp_path, capsys):
     for row in ("| teacher |", "| scratch student |", "| distilled student |"):
         assert row in table
     assert "| distilled student |" in table and "6,090" in table  # the student's parameters
+    part2 = out[out.index("Part 2"):]
+    assert "| scratch student, 134 labels |" in part2
+    assert "| distilled, 134 labels + 1213 unlabeled |" in part2
+    assert part2.count("distilled - scratch:") == 1
+    assert "recipe 'default': alpha=" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote {png}" in out
+
+
+def test_the_keras_recipe_and_explicit_options(monkeypatch, capsys):
+    seen = []
+
+    def fake_experiment(*args, **kwargs):
+        seen.append((kwargs["alpha"], kwargs["temperature"]))
+        raise SystemExit(0)
+
+    monkeypatch.setattr("skkd.experiment.run_keras_experiment", fake_experiment)
+    for argv, expected in ((["--recipe", "keras"], (0.1, 10.0)),
+                           (["--recipe", "keras", "--temperature", "2"], (0.1, 2.0))):
+        with pytest.raises(SystemExit):
+            main(["demo", "--no-progress", *argv])
+        assert seen[-1] == expected
+    defaults = skkd.DistilledClassifier()
+    with pytest.raises(SystemExit):
+        main(["demo", "--no-progress"])
+    assert seen[-1] == (defaults.alpha, defaults.temperature)
+
+
+def test_a_lost_comparison_is_explained():
+    from skkd.experiment import PhaseResult
+
+    def run(teacher, scratch, distilled):
+        return {k: PhaseResult(k, v, 1, 0.0) for k, v in
+                (("teacher", teacher), ("scratch", scratch), ("distilled", distilled))}
+
+    won = cli._verdict([run(0.95, 0.90, 0.92)], "scratch", "distilled")
+    assert won == "distilled - scratch: +2.00 points."
+    weak_teacher = cli._verdict([run(0.91, 0.90, 0.89)], "scratch", "distilled")
+    assert "-1.00 points" in weak_teacher and "only 1.00 points better" in weak_teacher
+    bad_recipe = cli._verdict([run(0.99, 0.90, 0.89)], "scratch", "distilled")
+    assert "GridSearchCV" in bad_recipe
 
 
 def test_python_dash_m_skkd_is_the_same_command():
@@ -185,7 +224,7 @@ def test_every_demo_option_says_its_default_and_the_run_time():
             assert action.help and "default" in action.help, action.dest
     text = demo.format_help()
     assert "digits about 1 min on 2 CPU cores" in text
-    assert "fashion-mnist about 10 min a seed on 2 CPU cores" in text
+    assert "fashion-mnist about 16 min a seed on 2 CPU cores" in text
     assert "(default: 0.1)" in " ".join(text.split())
 
 
