@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -575,3 +576,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         return super().score(X, y[labeled], weights)
 
 
+if importlib.util.find_spec("skl2onnx") is not None:  # the "onnx" extra
+    from skkd.export import register_converter
+
+    register_converter(DistilledClassifier)

@@ -79,10 +79,10 @@ def test_the_slim_pickle_loads_where_the_teacher_cannot_be_imported(tmp_path, di
 
         teacher = PrivateTeacher(max_iter=500).fit(X_train, y_train)
         kd = DistilledClassifier(teacher, max_epochs=1, random_state=0).fit(X_train, y_train)
+        (tmp_path / "full.pkl").write_bytes(pickle.dumps(kd))
     finally:
         sys.path.remove(str(code))
         sys.modules.pop("private_teacher", None)
-    (tmp_path / "full.pkl").write_bytes(pickle.dumps(kd))
     (tmp_path / "slim.pkl").write_bytes(pickle.dumps(kd.without_teacher()))
     np.save(tmp_path / "X.npy", X_test)
     np.save(tmp_path / "expected.npy", kd.predict_proba(X_test))
