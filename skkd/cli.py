@@ -1,4 +1,4 @@
-"""The ``skkd`` command: ``skkd demo`` and ``skkd plugins``.
+"""The ``skkd`` command: ``skkd demo``, ``skkd export`` and ``skkd plugins``.
 
 Only the standard library is imported here at module level, so ``skkd --help``
 and ``skkd --version`` answer at once; numpy, torch and scikit-learn load
@@ -298,6 +298,54 @@ def plugins_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- export
+
+
+def export_command(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("skl2onnx") is None or \
+            importlib.util.find_spec("onnxruntime") is None:
+        raise _UsageError("argument --onnx: needs skl2onnx and onnxruntime: "
+                          "pip install 'skkd[onnx]'")
+    model_path, out = Path(args.model), Path(args.onnx)
+    if not model_path.is_file():
+        raise _UsageError(f"argument MODEL: {model_path} is not a file")
+    if not out.resolve().parent.is_dir():
+        raise _UsageError(f"argument --onnx: folder {out.resolve().parent} does not exist")
+    if args.check is not None and not Path(args.check).is_file():
+        raise _UsageError(f"argument --check: {args.check} is not a file")
+
+    import joblib
+    import numpy as np
+
+    from skkd.estimator import DistilledClassifier
+    from skkd.export import compare_onnx, to_onnx
+
+    try:
+        model = joblib.load(model_path)  # a plain pickle or a joblib file
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is the user's file
+        raise _UsageError(f"argument MODEL: cannot load {model_path}: "
+                          f"{type(exc).__name__}: {exc}") from None
+    last = model.steps[-1][1] if hasattr(model, "steps") else model
+    if not isinstance(last, DistilledClassifier):
+        raise _UsageError(f"argument MODEL: {model_path} holds a {type(model).__name__}; "
+                          "expected a DistilledClassifier or a Pipeline ending in one")
+    onx = to_onnx(model, zipmap=not args.no_zipmap)
+    out.write_bytes(onx.SerializeToString())
+    print(f"wrote {out} ({out.stat().st_size:,} bytes; input X: float32 rows of "
+          f"{model.n_features_in_} columns)")
+    if args.check is None:
+        return 0
+    X = np.load(args.check, allow_pickle=False)
+    result = compare_onnx(model, onx, X)
+    ok = result["labels_equal"] and result["max_abs_proba_diff"] <= 1e-4
+    print(f"check on {result['rows']} rows of {args.check}: labels "
+          f"{'equal' if result['labels_equal'] else 'DIFFER'}, max |probability difference| "
+          f"{result['max_abs_proba_diff']:.2e} ({'ok' if ok else 'FAILED'}, tolerance 1e-4)")
+    return 0 if ok else 1
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -347,6 +395,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-progress", action="store_true",
                    help="hide the progress bars (default: shown)")
     d.set_defaults(func=demo, parser=d)
+    e = sub.add_parser(
+        "export", help="write a pickled DistilledClassifier or Pipeline as ONNX",
+        description="Convert a pickled (or joblib) DistilledClassifier, or a Pipeline ending "
+                    "in one, to ONNX with skl2onnx (pip install 'skkd[onnx]'). Exit status 1 "
+                    "when --check finds a difference.")
+    e.add_argument("model", metavar="MODEL", help="the pickled estimator or pipeline")
+    e.add_argument("--onnx", metavar="OUT", required=True, help="the ONNX file to write")
+    e.add_argument("--check", metavar="X.npy", default=None,
+                   help="rows to compare onnxruntime with scikit-learn on: equal labels, "
+                        "probabilities within 1e-4 (default: no check)")
+    e.add_argument("--no-zipmap", action="store_true",
+                   help="probabilities as an (N, n_classes) tensor, not one map per row "
+                        "(default: maps, skl2onnx's default)")
+    e.set_defaults(func=export_command, parser=e)
     p = sub.add_parser("plugins", help="list installed plugins and what they register")
     p.add_argument("--json", action="store_true",
                    help="machine-readable output; a skipped plugin has an 'error'")

@@ -114,6 +114,64 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
     return student
 
 
+def to_onnx(model: Any, *, zipmap: bool | str = True, opset: int | None = None) -> Any:
+    """Convert a fitted ``DistilledClassifier``, or a ``Pipeline`` ending in one, to ONNX.
+
+    A thin layer over ``skl2onnx.convert_sklearn``: the input is ``X``, float32
+    rows of ``n_features_in_`` columns.
+
+    Parameters
+    ----------
+    model : DistilledClassifier or Pipeline
+        Fitted.
+    zipmap : bool or "columns", default=True
+        skl2onnx's classifier option: True gives one ``{label: probability}``
+        map per row, False a ``(N, n_classes)`` tensor, ``"columns"`` one
+        output per class.
+    opset : int or None, default=None
+        Target opset; None is skl2onnx's newest tested one.
+
+    Returns
+    -------
+    onnx.ModelProto
+    """
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    n_features = getattr(model, "n_features_in_", None)
+    if n_features is None:
+        raise ValueError(f"{type(model).__name__} is not fitted, or has no n_features_in_.")
+    last = model.steps[-1][1] if hasattr(model, "steps") else model
+    return convert_sklearn(model, initial_types=[("X", FloatTensorType([None, n_features]))],
+                           target_opset=opset, options={id(last): {"zipmap": zipmap}})
+
+
+def compare_onnx(model: Any, onx: Any, X: Any) -> dict[str, Any]:
+    """Run ``onx`` with onnxruntime on ``X`` and compare it with ``model`` in scikit-learn.
+
+    Returns
+    -------
+    dict
+        ``labels_equal`` (bool), ``max_abs_proba_diff`` (float) and ``rows``.
+    """
+    import onnxruntime
+
+    X = np.asarray(X, dtype=np.float32)
+    session = onnxruntime.InferenceSession(onx.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    labels, probabilities = session.run(None, {session.get_inputs()[0].name: X})[:2]
+    if isinstance(probabilities, list):  # ZipMap: one {label: probability} per row
+        order = list(model.classes_)
+        probabilities = np.array([[row[c] for c in order] for row in probabilities])
+    expected = model.predict(X)
+    return {
+        "labels_equal": bool(np.array_equal(np.asarray(labels).astype(expected.dtype),
+                                            expected)),
+        "max_abs_proba_diff": float(np.max(np.abs(probabilities - model.predict_proba(X)))),
+        "rows": len(X),
+    }
+
+
 def _shape_calculator(operator: Any) -> None:
     from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 

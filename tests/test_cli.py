@@ -164,7 +164,8 @@ def _run_without_heavy_imports(code):
     return result.stdout
 
 
-@pytest.mark.parametrize("flag", ["--help", "--version", "demo --help", "plugins --help"])
+@pytest.mark.parametrize("flag", ["--help", "--version", "demo --help", "plugins --help",
+                                  "export --help"])
 def test_help_and_version_answer_without_importing_torch(flag):
     out = _run_without_heavy_imports(
         "from skkd.cli import main\n"

@@ -88,3 +88,45 @@ def test_a_student_that_cannot_export_is_named(digits):
     with pytest.raises(StudentError, match="student module BesselNet cannot be exported to "
                                            "ONNX by torch.onnx: .*special_i0e"):
         run_onnx(kd, X_test)
+
+
+def test_the_export_command_end_to_end(tmp_path, digits, capsys):
+    import joblib
+
+    from skkd.cli import main
+
+    X_train, X_test, y_train, _ = digits
+    pipe = make_pipeline(StandardScaler(), DistilledClassifier(max_epochs=1, random_state=0))
+    pipe.fit(X_train, np.array(["even", "odd"])[y_train % 2])
+    joblib.dump(pipe, tmp_path / "model.joblib")
+    np.save(tmp_path / "X.npy", X_test)
+    out = tmp_path / "model.onnx"
+    assert main(["export", str(tmp_path / "model.joblib"), "--onnx", str(out),
+                 "--check", str(tmp_path / "X.npy")]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out}" in printed and "input X: float32 rows of 64 columns" in printed
+    assert f"check on {len(X_test)} rows" in printed and "labels equal" in printed
+    assert "(ok, tolerance 1e-4)" in printed
+    session = onnxruntime.InferenceSession(out.read_bytes(), providers=["CPUExecutionProvider"])
+    labels, maps = session.run(None, {"X": X_test[:5]})
+    np.testing.assert_array_equal(labels, pipe.predict(X_test[:5]))
+    assert set(maps[0]) == {"even", "odd"}  # ZipMap by default
+
+
+def test_the_export_command_refuses_what_it_cannot_export(tmp_path, digits, capsys):
+    import joblib
+
+    from skkd.cli import main
+
+    X_train, _, y_train, _ = digits
+    joblib.dump(LogisticRegression(max_iter=200).fit(X_train, y_train), tmp_path / "lr.pkl")
+    for argv, message in (
+        ([str(tmp_path / "lr.pkl")], "holds a LogisticRegression; expected a "
+                                     "DistilledClassifier or a Pipeline ending in one"),
+        ([str(tmp_path / "missing.pkl")], "missing.pkl is not a file"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["export", *argv, "--onnx", str(tmp_path / "out.onnx")])
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out.onnx").exists()
