@@ -24,6 +24,9 @@ PROTOCOLS = {
     "example": {"epochs": 5, "batch_size": 32, "lr": 1e-3, "optimizer": "Adam"},
     "cosine": {"epochs": 5, "batch_size": 32, "lr": 3e-3, "optimizer": "Adam",
                "schedule": "cosine"},
+    # one epoch of "cosine", for machines where the CNN trains slowly
+    "short": {"epochs": 1, "batch_size": 32, "lr": 3e-3, "optimizer": "Adam",
+              "schedule": "cosine"},
 }
 
 
