@@ -45,9 +45,12 @@ class Munge:
         Width of the local noise: larger ``s``, smaller noise.
     size : float > 0, default=1.0
         Synthetic rows per training row (``size * n_samples`` rows in all).
-    categorical : sequence of int, "auto" or None, default="auto"
-        Columns whose values are categories (copied, never perturbed).
-        ``"auto"``: columns holding at most 20 distinct integer values.
+    categorical : sequence, "auto" or None, default="auto"
+        Columns whose values are categories (copied, never perturbed): each
+        item an int (one column) or a sequence of ints (a group, e.g. the
+        one-hot block of one attribute, swapped as a whole so that it stays
+        one-hot). ``"auto"``: columns holding at most 20 distinct integer
+        values, each on its own.
     """
 
     def __init__(self, p: float = 0.5, s: float = 1.0, size: float = 1.0,
@@ -59,16 +62,15 @@ class Munge:
             )
         self.p, self.s, self.size, self.categorical = p, s, size, categorical
 
-    def _categorical_mask(self, X: np.ndarray) -> np.ndarray:
+    def _groups(self, X: np.ndarray) -> list[list[int]]:
+        """The categorical attributes, each a list of columns."""
         if self.categorical is None:
-            return np.zeros(X.shape[1], dtype=bool)
+            return []
         if isinstance(self.categorical, str):
-            return np.array([
-                np.all(np.mod(col, 1) == 0) and len(np.unique(col)) <= 20 for col in X.T
-            ])
-        mask = np.zeros(X.shape[1], dtype=bool)
-        mask[list(self.categorical)] = True
-        return mask
+            return [[j] for j, col in enumerate(X.T)
+                    if np.all(np.mod(col, 1) == 0) and len(np.unique(col)) <= 20]
+        return [[int(item)] if np.ndim(item) == 0 else [int(j) for j in item]
+                for item in self.categorical]
 
     def transfer_set(self, X: np.ndarray, y: np.ndarray, *, random_state: Any = None
                      ) -> np.ndarray:
@@ -82,7 +84,10 @@ class Munge:
         base = rng.randint(len(X), size=n)
         e, other = X[base].astype(np.float64), X[neighbours[base]].astype(np.float64)
         swap = rng.random_sample(e.shape) < self.p
-        categorical = self._categorical_mask(X)
+        categorical = np.zeros(X.shape[1], dtype=bool)
+        for group in self._groups(X):
+            categorical[group] = True
+            swap[:, group] = swap[:, group[:1]]  # one decision per attribute
         noisy = rng.normal(other, np.abs(e - other) / self.s)
         out = np.where(swap & categorical, other, e)
         out = np.where(swap & ~categorical, noisy, out)

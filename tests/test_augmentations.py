@@ -25,6 +25,18 @@ def test_munge_keeps_shapes_and_categorical_values():
     assert np.isin(Munge(p=0.0).transfer_set(X, None, random_state=0), X).all()
 
 
+def test_munge_swaps_a_one_hot_block_as_a_whole():
+    # Two rows, each the other's nearest neighbour, in different categories.
+    X = np.array([[0.0, 1, 0, 0], [1.0, 0, 0, 1]], dtype=np.float32)
+    block = [1, 2, 3]
+    grouped = Munge(p=0.5, size=200, categorical=[block]).transfer_set(X, None, random_state=0)
+    np.testing.assert_array_equal(grouped[:, block].sum(axis=1), 1.0)  # still one-hot
+    assert {tuple(r) for r in grouped[:, block]} == {(1, 0, 0), (0, 0, 1)}  # and swapped
+    # column by column, blocks break: the reason for groups
+    loose = Munge(p=0.5, size=200, categorical=block).transfer_set(X, None, random_state=0)
+    assert (loose[:, block].sum(axis=1) != 1).mean() > 0.2
+
+
 def test_shift_translates_images_and_keeps_labels():
     torch.manual_seed(0)
     images = torch.arange(2 * 16, dtype=torch.float32).reshape(2, 16) + 1  # two 4x4 images

@@ -102,3 +102,18 @@ def test_the_slim_pickle_loads_where_the_teacher_cannot_be_imported(tmp_path, di
                             text=True, cwd=tmp_path, check=True)
     assert "full: private_teacher" in result.stdout  # without_teacher is what makes it load
     assert "slim equal: True" in result.stdout
+
+
+def test_the_student_weights_alone_load_with_weights_only(forest_student, digits, tmp_path):
+    import torch
+
+    from skkd.plugins import get_model
+
+    _, X_test, _, _ = digits
+    torch.save(forest_student.net_.module_.state_dict(), tmp_path / "student.pt")
+    module = get_model("mlp")(forest_student.n_features_in_, len(forest_student.classes_))
+    module.load_state_dict(torch.load(tmp_path / "student.pt", weights_only=True))
+    with torch.no_grad():
+        logits = module.eval()(torch.from_numpy(X_test)).numpy()
+    np.testing.assert_array_equal(forest_student.classes_[logits.argmax(1)],
+                                  forest_student.predict(X_test))
