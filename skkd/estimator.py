@@ -518,8 +518,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         its adapter, its outputs or the augmentation: it is small, and it
         loads where the teacher's code cannot be imported. Its
         ``teacher`` and ``teacher_`` are None; ``teacher_score_`` is kept.
-        Fitting it again trains a student without a teacher (set ``teacher``
-        first to distill).
+        The optimizer's state (e.g. Adam's moments) is left behind too:
+        continuing to train the copy (``warm_start=True``) starts a fresh
+        optimizer, without a teacher (set ``teacher`` first to distill).
 
         Returns
         -------
@@ -531,14 +532,15 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         # Deep-copy everything but the teacher's side: a memo entry makes
         # deepcopy use None in place of that object, without copying it.
         memo: dict[int, Any] = {id(obj): None for obj in (
-            self.teacher, self.teacher_, net.online_teacher, net.augmentation)
-            if obj is not None}
+            self.teacher, self.teacher_, net.online_teacher, net.augmentation,
+            getattr(net, "optimizer_", None)) if obj is not None}
         state = {k: v for k, v in self.__dict__.items() if k not in ("teacher", "teacher_")}
         slim = type(self).__new__(type(self))
         slim.__dict__.update(copy.deepcopy(state, memo))
         slim.teacher = None
         slim.teacher_ = None
         slim.history_ = slim.net_.history
+        slim.net_.initialize_optimizer()  # a fresh one: the moments are training state
         return slim
 
     # -- prediction -------------------------------------------------------
