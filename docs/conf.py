@@ -88,7 +88,8 @@ sphinx_gallery_conf = {
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"skkd {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_show_sourcelink = False
 html_theme_options = {
     "navbar_align": "left",
@@ -99,3 +100,20 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_context = {"default_mode": "light"}
+
+
+def _skip_sklearn_request_methods(app, what, name, obj, skip, options):
+    """Leave out scikit-learn's generated ``set_*_request`` methods.
+
+    scikit-learn writes them for every estimator whose ``fit`` or ``score`` takes extra
+    arguments; their docstrings link to scikit-learn's glossary, which this site does
+    not have. The user guide says how to request ``teacher_logits`` under metadata
+    routing.
+    """
+    if what == "class" and name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_sklearn_request_methods)

@@ -33,6 +33,14 @@ class Teacher:
     Subclasses implement :meth:`logits`; :meth:`batch_logits` (one training
     batch, as a tensor) defaults to it.
 
+    Parameters
+    ----------
+    model : object
+        The model to query; kept as ``model``, never changed.
+    classes : array-like or None, default=None
+        The labels of the output columns, e.g. the model's ``classes_``; None
+        when the columns follow the student's sorted ``classes_``.
+
     Attributes
     ----------
     model : object
@@ -47,11 +55,39 @@ class Teacher:
         self.classes_ = None if classes is None else np.asarray(classes)
 
     def logits(self, X: Any, batch_size: int = 1024) -> np.ndarray:
-        """Return ``(n_samples, n_outputs)`` logits for the whole of ``X``."""
+        """Return ``(n_samples, n_outputs)`` logits for the whole of ``X``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame
+            The rows, as the user passed them to ``fit``.
+        batch_size : int, default=1024
+            Rows per forward pass, for models that batch; -1 is one batch.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_outputs)
+            Logits (log-probabilities are logits too), one column per output of
+            the model.
+        """
         raise NotImplementedError
 
     def batch_logits(self, xb: torch.Tensor) -> torch.Tensor:
-        """Return logits for one batch, as a tensor on ``xb``'s device, without gradient."""
+        """Return logits for one batch, as a tensor on ``xb``'s device, without gradient.
+
+        Used when the teacher is queried on every training batch
+        (``teacher_inference="per_batch"``, batch augmentations).
+
+        Parameters
+        ----------
+        xb : torch.Tensor of shape (batch, n_features)
+            The training batch, on the student's device.
+
+        Returns
+        -------
+        torch.Tensor of shape (batch, n_outputs)
+            float32, on ``xb``'s device.
+        """
         out = self.logits(xb.detach().cpu().numpy(), batch_size=max(len(xb), 1))
         return torch.as_tensor(np.asarray(out), dtype=torch.float32, device=xb.device)
 
@@ -68,6 +104,16 @@ def eval_mode(module: torch.nn.Module) -> Iterator[None]:
     Safe when several threads query the same module at once: the first to
     enter saves the modes, the last to leave restores them, so no thread runs
     the module in train mode and no thread restores the wrong modes.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The module to query; its parameters are not touched.
+
+    Yields
+    ------
+    None
+        Inside the ``with`` block, ``module`` and its submodules are in eval mode.
     """
     key = id(module)
     with _EVAL_LOCK:
@@ -94,6 +140,20 @@ class TorchTeacher(Teacher):
 
     The module runs on the device its parameters live on, in eval mode, with
     no gradient; its previous train/eval mode is restored afterwards.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Maps a batch of rows to ``(batch, n_outputs)`` logits (or one binary
+        logit per row).
+    classes : array-like or None, default=None
+        The labels of the output columns; None: the student's sorted labels.
+    outputs : {"logits", "proba"}, default="logits"
+        What the module returns; probabilities are clipped at
+        :data:`PROBA_FLOOR` and their log is taken.
+    model : object or None, default=None
+        The object the user passed (e.g. a skorch net around ``module``), kept
+        as ``model``; None: ``module`` itself.
     """
 
     def __init__(
@@ -154,6 +214,13 @@ class SklearnTeacher(Teacher):
     ``predict_proba`` gives log-probabilities as logits (probabilities clipped
     at :data:`PROBA_FLOOR`); otherwise ``decision_function`` is used, a binary
     score being one column (a single binary logit).
+
+    Parameters
+    ----------
+    model : object
+        A fitted scikit-learn classifier or ``Pipeline``.
+    classes : array-like or None, default=None
+        The model's ``classes_``: the labels of the output columns.
     """
 
     def logits(self, X: Any, batch_size: int = 1024) -> np.ndarray:
@@ -171,7 +238,19 @@ def _skorch_outputs(net: Any) -> str:
 
 
 def adapt_skorch(obj: Any) -> Teacher | None:
-    """A fitted skorch ``NeuralNet`` / ``NeuralNetClassifier`` (its ``module_``)."""
+    """A fitted skorch ``NeuralNet`` / ``NeuralNetClassifier`` (its ``module_``).
+
+    Parameters
+    ----------
+    obj : object
+        The ``teacher`` given to ``DistilledClassifier``.
+
+    Returns
+    -------
+    Teacher or None
+        A :class:`TorchTeacher` over ``obj.module_`` for a skorch net, or None to let the next
+        adapter try.
+    """
     if not isinstance(obj, NeuralNet):
         return None
     if not getattr(obj, "initialized_", False):
@@ -187,12 +266,36 @@ def adapt_skorch(obj: Any) -> Teacher | None:
 
 
 def adapt_torch(obj: Any) -> Teacher | None:
-    """A fitted ``torch.nn.Module`` returning logits, one column per class."""
+    """A fitted ``torch.nn.Module`` returning logits, one column per class.
+
+    Parameters
+    ----------
+    obj : object
+        The ``teacher`` given to ``DistilledClassifier``.
+
+    Returns
+    -------
+    Teacher or None
+        A :class:`TorchTeacher` for a torch module, or None to let the next
+        adapter try.
+    """
     return TorchTeacher(obj) if isinstance(obj, torch.nn.Module) else None
 
 
 def adapt_sklearn(obj: Any) -> Teacher | None:
-    """A fitted scikit-learn classifier with ``predict_proba`` or ``decision_function``."""
+    """A fitted scikit-learn classifier with ``predict_proba`` or ``decision_function``.
+
+    Parameters
+    ----------
+    obj : object
+        The ``teacher`` given to ``DistilledClassifier``.
+
+    Returns
+    -------
+    Teacher or None
+        A :class:`SklearnTeacher` for such a classifier, or None to let the next
+        adapter try.
+    """
     if hasattr(obj, "fit") and (
         hasattr(obj, "predict_proba") or hasattr(obj, "decision_function")
     ):

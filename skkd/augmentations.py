@@ -74,7 +74,22 @@ class Munge:
 
     def transfer_set(self, X: np.ndarray, y: np.ndarray, *, random_state: Any = None
                      ) -> np.ndarray:
-        """``size * len(X)`` synthetic rows, float32, with ``X``'s columns."""
+        """``size * len(X)`` synthetic rows, float32, with ``X``'s columns.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            The training rows, float32.
+        y : ndarray of shape (n_samples,)
+            Their encoded labels (-1: unlabeled); not used by MUNGE.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws; the estimator passes its ``random_state``.
+
+        Returns
+        -------
+        ndarray of shape (ceil(size * n_samples), n_features)
+            The synthetic rows, for the teacher to label.
+        """
         rng = check_random_state(random_state)
         scale = X.std(axis=0)
         scale[scale == 0] = 1

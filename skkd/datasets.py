@@ -24,6 +24,16 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file (the MNIST format), gzip-compressed or not.
 
+    Parameters
+    ----------
+    path : path-like
+        The file; a name ending in ``.gz`` is read through gzip.
+
+    Returns
+    -------
+    ndarray
+        The array, with the shape and dtype the file's header announces.
+
     Raises
     ------
     ValueError

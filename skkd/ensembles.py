@@ -44,7 +44,8 @@ class EnsembleTeacher:
     >>> from skkd import DistilledClassifier, EnsembleTeacher
     >>> X, y = load_digits(return_X_y=True)
     >>> teacher = EnsembleTeacher([LogisticRegression(max_iter=500),
-    ...                            RandomForestClassifier(random_state=0)], weights=[1, 2])
+    ...                            RandomForestClassifier(n_estimators=20, random_state=0)],
+    ...                           weights=[1, 2])
     >>> student = DistilledClassifier(teacher, max_epochs=2, random_state=0).fit(X / 16, y)
     >>> len(student.teacher_scores_)
     2
@@ -60,7 +61,19 @@ class EnsembleTeacher:
         return f"EnsembleTeacher([{names}]{weights})"
 
     def normalized_weights(self) -> np.ndarray:
-        """The weights, checked and summing to one."""
+        """The weights, checked and summing to one.
+
+        Returns
+        -------
+        ndarray of shape (n_teachers,)
+            Equal weights when ``weights`` is None.
+
+        Raises
+        ------
+        skkd.InvalidParameterError
+            If there are no teachers, or the weights are not one finite,
+            non-negative number per teacher, not all zero.
+        """
         if not self.teachers:
             raise InvalidParameterError("An ensemble teacher needs at least one teacher.")
         if self.weights is None:
@@ -75,7 +88,17 @@ class EnsembleTeacher:
         return weights / weights.sum()
 
     def with_teachers(self, teachers: Sequence[Any]) -> EnsembleTeacher:
-        """The same ensemble (weights) over other member objects."""
+        """The same ensemble (weights) over other member objects.
+
+        Parameters
+        ----------
+        teachers : sequence of teachers
+            One per member, in the same order (e.g. fitted clones).
+
+        Returns
+        -------
+        EnsembleTeacher
+        """
         return EnsembleTeacher(teachers, self.weights)
 
 

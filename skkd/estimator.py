@@ -370,6 +370,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : DistilledClassifier
+            The fitted estimator.
         """
         soft_loss, loss_name, augmentation = self._check_params()
         continuing = self.warm_start and hasattr(self, "net_")
@@ -553,14 +554,31 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities: the softmax of the student's logits.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
         Returns
         -------
-        ndarray of shape (n_samples, n_classes), columns in ``classes_`` order.
+        ndarray of shape (n_samples, n_classes)
+            Probabilities, columns in ``classes_`` order.
         """
         return softmax(self._student_logits(X).astype(np.float64), axis=1)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predicted labels, in the labels seen in ``fit``."""
+        """Predicted labels, in the labels seen in ``fit``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         logits = self._student_logits(X)
         return self.classes_[np.argmax(logits, axis=1)]
 
@@ -568,6 +586,20 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         """Accuracy on the labeled rows; rows labeled ``unlabeled`` are ignored.
 
         So ``GridSearchCV``'s default scoring stays right on partly labeled data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+        y : array-like of shape (n_samples,)
+            Their labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows.
+
+        Returns
+        -------
+        float
+            Accuracy on the labeled rows.
         """
         y = np.asarray(y)
         labeled = ~unlabeled_rows(y, self.unlabeled)

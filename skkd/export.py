@@ -134,6 +134,7 @@ def to_onnx(model: Any, *, zipmap: bool | str = True, opset: int | None = None) 
     Returns
     -------
     onnx.ModelProto
+        Input ``X``; outputs the labels and the probabilities.
     """
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
@@ -148,6 +149,15 @@ def to_onnx(model: Any, *, zipmap: bool | str = True, opset: int | None = None) 
 
 def compare_onnx(model: Any, onx: Any, X: Any) -> dict[str, Any]:
     """Run ``onx`` with onnxruntime on ``X`` and compare it with ``model`` in scikit-learn.
+
+    Parameters
+    ----------
+    model : DistilledClassifier or Pipeline
+        The fitted model ``onx`` was converted from.
+    onx : onnx.ModelProto
+        Its ONNX graph (ZipMap or not).
+    X : array-like of shape (n_samples, n_features)
+        The rows to compare on.
 
     Returns
     -------
@@ -192,6 +202,11 @@ def register_converter(estimator_class: type) -> None:
     """Register the skl2onnx converter of ``estimator_class`` (``DistilledClassifier``).
 
     ``skkd.estimator`` calls it on import when skl2onnx is installed.
+
+    Parameters
+    ----------
+    estimator_class : type
+        The class skl2onnx maps to this converter.
     """
     from skl2onnx import update_registered_converter
 

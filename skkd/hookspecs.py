@@ -31,6 +31,11 @@ def skkd_register_losses(register):
     and returns a scalar tensor: the *soft* term, including its own
     temperature scaling. The estimator adds ``alpha * cross_entropy``;
     ``options`` are the ``loss__*`` parameters of ``DistilledClassifier``.
+
+    Parameters
+    ----------
+    register : callable
+        ``register(name, fn)``: call it once per loss.
     """
 
 
@@ -43,6 +48,11 @@ def skkd_register_models(register):
     ``torch.nn.Module`` mapping ``(batch, n_features)`` float rows to
     ``(batch, n_classes)`` logits. ``kwargs`` are the ``module__*``
     parameters of ``DistilledClassifier``.
+
+    Parameters
+    ----------
+    register : callable
+        ``register(name, factory)``: call it once per model.
     """
 
 
@@ -55,6 +65,11 @@ def skkd_register_teachers(register):
     ``obj`` and ``None`` otherwise. Adapters are tried in registration order
     (plugins loaded from entry points before built-ins); the first that
     accepts an object wins.
+
+    Parameters
+    ----------
+    register : callable
+        ``register(name, adapter)``: call it once per adapter.
     """
 
 
@@ -77,4 +92,9 @@ def skkd_register_augmentations(register):
       augmentation that keeps every row's label may set the attribute
       ``needs_teacher = False``: it then also trains students without a
       teacher (``alpha=1`` or ``teacher=None``).
+
+    Parameters
+    ----------
+    register : callable
+        ``register(name, factory)``: call it once per augmentation.
     """

@@ -25,6 +25,32 @@ def kl_divergence(
 
     Both distributions are taken through ``log_softmax``, so the value stays
     finite for logits of any magnitude; reduced as ``batchmean``.
+
+    Parameters
+    ----------
+    student_logits : torch.Tensor of shape (batch, n_classes)
+        The student's logits; the gradient flows through them.
+    teacher_logits : torch.Tensor of shape (batch, n_classes)
+        The teacher's logits (log-probabilities are logits too), without gradient.
+    temperature : float
+        The softmax temperature ``T``.
+    y : torch.Tensor or None, default=None
+        The encoded labels, -1 for rows without one; not used by this loss.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar: the soft term, which the estimator weights by ``1 - alpha``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skkd.losses import kl_divergence
+    >>> s = torch.tensor([[2.0, 0.0, -1.0]])
+    >>> float(kl_divergence(s, s, temperature=4.0))
+    0.0
+    >>> float(kl_divergence(s, torch.zeros(1, 3), temperature=1.0)) > 0
+    True
     """
     log_p_teacher = F.log_softmax(teacher_logits / temperature, dim=1)
     log_p_student = F.log_softmax(student_logits / temperature, dim=1)
@@ -43,6 +69,22 @@ def soft_cross_entropy(
 
     Differs from ``"kl"`` by the teacher's entropy, a constant for the
     student, so the gradients are the same.
+
+    Parameters
+    ----------
+    student_logits : torch.Tensor of shape (batch, n_classes)
+        The student's logits; the gradient flows through them.
+    teacher_logits : torch.Tensor of shape (batch, n_classes)
+        The teacher's logits (log-probabilities are logits too), without gradient.
+    temperature : float
+        The softmax temperature ``T``.
+    y : torch.Tensor or None, default=None
+        The encoded labels, -1 for rows without one; not used by this loss.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar: the soft term, which the estimator weights by ``1 - alpha``.
     """
     p_teacher = F.softmax(teacher_logits / temperature, dim=1)
     log_p_student = F.log_softmax(student_logits / temperature, dim=1)
@@ -59,6 +101,22 @@ def logit_mse(
     """Ba & Caruana (2014): mean squared error between the raw logits.
 
     ``temperature`` does not enter this loss.
+
+    Parameters
+    ----------
+    student_logits : torch.Tensor of shape (batch, n_classes)
+        The student's logits; the gradient flows through them.
+    teacher_logits : torch.Tensor of shape (batch, n_classes)
+        The teacher's logits (log-probabilities are logits too), without gradient.
+    temperature : float
+        The softmax temperature ``T``; not used by this loss.
+    y : torch.Tensor or None, default=None
+        The encoded labels, -1 for rows without one; not used by this loss.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar: the soft term, which the estimator weights by ``1 - alpha``.
     """
     return F.mse_loss(student_logits, teacher_logits)
 

@@ -19,6 +19,19 @@ from skkd.hookspecs import hookimpl
 def guess_image_shape(n_features: int, option: str = "module__input_shape") -> tuple[int, ...]:
     """``(channels, side, side)`` of a flat row of a square 1- or 3-channel image.
 
+    Parameters
+    ----------
+    n_features : int
+        The length of a flat row.
+    option : str, default="module__input_shape"
+        The parameter the error message tells the user to pass instead.
+
+    Returns
+    -------
+    tuple of int
+        ``(1, side, side)`` when ``n_features`` is a square, else
+        ``(3, side, side)``.
+
     Raises
     ------
     ValueError
@@ -138,14 +151,46 @@ class KerasExampleCNN(nn.Module):
 def cnn_teacher(
     n_features: int, n_classes: int, input_shape: Sequence[int] = (1, 28, 28)
 ) -> KerasExampleCNN:
-    """The Keras example's teacher: 256 and 512 filters."""
+    """The Keras example's teacher: 256 and 512 filters.
+
+    Parameters
+    ----------
+    n_features : int
+        Input width; must equal ``prod(input_shape)``.
+    n_classes : int
+        Number of output logits.
+    input_shape : tuple of int, default=(1, 28, 28)
+        ``(channels, height, width)`` that each flat row is reshaped to; e.g.
+        ``(1, 8, 8)`` for scikit-learn's digits.
+
+    Returns
+    -------
+    KerasExampleCNN
+        With 256 and 512 filters, randomly initialised.
+    """
     return KerasExampleCNN(n_features, n_classes, filters=(256, 512), input_shape=input_shape)
 
 
 def cnn_student(
     n_features: int, n_classes: int, input_shape: Sequence[int] = (1, 28, 28)
 ) -> KerasExampleCNN:
-    """The Keras example's student: 16 and 32 filters."""
+    """The Keras example's student: 16 and 32 filters.
+
+    Parameters
+    ----------
+    n_features : int
+        Input width; must equal ``prod(input_shape)``.
+    n_classes : int
+        Number of output logits.
+    input_shape : tuple of int, default=(1, 28, 28)
+        ``(channels, height, width)`` that each flat row is reshaped to; e.g.
+        ``(1, 8, 8)`` for scikit-learn's digits.
+
+    Returns
+    -------
+    KerasExampleCNN
+        With 16 and 32 filters, randomly initialised.
+    """
     return KerasExampleCNN(n_features, n_classes, filters=(16, 32), input_shape=input_shape)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
@@ -156,7 +157,8 @@ class DistillationNet(NeuralNet):
         """Train for ``max_epochs`` more epochs; a ``KeyboardInterrupt`` is re-raised.
 
         skorch's own ``partial_fit`` swallows ``KeyboardInterrupt``; here the
-        training stops, ``on_train_end`` runs, and the interrupt propagates.
+        training stops, ``on_train_end`` runs, and the interrupt propagates,
+        unless skorch's ``EarlyStopping`` raised it to end training.
         Distilling needs the teacher: ``X`` must carry ``teacher_logits`` or
         the net an ``online_teacher``; continue a fitted
         ``DistilledClassifier`` with ``warm_start=True`` instead.
@@ -175,9 +177,16 @@ class DistillationNet(NeuralNet):
             self.fit_loop(X, y, _routing_method=routing_method, **fit_params)
         except KeyboardInterrupt:
             self.notify("on_train_end", X=X, y=y)
-            raise
-        self.notify("on_train_end", X=X, y=y)
+            if not self._stopped_early():
+                raise
+        else:
+            self.notify("on_train_end", X=X, y=y)
         return self
+
+    def _stopped_early(self) -> bool:
+        """Whether skorch's ``EarlyStopping`` ended training (it raises KeyboardInterrupt)."""
+        return any(isinstance(cb, EarlyStopping) and cb.misses_ == cb.patience
+                   for _, cb in getattr(self, "callbacks_", []))
 
     def train_step_single(self, batch, **fit_params):
         if self.augmentation is None:

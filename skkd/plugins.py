@@ -135,6 +135,11 @@ def get_plugin_manager() -> pluggy.PluginManager:
     It holds the loaded plugins only (skipped ones are not registered). Change
     the registry with :func:`register`, :func:`unregister` and :func:`reset`,
     not through the manager.
+
+    Returns
+    -------
+    pluggy.PluginManager
+        skkd's manager, project name ``"skkd"``.
     """
     return _snapshot().pm
 
@@ -144,7 +149,22 @@ def register(plugin: object, name: str | None = None,
     """Register a plugin object (a module or class with hook implementations).
 
     Useful in tests and notebooks; installed packages should use the ``skkd``
-    entry-point group instead. Returns the plugin's name.
+    entry-point group instead.
+
+    Parameters
+    ----------
+    plugin : object
+        An object whose attributes include hook implementations marked with
+        :data:`skkd.hookimpl`: a module, a class or an instance.
+    name : str or None, default=None
+        The plugin's name; None lets pluggy choose one.
+    distribution : str, default="<runtime>"
+        The distribution named in ``skkd plugins`` and in error messages.
+
+    Returns
+    -------
+    str
+        The plugin's name, for :func:`unregister`.
 
     Raises
     ------
@@ -185,6 +205,11 @@ def _info_of(snap: Snapshot, name: str) -> PluginInfo:
 
 def unregister(name: str) -> None:
     """Remove a plugin registered by name (see :func:`register`), loaded or skipped.
+
+    Parameters
+    ----------
+    name : str
+        The plugin's name, as :func:`register` returned it.
 
     Raises
     ------
@@ -236,6 +261,17 @@ def _lookup(kind: str, name: str) -> Callable[..., Any]:
 def get_loss(name: str) -> Callable[..., Any]:
     """Return the KD loss registered as ``name``.
 
+    Parameters
+    ----------
+    name : str
+        A registered loss name, e.g. ``"kl"``.
+
+    Returns
+    -------
+    callable
+        ``fn(student_logits, teacher_logits, *, temperature, y=None, **options)``
+        (see :func:`skkd.hookspecs.skkd_register_losses`).
+
     Raises
     ------
     ValueError
@@ -246,6 +282,17 @@ def get_loss(name: str) -> Callable[..., Any]:
 
 def get_augmentation(name: str) -> Callable[..., Any]:
     """Return the augmentation factory registered as ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered augmentation name, e.g. ``"munge"``.
+
+    Returns
+    -------
+    callable
+        ``factory(**options)`` (see
+        :func:`skkd.hookspecs.skkd_register_augmentations`).
 
     Raises
     ------
@@ -261,6 +308,21 @@ def get_model(name: str) -> Callable[..., Any]:
     A factory registered as ``"prefix:"`` serves every name ``"prefix:anything"``
     and receives ``anything`` as its ``name`` keyword argument. The returned
     callable checks that the factory builds a ``torch.nn.Module``.
+
+    Parameters
+    ----------
+    name : str
+        A registered model name, e.g. ``"mlp"`` or ``"torchvision:resnet18"``.
+
+    Returns
+    -------
+    ModelFactory
+        Call it as ``factory(n_features, n_classes, **module_kwargs)``.
+
+    Raises
+    ------
+    ValueError
+        If no plugin registered ``name``; the message lists the known models.
     """
     prefix, sep, rest = name.partition(":")
     if sep and rest:
@@ -274,7 +336,17 @@ def get_model(name: str) -> Callable[..., Any]:
 
 
 class ModelFactory:
-    """A registered model factory, picklable, checking what it builds."""
+    """A registered model factory, picklable, checking what it builds.
+
+    Parameters
+    ----------
+    registered : str
+        The name the factory was registered under (``"prefix:"`` for a family).
+    factory : callable
+        The registered factory.
+    name : str or None, default=None
+        For a family, the part after the prefix, passed as ``name=``.
+    """
 
     def __init__(self, registered: str, factory: Callable[..., Any], name: str | None = None):
         self.registered, self.factory, self.name = registered, factory, name
@@ -294,7 +366,13 @@ class ModelFactory:
 
 
 def teacher_adapters() -> list[tuple[str, Callable[..., Any]]]:
-    """Return ``(name, adapter)`` pairs in the order they are tried."""
+    """Return the registered teacher adapters in the order they are tried.
+
+    Returns
+    -------
+    list of (str, callable)
+        ``(name, adapter)`` pairs; see :func:`skkd.hookspecs.skkd_register_teachers`.
+    """
     return [(e.name, e.obj) for e in _snapshot().registries["teachers"]]
 
 
@@ -305,22 +383,59 @@ def _copy(info: PluginInfo) -> PluginInfo:
 
 
 def list_plugins() -> list[PluginInfo]:
-    """Describe every loaded plugin: distribution, version and what it registers."""
+    """Describe every loaded plugin: distribution, version and what it registers.
+
+    Returns
+    -------
+    list of PluginInfo
+        Copies, in registration order (built-ins first).
+    """
     return [_copy(info) for info in _snapshot().info.values()]
 
 
 def broken_plugins() -> list[PluginInfo]:
-    """Describe every skipped plugin; ``error`` says why it was skipped."""
+    """Describe every skipped plugin; ``error`` says why it was skipped.
+
+    Returns
+    -------
+    list of PluginInfo
+        Copies; import failures first.
+    """
     return [_copy(info) for info in _snapshot().broken]
 
 
 def describe(kind: str, name: str) -> str:
-    """``plugin 'p' (distribution 'd')`` for the plugin that registered ``name`` in ``kind``."""
+    """``plugin 'p' (distribution 'd')`` for the plugin that registered ``name`` in ``kind``.
+
+    Parameters
+    ----------
+    kind : {"losses", "models", "teachers", "augmentations"}
+        The kind of registration.
+    name : str
+        The registered name.
+
+    Returns
+    -------
+    str
+        For error messages.
+    """
     return describe_info(plugin_of(kind, name))
 
 
 def plugin_of(kind: str, name: str) -> PluginInfo:
     """Return the plugin that registered ``name`` in ``kind``.
+
+    Parameters
+    ----------
+    kind : {"losses", "models", "teachers", "augmentations"}
+        The kind of registration.
+    name : str
+        The registered name.
+
+    Returns
+    -------
+    PluginInfo
+        A copy.
 
     Raises
     ------

@@ -63,6 +63,22 @@ class PluginInfo:
 
     ``error`` is ``None`` for a loaded plugin; for a skipped one (see
     :func:`skkd.plugins.broken_plugins`) it says what went wrong.
+
+    Parameters
+    ----------
+    name : str
+        The plugin's name: its entry-point name, ``skkd.<module>`` for a
+        built-in, or the name given to :func:`skkd.plugins.register`.
+    distribution : str
+        The installed distribution that provides it (``"skkd"`` for the
+        built-ins, ``"<runtime>"`` for one registered in-process).
+    version : str
+        The distribution's version.
+    registered : dict of str to list of str
+        The names it registered, per kind: ``"losses"``, ``"models"``,
+        ``"teachers"`` and ``"augmentations"``.
+    error : str or None, default=None
+        Why the plugin was skipped; None for a loaded plugin.
     """
 
     name: str

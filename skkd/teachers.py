@@ -39,6 +39,16 @@ def as_teacher(obj: Any) -> Teacher:
 
     A ``sklearn.frozen.FrozenEstimator`` is the teacher it wraps.
 
+    Parameters
+    ----------
+    obj : object
+        A teacher of any supported kind, or a :class:`Teacher` (returned as it is).
+
+    Returns
+    -------
+    Teacher
+        What the first accepting adapter returned.
+
     Raises
     ------
     TypeError
@@ -368,6 +378,22 @@ def teacher_logits(teacher: Any, X: Any, *, classes: Any = None, batch_size: int
     Returns
     -------
     ndarray of shape (n_samples, n_classes), float32
+        Log-probabilities (probabilities clipped at
+        :data:`~skkd.adapters.PROBA_FLOOR`) or logits, one column per class.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skkd import DistilledClassifier, teacher_logits
+    >>> X, y = load_iris(return_X_y=True)
+    >>> teacher = LogisticRegression(max_iter=1000).fit(X, y)
+    >>> logits = teacher_logits(teacher, X)
+    >>> logits.shape, logits.dtype
+    ((150, 3), dtype('float32'))
+    >>> student = DistilledClassifier(max_epochs=2, random_state=0)
+    >>> student.fit(X, y, teacher_logits=logits).teacher_score_ > 0.9
+    True
     """
     ensemble = as_ensemble(teacher)
     members = ensemble.teachers if ensemble is not None else [teacher]

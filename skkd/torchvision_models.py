@@ -23,6 +23,13 @@ class TorchvisionClassifier(nn.Module):
 
     One channel is repeated to three; any other count other than three goes
     through a learned 1x1 convolution.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        A torchvision classification model taking ``(batch, 3, H, W)`` images.
+    input_shape : sequence of int
+        ``(channels, height, width)`` that each flat row is reshaped to.
     """
 
     def __init__(self, network: nn.Module, input_shape: Sequence[int]) -> None:
@@ -61,8 +68,24 @@ def torchvision_model(
         ``(channels, height, width)``; guessed for square 1- or 3-channel images.
     **kwargs
         Passed to ``torchvision.models.get_model`` (not ``weights``).
+
+    Returns
+    -------
+    TorchvisionClassifier
+        The network behind a stem that reshapes flat rows to images.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a torchvision classification model, ``input_shape``
+        does not hold ``n_features`` values, or pretrained weights are asked for.
     """
-    import torchvision
+    try:
+        import torchvision
+    except ImportError as exc:
+        raise ImportError(
+            f"module='torchvision:{name}' needs torchvision: pip install 'skkd[torchvision]'"
+        ) from exc
 
     if kwargs.get("weights") is not None or kwargs.get("weights_backbone") is not None:
         raise ValueError(

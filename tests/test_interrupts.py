@@ -125,3 +125,16 @@ def test_resume_in_a_new_estimator_from_skorch_checkpoints(digits, lr_teacher, t
     assert len(second.history_) == 3
     fresh = DistilledClassifier(lr_teacher, max_epochs=1, random_state=5).fit(X_train, y_train)
     assert second.score(X_test, digits[3]) > fresh.score(X_test, digits[3])
+
+
+def test_early_stopping_ends_the_fit_without_an_interrupt(digits, lr_teacher):
+    from skorch.callbacks import EarlyStopping
+    from skorch.dataset import ValidSplit
+
+    X_train, X_test, y_train, y_test = digits
+    # a vanishing lr never improves the validation loss: patience 2 stops after 3 epochs
+    clf = DistilledClassifier(lr_teacher, max_epochs=20, lr=1e-12, train_split=ValidSplit(0.2),
+                              callbacks=[EarlyStopping(patience=2)], random_state=0)
+    clf.fit(X_train, y_train)
+    assert len(clf.history_) == 3
+    assert 0 <= clf.score(X_test, y_test) <= 1
