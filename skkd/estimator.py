@@ -15,9 +15,24 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from skkd.adapters import TorchTeacher
 from skkd.exceptions import InvalidParameterError
+from skkd.hints import (
+    HINT_CACHE_BYTES,
+    HintPlan,
+    probe_shapes,
+    resolve_modules,
+    torch_teacher_module,
+)
 from skkd.labels import encode_labels, unlabeled_rows
-from skkd.net import INPUT_KEY, TEACHER_KEY, ArrayDataset, BatchLoader, DistillationNet
+from skkd.net import (
+    HINT_KEY,
+    INPUT_KEY,
+    TEACHER_KEY,
+    ArrayDataset,
+    BatchLoader,
+    DistillationNet,
+)
 from skkd.params import (
     PREFIXES,
     SKORCH_PREFIXES,
@@ -26,7 +41,7 @@ from skkd.params import (
     class_weights,
     validate_parameters,
 )
-from skkd.plugins import get_loss, get_model
+from skkd.plugins import get_hint_loss, get_loss, get_model
 from skkd.seeding import RandomState
 from skkd.teachers import (
     TeacherOutputs,
@@ -167,7 +182,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         the same results as one after another: their training steps take
         turns on torch's global random state.
     **kwargs
-        ``module__*``, ``loss__*``, ``criterion__*`` (the hard-label
+        ``module__*``, ``loss__*``, ``hint_loss__*``, ``criterion__*`` (the hard-label
         ``CrossEntropyLoss``: ``criterion__weight`` with one weight per class in
         ``classes_`` order, ``criterion__label_smoothing``), ``optimizer__*``,
         ``iterator_train__*``, ``iterator_valid__*`` and ``callbacks__*``
@@ -230,6 +245,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         teacher_cv: Any = None,
         unlabeled: Any = None,
         augment: str | None = None,
+        hints: Any = None,
+        hint_loss: str | Callable[..., Any] = "fitnets",
+        hint_weight: float = 1.0,
         warm_start: bool = False,
         verbose: int = 0,
         random_state: Any = None,
@@ -253,6 +271,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         self.teacher_cv = teacher_cv
         self.unlabeled = unlabeled
         self.augment = augment
+        self.hints = hints
+        self.hint_loss = hint_loss
+        self.hint_weight = hint_weight
         self.warm_start = warm_start
         self.verbose = verbose
         self.random_state = random_state
@@ -300,7 +321,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             k[len(prefix) :]: v for k, v in self._keyword_params.items() if k.startswith(prefix)
         }
 
-    def _check_params(self) -> tuple[Callable[..., Any], str, Any]:
+    def _check_params(self) -> tuple[Callable[..., Any], str, Any, HintPlan | None]:
         """Validate every parameter before any data or teacher is touched."""
         validate_parameters(self.get_params(deep=False))
         check_callbacks_need_no_split(self.callbacks, self.train_split)
@@ -318,7 +339,45 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                       "the hard-label loss torch.nn.CrossEntropyLoss")
         self._module_factory()
         augmentation = build_augmentation(self.augment, self._params_with("augment__"))
-        return soft_loss, loss_name, augmentation
+        return soft_loss, loss_name, augmentation, self._hint_plan()
+
+    def _hint_plan(self) -> HintPlan | None:
+        """The hints' loss, options and torch teacher, checked; None without hints."""
+        options = self._params_with("hint_loss__")
+        if self.hints is None:
+            if options:
+                raise InvalidParameterError(
+                    f"hint_loss__* parameters {sorted(options)} are set but hints=None; "
+                    "name (student path, teacher path) pairs in hints."
+                )
+            return None
+        if isinstance(self.hint_loss, str):
+            try:
+                fn = get_hint_loss(self.hint_loss)
+            except ValueError as exc:
+                raise InvalidParameterError(f"hint_loss={self.hint_loss!r}: {exc}") from exc
+            name = self.hint_loss
+        else:
+            fn, name = self.hint_loss, getattr(self.hint_loss, "__name__", repr(self.hint_loss))
+        check_options("hint_loss__", options, fn, f"hint loss {name!r}", skip=2)
+        module = torch_teacher_module(self.teacher)
+        pairs = [(str(s), str(t)) for s, t in self.hints]
+        resolve_modules(module, [t for _, t in pairs], "teacher")
+        return HintPlan(pairs, fn, name, options, float(self.hint_weight), TorchTeacher(module))
+
+    def _probe_student(self, n_features: int, n_classes: int) -> torch.nn.Module:
+        """A student like the one fit builds, for checking hint paths and shapes.
+
+        Built under a forked random state, so torch's global one is unchanged.
+        """
+        factory = self._module_factory()
+        if isinstance(factory, torch.nn.Module):
+            return factory  # the user's instance: probed in eval mode, modes restored
+        options = self._params_with("module__")
+        with torch.random.fork_rng(devices=[]):
+            if isinstance(self.module, str):
+                return factory(n_features, n_classes, **options)
+            return factory(**options)
 
     def _module_factory(self) -> Any:
         """The student's constructor (checked against ``module__*``), or an instance."""
@@ -372,7 +431,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         self : DistilledClassifier
             The fitted estimator.
         """
-        soft_loss, loss_name, augmentation = self._check_params()
+        soft_loss, loss_name, augmentation, hint_plan = self._check_params()
         continuing = self.warm_start and hasattr(self, "net_")
         X_teacher = X
         X, y = validate_data(self, X, y, dtype=np.float32, reset=not continuing)
@@ -406,6 +465,22 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                                                           self.random_state)
             if hasattr(augmentation, "augment_batch"):
                 inference = "per_batch"  # the teacher sees every augmented batch
+        cache_hints = False
+        if hint_plan is not None:
+            student = self.net_.module_ if continuing else self._probe_student(
+                X.shape[1], len(self.classes_))
+            probe_shapes(hint_plan, student, X[:2])
+            if continuing and (getattr(self.net_, "hint_plan", None) is None
+                               or self.net_.hint_plan.shapes != hint_plan.shapes
+                               or self.net_.hint_plan.hints != hint_plan.hints):
+                raise ValueError(
+                    "warm_start=True continues the fitted student with the hints it was "
+                    "trained with; set warm_start=False to train with other hints."
+                )
+            cache_hints = (inference == "once"
+                           and len(X) * hint_plan.row_bytes() <= HINT_CACHE_BYTES)
+            if not cache_hints:
+                inference = "per_batch"  # the teacher's features are needed on every batch
         outputs = self._teacher_step(X_teacher, y, y_enc, teacher_logits, inference)
         net_params = {
             "alpha": self.alpha,
@@ -415,6 +490,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             "loss_options": self._params_with("loss__"),
             "online_teacher": outputs.per_batch if outputs is not None else None,
             "augmentation": augmentation if hasattr(augmentation, "augment_batch") else None,
+            "hint_plan": hint_plan,
         }
         if continuing:
             net, resume = self.net_, self._torch_random_state
@@ -428,6 +504,12 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         X_fit: Any = X
         if outputs is not None and outputs.logits is not None:
             X_fit = {INPUT_KEY: X, TEACHER_KEY: outputs.logits}
+        if cache_hints:
+            assert hint_plan is not None
+            features = hint_plan.all_teacher_features(X, self.teacher_batch_size
+                                                      or self.batch_size)
+            X_fit = {**(X_fit if isinstance(X_fit, dict) else {INPUT_KEY: X}),
+                     **{HINT_KEY.format(i): f for i, f in enumerate(features)}}
         random_state = RandomState(self.random_state, self.device, resume=resume)
         try:
             with random_state:
@@ -532,8 +614,10 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         net = self.net_
         # Deep-copy everything but the teacher's side: a memo entry makes
         # deepcopy use None in place of that object, without copying it.
+        plan = getattr(net, "hint_plan", None)
         memo: dict[int, Any] = {id(obj): None for obj in (
             self.teacher, self.teacher_, net.online_teacher, net.augmentation,
+            plan.teacher if plan is not None else None,
             getattr(net, "optimizer_", None)) if obj is not None}
         state = {k: v for k, v in self.__dict__.items() if k not in ("teacher", "teacher_")}
         slim = type(self).__new__(type(self))

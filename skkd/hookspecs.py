@@ -2,7 +2,7 @@
 
 Every hook receives a ``register`` callback and returns nothing. A plugin
 implements any subset of them with :data:`skkd.hookimpl`. Built-in losses,
-models and teacher adapters register through these very hooks.
+models, teacher adapters, augmentations and hint losses register through these very hooks.
 
 pluggy calls implementations with keyword arguments only, so an
 implementation's parameter must be named ``register``. Implementations are
@@ -97,4 +97,26 @@ def skkd_register_augmentations(register):
     ----------
     register : callable
         ``register(name, factory)``: call it once per augmentation.
+    """
+
+
+@hookspec
+def skkd_register_hint_losses(register):
+    """Register feature-distillation ("hint") losses by name.
+
+    Call ``register(name, fn)`` once per loss. ``fn`` is called as
+    ``fn(student_feature, teacher_feature, **options)`` for each
+    ``(student path, teacher path)`` pair of ``DistilledClassifier(hints=...)``
+    and returns a scalar tensor; ``options`` are the ``hint_loss__*``
+    parameters. The estimator adds ``hint_weight * sum(fn(...))`` over the pairs
+    to the distillation loss. By default the student feature arrives adapted to
+    the teacher feature's shape (a learned 1x1 convolution for 4-D features, a
+    linear layer for 2-D ones, when the widths differ); a loss that compares
+    features of different widths itself sets the attribute ``adapter = False``
+    and receives the raw student feature.
+
+    Parameters
+    ----------
+    register : callable
+        ``register(name, fn)``: call it once per hint loss.
     """

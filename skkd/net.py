@@ -1,9 +1,13 @@
 """The private skorch net that trains a student with the distillation loss.
 
-``get_loss = alpha * cross_entropy(student, y) + (1 - alpha) * soft_loss``.
-Precomputed teacher logits travel with each batch inside a dict ``X``
-(``{"X": rows, "teacher_logits": logits}``); the teacher itself is never a
-module of the net, so skorch never optimizes, checkpoints or re-moves it.
+``get_loss = alpha * cross_entropy(student, y) + (1 - alpha) * soft_loss``; with
+hints, a training step adds ``hint_weight * sum(hint losses)``.
+Precomputed teacher logits (and cached teacher features) travel with each batch
+inside a dict ``X`` (``{"X": rows, "teacher_logits": logits, "teacher_hint_0":
+features, ...}``); the teacher itself is never a module of the net, so skorch
+never optimizes, checkpoints or re-moves it. The hint adapters are a second
+module of the net, ``hint_adapters_``: skorch trains them with the student
+(``get_all_learnable_params``), while ``module_`` stays the student alone.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
 from skkd.exceptions import LossError, StudentError
+from skkd.hints import capture_features
 
 INPUT_KEY = "X"
 TEACHER_KEY = "teacher_logits"
+HINT_KEY = "teacher_hint_{}"
 
 
 class ArrayDataset(torch.utils.data.Dataset):
@@ -122,6 +128,9 @@ class DistillationNet(NeuralNet):
     augmentation : object or None
         Its ``augment_batch(xb, yb)`` makes every training batch anew; the
         online teacher is queried on the batch it returns.
+    hint_plan : skkd.hints.HintPlan or None
+        Feature distillation: the hint term is added to every training step's
+        loss (not to ``valid_loss``); its adapters become ``hint_adapters_``.
     """
 
     def __init__(
@@ -136,6 +145,7 @@ class DistillationNet(NeuralNet):
         n_classes=None,
         online_teacher=None,
         augmentation=None,
+        hint_plan=None,
         **kwargs,
     ):
         super().__init__(module, criterion, **kwargs)
@@ -147,6 +157,14 @@ class DistillationNet(NeuralNet):
         self.n_classes = n_classes
         self.online_teacher = online_teacher
         self.augmentation = augmentation
+        self.hint_plan = hint_plan
+
+    def initialize_module(self):
+        """The student, and with hints the adapters, a module of their own (``hint_adapters_``)."""
+        super().initialize_module()
+        if self.hint_plan is not None:
+            self.hint_adapters_ = self.hint_plan.build_adapters()
+        return self
 
     @property
     def distilling(self) -> bool:
@@ -189,19 +207,50 @@ class DistillationNet(NeuralNet):
                    for _, cb in getattr(self, "callbacks_", []))
 
     def train_step_single(self, batch, **fit_params):
-        if self.augmentation is None:
+        if self.augmentation is None and self.hint_plan is None:
             return super().train_step_single(batch, **fit_params)
         self._set_training(True)
         Xi, yi = unpack_data(batch)
-        Xi, yi = self.augmentation.augment_batch(to_tensor(Xi, device=self.device),
-                                                 to_tensor(yi, device=self.device))
-        y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        if self.augmentation is not None:
+            Xi, yi = self.augmentation.augment_batch(to_tensor(Xi, device=self.device),
+                                                     to_tensor(yi, device=self.device))
+        if self.hint_plan is None:
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        else:
+            y_pred, loss = self._hinted_step(Xi, yi, **fit_params)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
+    def _hinted_step(self, Xi, yi, **fit_params):
+        """The forward pass and loss of a training step with the hint term added."""
+        plan = self.hint_plan
+        with capture_features(plan.student_modules(self.module_)) as student_records:
+            y_pred = self.infer(Xi, **fit_params)
+        if isinstance(Xi, Mapping) and HINT_KEY.format(0) in Xi:  # cached once in fit
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+            teacher_feats = [Xi[HINT_KEY.format(i)] for i in range(len(plan.hints))]
+        elif self.distilling and not _has_teacher(Xi):
+            # The online teacher runs inside get_loss: record its features on the way.
+            with capture_features(plan.teacher_modules()) as teacher_records:
+                loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+            teacher_feats = [r[-1] for r in teacher_records] if all(teacher_records) else None
+        else:
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+            teacher_feats = None
+        if teacher_feats is None:
+            xb = Xi[INPUT_KEY] if isinstance(Xi, Mapping) else Xi
+            teacher_feats = plan.teacher_features(to_tensor(xb, device=self.device))
+        if not all(student_records):
+            raise StudentError(
+                "hints: a student module named in hints did not run in the student's forward "
+                "pass, so it has no feature to distil."
+            )
+        student_feats = [r[-1] for r in student_records]
+        return y_pred, loss + plan.term(student_feats, teacher_feats, self.hint_adapters_)
+
     def infer(self, x, **fit_params):
-        if _has_teacher(x):
+        if isinstance(x, Mapping) and INPUT_KEY in x:
             x = x[INPUT_KEY]
         out = super().infer(x, **fit_params)
         if self.n_classes is not None and (

@@ -55,6 +55,15 @@ def _module(value: Any) -> bool:
     )
 
 
+def _hints(value: Any) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, list | tuple) or not value:
+        return False
+    return all(isinstance(pair, list | tuple) and len(pair) == 2
+               and all(isinstance(p, str) for p in pair) for pair in value)
+
+
 def _random_state(value: Any) -> bool:
     return (
         value is None
@@ -96,6 +105,13 @@ PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
                    "None, an integer >= 2 or a cross-validation splitter"),
     "unlabeled": (lambda v: v is None or isinstance(v, str) or (_real(v) and not (
         isinstance(v, float) and math.isnan(v))), "None, a number or a string"),
+    "hints": (_hints, "None or a non-empty list of (student path, teacher path) pairs of "
+              "module names from named_modules()"),
+    "hint_loss": (lambda v: isinstance(v, str) or callable(v),
+                  "a registered hint loss name ('fitnets', 'at') or a callable "
+                  "fn(student_feature, teacher_feature, **options)"),
+    "hint_weight": (lambda v: _real(v) and math.isfinite(v) and v >= 0,
+                    "a finite real number >= 0"),
     "warm_start": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
     "verbose": (lambda v: isinstance(v, numbers.Integral) and v >= 0, "an integer >= 0"),
     "random_state": (_random_state,
@@ -107,6 +123,7 @@ PREFIXES: dict[str, str] = {
     "module__": "the student module (or its registered factory)",
     "loss__": "the soft loss",
     "augment__": "the augmentation",
+    "hint_loss__": "the hint (feature-distillation) loss",
     "criterion__": "the hard-label loss, torch.nn.CrossEntropyLoss (weight, label_smoothing)",
     "optimizer__": "the optimizer",
     "iterator_train__": "the training DataLoader",

@@ -3,7 +3,7 @@
 This module is skkd's face to users, tests and the rest of the package: it
 holds the current registry and the lock around it, changes it
 (:func:`register`, :func:`unregister`, :func:`reset`) and looks names up in it
-(:func:`get_loss`, :func:`get_model`, :func:`teacher_adapters`,
+(:func:`get_loss`, :func:`get_model`, :func:`get_hint_loss`, :func:`teacher_adapters`,
 :func:`list_plugins`, :func:`broken_plugins`, :func:`plugin_of`). How a
 registry is built (discovering entry points, calling hooks, detecting broken
 plugins) is in :mod:`skkd.registry`.
@@ -63,6 +63,7 @@ __all__ = [
     "broken_plugins",
     "get_augmentation",
     "describe",
+    "get_hint_loss",
     "get_loss",
     "get_model",
     "get_plugin_manager",
@@ -302,6 +303,28 @@ def get_augmentation(name: str) -> Callable[..., Any]:
     return _lookup("augmentations", name)
 
 
+def get_hint_loss(name: str) -> Callable[..., Any]:
+    """Return the feature-distillation (hint) loss registered as ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered hint loss name, e.g. ``"fitnets"`` or ``"at"``.
+
+    Returns
+    -------
+    callable
+        ``fn(student_feature, teacher_feature, **options)`` (see
+        :func:`skkd.hookspecs.skkd_register_hint_losses`).
+
+    Raises
+    ------
+    ValueError
+        If no plugin registered ``name``; the message lists the known ones.
+    """
+    return _lookup("hint_losses", name)
+
+
 def get_model(name: str) -> Callable[..., Any]:
     """Return the model factory registered as ``name``.
 
@@ -409,7 +432,7 @@ def describe(kind: str, name: str) -> str:
 
     Parameters
     ----------
-    kind : {"losses", "models", "teachers", "augmentations"}
+    kind : {"losses", "models", "teachers", "augmentations", "hint_losses"}
         The kind of registration.
     name : str
         The registered name.
@@ -427,7 +450,7 @@ def plugin_of(kind: str, name: str) -> PluginInfo:
 
     Parameters
     ----------
-    kind : {"losses", "models", "teachers", "augmentations"}
+    kind : {"losses", "models", "teachers", "augmentations", "hint_losses"}
         The kind of registration.
     name : str
         The registered name.

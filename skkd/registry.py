@@ -39,15 +39,16 @@ ALLOW_ENV = "SKKD_LOAD_PLUGINS"
 BUILTIN_DISTRIBUTION = "skkd"
 BUILTIN_MODULES = (
     "skkd.losses", "skkd.models", "skkd.adapters", "skkd.torchvision_models",
-    "skkd.augmentations",
+    "skkd.augmentations", "skkd.hints",
 )
 SINGULAR = {"losses": "loss", "models": "model", "teachers": "teacher adapter",
-            "augmentations": "augmentation"}
+            "augmentations": "augmentation", "hint_losses": "hint loss"}
 KINDS = {
     "losses": "skkd_register_losses",
     "models": "skkd_register_models",
     "teachers": "skkd_register_teachers",
     "augmentations": "skkd_register_augmentations",
+    "hint_losses": "skkd_register_hint_losses",
 }
 
 Origin = tuple[str | None, tuple[str, ...]]  # SKKD_LOAD_PLUGINS and sys.path, as read
@@ -76,7 +77,7 @@ class PluginInfo:
         The distribution's version.
     registered : dict of str to list of str
         The names it registered, per kind: ``"losses"``, ``"models"``,
-        ``"teachers"`` and ``"augmentations"``.
+        ``"teachers"``, ``"augmentations"`` and ``"hint_losses"``.
     error : str or None, default=None
         Why the plugin was skipped; None for a loaded plugin.
     """

@@ -1,0 +1,424 @@
+"""Feature distillation ("hints"): the student learns the teacher's intermediate features.
+
+``DistilledClassifier(hints=[("student.path", "teacher.path"), ...])`` adds
+``hint_weight * sum(hint_loss(student_feature, teacher_feature))`` to the
+distillation loss. Paths are names from ``named_modules()``; features are the
+outputs of those modules, captured with forward hooks that are always removed
+(:func:`capture_features`). This module holds the built-in hint losses
+(registered through :func:`skkd.hookspecs.skkd_register_hint_losses`), the
+student-side adapters and the :class:`HintPlan` the estimator hands its net.
+
+Built-ins:
+
+- ``"fitnets"``: Romero et al. (2015), *FitNets: Hints for Thin Deep Nets*:
+  the mean squared error between the adapted student feature and the teacher's.
+- ``"at"``: Zagoruyko & Komodakis (2017), *Paying More Attention to
+  Attention*: the squared distance between normalised spatial attention maps;
+  no adapter is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skorch import NeuralNet
+from torch import nn
+
+from skkd.adapters import TorchTeacher, eval_mode
+from skkd.exceptions import InvalidParameterError
+from skkd.hookspecs import hookimpl
+
+__all__ = [
+    "HINT_CACHE_BYTES", "HintPlan", "attention_map", "attention_transfer", "build_adapter",
+    "capture_features", "fitnets", "resolve_modules", "torch_teacher_module",
+]
+
+#: Teacher features of the training rows are computed once and kept in memory
+#: when they take at most this many bytes (float32); otherwise the teacher runs
+#: on every training batch.
+HINT_CACHE_BYTES = 2**30
+
+
+# --------------------------------------------------------------------------- the losses
+
+
+def fitnets(student_feature: torch.Tensor, teacher_feature: torch.Tensor) -> torch.Tensor:
+    """Romero et al. (2015), FitNets: mean squared error between features.
+
+    The student feature arrives already adapted to the teacher's shape (a 1x1
+    convolution or a linear layer, trained with the student, when the widths
+    differ). The mean is over every element (batch, channels, positions); the
+    paper's ``1/2 * ||.||**2`` differs by a constant factor, absorbed by
+    ``hint_weight``.
+
+    Parameters
+    ----------
+    student_feature : torch.Tensor
+        The (adapted) student feature; the gradient flows through it.
+    teacher_feature : torch.Tensor
+        The teacher feature, same shape, without gradient.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar.
+
+    Examples
+    --------
+    >>> import torch
+    >>> float(fitnets(torch.ones(2, 3), torch.zeros(2, 3)))
+    1.0
+    """
+    return F.mse_loss(student_feature, teacher_feature)
+
+
+def attention_map(feature: torch.Tensor, p: float = 2.0) -> torch.Tensor:
+    """The normalised spatial attention map of a feature, one row per sample.
+
+    For a 4-D feature ``(N, C, H, W)``: ``mean over C of |f|**p``, flattened to
+    ``(N, H*W)``, then divided by its L2 norm per sample. A 2-D feature
+    ``(N, D)`` is its own map: it is only L2-normalised per sample.
+
+    Parameters
+    ----------
+    feature : torch.Tensor of shape (N, C, H, W) or (N, D)
+        A feature.
+    p : float, default=2.0
+        The power of ``|f|`` (the paper's ``p = 2``).
+
+    Returns
+    -------
+    torch.Tensor of shape (N, H*W) or (N, D)
+        Unit-norm rows (all-zero rows stay zero).
+    """
+    if feature.ndim == 4:
+        feature = feature.abs().pow(p).mean(dim=1).flatten(1)
+    elif feature.ndim != 2:
+        raise ValueError(
+            f"Attention transfer needs 4-D (N, C, H, W) or 2-D (N, D) features; got shape "
+            f"{tuple(feature.shape)}."
+        )
+    return F.normalize(feature, p=2.0, dim=1)
+
+
+def attention_transfer(student_feature: torch.Tensor, teacher_feature: torch.Tensor,
+                       *, p: float = 2.0) -> torch.Tensor:
+    """Zagoruyko & Komodakis (2017), attention transfer.
+
+    ``mean over the batch of ||a(s) - a(t)||**2``, where ``a`` is
+    :func:`attention_map` (channel mean of ``|f|**p``, flattened, L2-normalised
+    per sample). The paper's code averages over positions too and scales by
+    ``beta / 2 = 500``; here the squared distance is summed over positions
+    (a value in ``[0, 4]``), so ``hint_weight`` of order 1 to 1000 is usual.
+    Channel counts may differ (no adapter). When the spatial sizes of 4-D
+    features differ, the student's map is resized to the teacher's by adaptive
+    average pooling before normalising. 2-D features must have the same width.
+
+    Parameters
+    ----------
+    student_feature : torch.Tensor of shape (N, C_s, H_s, W_s) or (N, D)
+        The student feature; the gradient flows through it.
+    teacher_feature : torch.Tensor of shape (N, C_t, H_t, W_t) or (N, D)
+        The teacher feature, without gradient.
+    p : float, default=2.0
+        The power of ``|f|`` in the attention map.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar.
+
+    Examples
+    --------
+    >>> import torch
+    >>> f = torch.randn(2, 3, 4, 4)
+    >>> round(float(attention_transfer(f, 5 * f.repeat(1, 2, 1, 1))), 6)  # same map
+    0.0
+    """
+    if student_feature.ndim == 4 and teacher_feature.ndim == 4:
+        if student_feature.shape[-2:] != teacher_feature.shape[-2:]:
+            energy = student_feature.abs().pow(p).mean(dim=1, keepdim=True)
+            energy = F.adaptive_avg_pool2d(energy, teacher_feature.shape[-2:])
+            s_map = F.normalize(energy.flatten(1), p=2.0, dim=1)
+        else:
+            s_map = attention_map(student_feature, p)
+        t_map = attention_map(teacher_feature, p)
+    elif student_feature.ndim == 2 and teacher_feature.ndim == 2:
+        if student_feature.shape[1] != teacher_feature.shape[1]:
+            raise ValueError(
+                f"Attention transfer between 2-D features needs equal widths; got "
+                f"{student_feature.shape[1]} (student) and {teacher_feature.shape[1]} (teacher)."
+            )
+        s_map, t_map = attention_map(student_feature, p), attention_map(teacher_feature, p)
+    else:
+        raise ValueError(
+            f"Attention transfer needs two 4-D or two 2-D features; got shapes "
+            f"{tuple(student_feature.shape)} and {tuple(teacher_feature.shape)}."
+        )
+    return (s_map - t_map).pow(2).sum(dim=1).mean()
+
+
+#: A hint loss with ``adapter = False`` compares features of any width itself.
+attention_transfer.adapter = False  # type: ignore[attr-defined]
+
+
+@hookimpl
+def skkd_register_hint_losses(register):
+    register("fitnets", fitnets)
+    register("at", attention_transfer)
+
+
+# --------------------------------------------------------------------------- modules, hooks
+
+
+def torch_teacher_module(teacher: Any) -> nn.Module:
+    """The torch module of a teacher given with ``hints``: a module or a fitted skorch net.
+
+    Raises
+    ------
+    InvalidParameterError
+        For any other teacher: its features cannot be captured.
+    """
+    inner = teacher
+    while hasattr(inner, "estimator") and type(inner).__name__ == "FrozenEstimator":
+        inner = inner.estimator
+    if isinstance(inner, nn.Module):
+        return inner
+    if isinstance(inner, NeuralNet) and getattr(inner, "initialized_", False):
+        return inner.module_
+    what = "no teacher" if inner is None else f"a teacher of type {type(inner).__name__}"
+    if isinstance(inner, NeuralNet):
+        what += " that is not initialized (fit it first)"
+    raise InvalidParameterError(
+        f"hints need a torch teacher (a fitted torch.nn.Module or skorch net), whose "
+        f"intermediate features can be captured by module path; got {what}. Drop hints, or "
+        "distil from the teacher's outputs alone."
+    )
+
+
+def resolve_modules(module: nn.Module, paths: Sequence[str], owner: str) -> list[nn.Module]:
+    """The submodules of ``module`` named ``paths`` in ``named_modules()``.
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the first unknown path and the closest existing names.
+    """
+    named = dict(module.named_modules())
+    found = []
+    for path in paths:
+        if path not in named:
+            close = difflib.get_close_matches(path, [n for n in named if n], n=5, cutoff=0.4)
+            hint = (f"closest: {', '.join(map(repr, close))}" if close
+                    else f"names: {', '.join(repr(n) for n in list(named)[1:11])}")
+            raise InvalidParameterError(
+                f"hints: the {owner} {type(module).__name__} has no module {path!r} "
+                f"(paths are names from named_modules()); {hint}."
+            )
+        found.append(named[path])
+    return found
+
+
+@contextlib.contextmanager
+def capture_features(modules: Sequence[nn.Module]) -> Iterator[list[list[torch.Tensor]]]:
+    """Record the outputs of ``modules`` while the block runs; the hooks are always removed.
+
+    Only forward passes run by the thread that entered the block are recorded,
+    so a teacher shared by fits in several threads records each fit's own batch.
+
+    Parameters
+    ----------
+    modules : sequence of torch.nn.Module
+        The modules to watch.
+
+    Yields
+    ------
+    list of list of torch.Tensor
+        One list per module, filled with its outputs, one per call, in order.
+    """
+    owner = threading.get_ident()
+    records: list[list[torch.Tensor]] = [[] for _ in modules]
+    handles = []
+
+    def recorder(store: list[torch.Tensor]) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            if threading.get_ident() == owner:
+                store.append(output)
+        return hook
+
+    try:
+        for module, store in zip(modules, records, strict=True):
+            handles.append(module.register_forward_hook(recorder(store)))
+        yield records
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def build_adapter(student_shape: Sequence[int], teacher_shape: Sequence[int]) -> nn.Module:
+    """The student-side adapter from one feature shape (without batch) to another.
+
+    A 1x1 convolution for ``(C, H, W)`` features whose channels differ, a
+    linear layer for ``(D,)`` features whose widths differ, ``nn.Identity``
+    when the shapes are equal.
+
+    Raises
+    ------
+    ValueError
+        When no such adapter maps one shape to the other (different spatial
+        sizes or different ranks).
+    """
+    s, t = tuple(student_shape), tuple(teacher_shape)
+    if s == t:
+        return nn.Identity()
+    if len(s) == len(t) == 3 and s[1:] == t[1:]:
+        return nn.Conv2d(s[0], t[0], kernel_size=1)
+    if len(s) == len(t) == 1:
+        return nn.Linear(s[0], t[0])
+    raise ValueError(
+        f"no adapter maps a student feature of shape {s} to a teacher feature of shape {t}: "
+        "4-D features need the same spatial size (a 1x1 convolution adapts the channels), "
+        "2-D features a linear layer; pick layers with matching sizes, or hint_loss='at' "
+        "for 4-D features."
+    )
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+@dataclass
+class HintPlan:
+    """What the net needs to add the hint term: paths, loss, shapes and the teacher.
+
+    Parameters
+    ----------
+    hints : list of (str, str)
+        ``(student path, teacher path)`` pairs.
+    loss : callable
+        ``fn(student_feature, teacher_feature, **options) -> scalar``.
+    loss_name : str
+        For error messages.
+    options : dict
+        The ``hint_loss__*`` parameters.
+    weight : float
+        ``hint_weight``.
+    teacher : TorchTeacher or None
+        The teacher's module, run per batch when its features are not cached;
+        None in a copy made by ``without_teacher()``.
+    shapes : list of (tuple, tuple)
+        Per hint, the student's and the teacher's feature shape (without batch).
+    """
+
+    hints: list[tuple[str, str]]
+    loss: Callable[..., Any]
+    loss_name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    weight: float = 1.0
+    teacher: TorchTeacher | None = None
+    shapes: list[tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
+
+    @property
+    def adapts(self) -> bool:
+        """Whether the loss wants student features adapted to the teacher's shape."""
+        return bool(getattr(self.loss, "adapter", True))
+
+    def build_adapters(self) -> nn.ModuleList:
+        """One adapter per hint (``nn.Identity`` where none is needed)."""
+        if not self.adapts:
+            return nn.ModuleList(nn.Identity() for _ in self.shapes)
+        return nn.ModuleList(build_adapter(s, t) for s, t in self.shapes)
+
+    def row_bytes(self) -> int:
+        """float32 bytes of the teacher features of one row."""
+        return 4 * sum(int(np.prod(t)) for _, t in self.shapes)
+
+    def student_modules(self, student: nn.Module) -> list[nn.Module]:
+        return resolve_modules(student, [s for s, _ in self.hints], "student")
+
+    def teacher_modules(self) -> list[nn.Module]:
+        if self.teacher is None:
+            raise RuntimeError("This hinted net has no teacher (a without_teacher() copy?).")
+        return resolve_modules(self.teacher.module, [t for _, t in self.hints], "teacher")
+
+    def teacher_features(self, xb: torch.Tensor) -> list[torch.Tensor]:
+        """The teacher's features on one batch, on ``xb``'s device, without gradient.
+
+        The teacher runs in eval mode (its own modes restored afterwards), with
+        no gradient; nothing of it changes.
+        """
+        assert self.teacher is not None
+        module = self.teacher.module
+        device, dtype = self.teacher._device_dtype()
+        with capture_features(self.teacher_modules()) as records, eval_mode(module), \
+                torch.no_grad():
+            module(xb.to(device=device, dtype=dtype))
+        return [r[-1].to(xb.device) for r in records]
+
+    def all_teacher_features(self, X: np.ndarray, batch_size: int) -> list[np.ndarray]:
+        """The teacher's features on every row of ``X``, as float32 arrays (the cache)."""
+        chunks: list[list[np.ndarray]] = [[] for _ in self.hints]
+        step = len(X) if batch_size < 1 else batch_size
+        for start in range(0, len(X), max(step, 1)):
+            feats = self.teacher_features(torch.as_tensor(X[start : start + step]))
+            for store, f in zip(chunks, feats, strict=True):
+                store.append(f.float().cpu().numpy())
+        return [np.concatenate(c) for c in chunks]
+
+    def term(self, student_feats: list[torch.Tensor], teacher_feats: list[Any],
+             adapters: nn.ModuleList) -> torch.Tensor:
+        """``weight * sum(loss(adapter(s), t))`` over the hints."""
+        total = None
+        for (s_path, t_path), s, t, adapter in zip(self.hints, student_feats, teacher_feats,
+                                                   adapters, strict=True):
+            t = torch.as_tensor(t).to(device=s.device, dtype=s.dtype)
+            value = self.loss(adapter(s), t, **self.options)
+            if not isinstance(value, torch.Tensor) or value.ndim != 0:
+                raise ValueError(
+                    f"hint loss {self.loss_name!r} returned "
+                    f"{tuple(value.shape) if isinstance(value, torch.Tensor) else value!r} for "
+                    f"hint ({s_path!r}, {t_path!r}); a hint loss must return a scalar tensor."
+                )
+            total = value if total is None else total + value
+        assert total is not None
+        return self.weight * total
+
+
+def probe_shapes(plan: HintPlan, student: nn.Module, rows: np.ndarray) -> None:
+    """Fill ``plan.shapes`` by running both models on a few rows; check they fit the loss.
+
+    The student runs in eval mode without gradient (its modes restored); so
+    does the teacher. Raises ``InvalidParameterError`` for a pair no adapter
+    (or the loss) can compare.
+    """
+    xb = torch.as_tensor(rows)
+    device = next((p.device for p in student.parameters()), torch.device("cpu"))
+    s_modules = plan.student_modules(student)
+    with capture_features(s_modules) as records, eval_mode(student), torch.no_grad():
+        student(xb.to(device))
+    t_feats = plan.teacher_features(xb)
+    plan.shapes = []
+    for (s_path, t_path), rec, t in zip(plan.hints, records, t_feats, strict=True):
+        if not rec or not isinstance(rec[-1], torch.Tensor):
+            raise InvalidParameterError(
+                f"hints: the student module {s_path!r} produced no tensor output "
+                "in the student's forward pass."
+            )
+        s_shape, t_shape = tuple(rec[-1].shape[1:]), tuple(t.shape[1:])
+        try:
+            if plan.adapts:
+                build_adapter(s_shape, t_shape)
+            else:
+                plan.loss(rec[-1], t, **plan.options)
+        except ValueError as exc:
+            raise InvalidParameterError(
+                f"hints ({s_path!r}, {t_path!r}) with hint_loss={plan.loss_name!r}: {exc}"
+            ) from exc
+        plan.shapes.append((s_shape, t_shape))
