@@ -1,6 +1,6 @@
 """The version of skkd, in a module of its own so that any module can import it cheaply.
 
-Keep it equal to ``version`` in pyproject.toml (tests/test_cli.py checks).
+pyproject.toml reads it (``dynamic = ["version"]``): this is the one source.
 """
 
 __version__ = "0.1.0"

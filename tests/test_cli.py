@@ -185,7 +185,7 @@ def test_python_dash_m_skkd_version():
 
 
 def test_the_version_is_the_installed_distributions():
-    # skkd/_version.py and pyproject.toml's static version must not drift apart.
+    # pyproject.toml takes its version from skkd/_version.py: the installed metadata agrees.
     from skkd import _version
 
     assert skkd.__version__ == _version.__version__ == importlib.metadata.version("skkd")
