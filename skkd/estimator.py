@@ -55,6 +55,18 @@ from skkd.teachers import (
 from skkd.transfer import add_transfer_set, build_augmentation, needs_teacher
 
 
+def _named_or_callable(
+    param: str, value: Any, lookup: Callable[[str], Callable[..., Any]]
+) -> tuple[Callable[..., Any], str]:
+    """``(function, name)`` of a parameter that is a registered name or a callable."""
+    if not isinstance(value, str):
+        return value, getattr(value, "__name__", repr(value))
+    try:
+        return lookup(value), value
+    except ValueError as exc:
+        raise InvalidParameterError(f"{param}={value!r}: {exc}") from exc
+
+
 class DistilledClassifier(ClassifierMixin, BaseEstimator):
     """Distill a fitted teacher into a small PyTorch student trained by skorch.
 
@@ -325,14 +337,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         """Validate every parameter before any data or teacher is touched."""
         validate_parameters(self.get_params(deep=False))
         check_callbacks_need_no_split(self.callbacks, self.train_split)
-        if isinstance(self.loss, str):
-            try:
-                soft_loss = get_loss(self.loss)
-            except ValueError as exc:
-                raise InvalidParameterError(f"loss={self.loss!r}: {exc}") from exc
-            loss_name = self.loss
-        else:
-            soft_loss, loss_name = self.loss, getattr(self.loss, "__name__", repr(self.loss))
+        soft_loss, loss_name = _named_or_callable("loss", self.loss, get_loss)
         check_options("loss__", self._params_with("loss__"), soft_loss, f"loss {loss_name!r}",
                       skip=2, reserved=("temperature", "y"))
         check_options("criterion__", self._params_with("criterion__"), torch.nn.CrossEntropyLoss,
@@ -351,14 +356,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                     "name (student path, teacher path) pairs in hints."
                 )
             return None
-        if isinstance(self.hint_loss, str):
-            try:
-                fn = get_hint_loss(self.hint_loss)
-            except ValueError as exc:
-                raise InvalidParameterError(f"hint_loss={self.hint_loss!r}: {exc}") from exc
-            name = self.hint_loss
-        else:
-            fn, name = self.hint_loss, getattr(self.hint_loss, "__name__", repr(self.hint_loss))
+        fn, name = _named_or_callable("hint_loss", self.hint_loss, get_hint_loss)
         check_options("hint_loss__", options, fn, f"hint loss {name!r}", skip=2)
         module = torch_teacher_module(self.teacher)
         pairs = [(str(s), str(t)) for s, t in self.hints]

@@ -80,11 +80,13 @@ def fitnets(student_feature: torch.Tensor, teacher_feature: torch.Tensor) -> tor
     return F.mse_loss(student_feature, teacher_feature)
 
 
-def attention_map(feature: torch.Tensor, p: float = 2.0) -> torch.Tensor:
+def attention_map(feature: torch.Tensor, p: float = 2.0,
+                  size: tuple[int, int] | None = None) -> torch.Tensor:
     """The normalised spatial attention map of a feature, one row per sample.
 
-    For a 4-D feature ``(N, C, H, W)``: ``mean over C of |f|**p``, flattened to
-    ``(N, H*W)``, then divided by its L2 norm per sample. A 2-D feature
+    For a 4-D feature ``(N, C, H, W)``: ``mean over C of |f|**p``, resized to
+    ``size`` by adaptive average pooling when given and different, flattened
+    to ``(N, H*W)``, then divided by its L2 norm per sample. A 2-D feature
     ``(N, D)`` is its own map: it is only L2-normalised per sample.
 
     Parameters
@@ -93,6 +95,8 @@ def attention_map(feature: torch.Tensor, p: float = 2.0) -> torch.Tensor:
         A feature.
     p : float, default=2.0
         The power of ``|f|`` (the paper's ``p = 2``).
+    size : tuple of int or None, default=None
+        ``(H, W)`` of the map of a 4-D feature; None keeps the feature's.
 
     Returns
     -------
@@ -100,7 +104,10 @@ def attention_map(feature: torch.Tensor, p: float = 2.0) -> torch.Tensor:
         Unit-norm rows (all-zero rows stay zero).
     """
     if feature.ndim == 4:
-        feature = feature.abs().pow(p).mean(dim=1).flatten(1)
+        energy = feature.abs().pow(p).mean(dim=1, keepdim=True)
+        if size is not None and tuple(energy.shape[-2:]) != tuple(size):
+            energy = F.adaptive_avg_pool2d(energy, size)
+        feature = energy.flatten(1)
     elif feature.ndim != 2:
         raise ValueError(
             f"Attention transfer needs 4-D (N, C, H, W) or 2-D (N, D) features; got shape "
@@ -144,12 +151,7 @@ def attention_transfer(student_feature: torch.Tensor, teacher_feature: torch.Ten
     0.0
     """
     if student_feature.ndim == 4 and teacher_feature.ndim == 4:
-        if student_feature.shape[-2:] != teacher_feature.shape[-2:]:
-            energy = student_feature.abs().pow(p).mean(dim=1, keepdim=True)
-            energy = F.adaptive_avg_pool2d(energy, teacher_feature.shape[-2:])
-            s_map = F.normalize(energy.flatten(1), p=2.0, dim=1)
-        else:
-            s_map = attention_map(student_feature, p)
+        s_map = attention_map(student_feature, p, size=tuple(teacher_feature.shape[-2:]))
         t_map = attention_map(teacher_feature, p)
     elif student_feature.ndim == 2 and teacher_feature.ndim == 2:
         if student_feature.shape[1] != teacher_feature.shape[1]:
