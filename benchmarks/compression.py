@@ -46,7 +46,8 @@ from skorch.callbacks import LRScheduler
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
-from keras_example import RESULTS, log, machine  # noqa: E402
+from keras_example import log, machine, write_results  # noqa: E402
+from tabular import HIDDEN, Data, forest, gbm, n_parameters  # noqa: E402
 
 from skkd import DistilledClassifier  # noqa: E402
 from skkd.export import to_onnx  # noqa: E402
@@ -58,8 +59,6 @@ def cosine(n_rows: int, epochs: int, batch_size: int) -> list:
 
 
 def flights(kind: str, quick: bool):
-    from tabular import HIDDEN, Data, forest, gbm
-
     data = Data(12_000 if quick else 60_000)
     teacher = (gbm(data.layout, max_iter=100, max_leaf_nodes=63) if kind == "gbm"
                else forest(n_estimators=200, max_features=0.3))
@@ -99,18 +98,6 @@ def fashion_cnn(quick: bool, protocol: str):
     student = DistilledClassifier(teacher, module="cnn-student", lr=6e-3, max_epochs=epochs,
                                   random_state=0, callbacks=cosine(len(y), epochs, 32))
     return teacher, student, X, y, Xt, yt
-
-
-def n_parameters(model) -> tuple[int, str]:
-    if isinstance(model, torch.nn.Module):
-        return sum(p.numel() for p in model.parameters()), "weights"
-    if hasattr(model, "steps"):
-        model = model.steps[-1][1]
-    if hasattr(model, "estimators_"):
-        return int(sum(t.tree_.node_count for t in model.estimators_)), "tree nodes"
-    if hasattr(model, "_predictors"):
-        return int(sum(len(p.nodes) for it in model._predictors for p in it)), "tree nodes"
-    raise TypeError(type(model).__name__)
 
 
 def latency(fn, X: np.ndarray, repeats: int) -> dict:
@@ -161,7 +148,8 @@ def measure(name: str, teacher, student, X, y, Xt, yt, repeats: int) -> dict:
     if hasattr(teacher, "classes_"):
         teacher_pred = teacher.classes_[teacher_pred]
     student_pred = slim.predict(Xt)
-    params, unit = n_parameters(teacher)
+    params = n_parameters(teacher)
+    unit = "weights" if isinstance(teacher, torch.nn.Module) else "tree nodes"
     with threadpool_limits(1):
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
@@ -177,7 +165,7 @@ def measure(name: str, teacher, student, X, y, Xt, yt, repeats: int) -> dict:
         "teacher": type(teacher).__name__ if not hasattr(teacher, "steps")
         else " -> ".join(type(s).__name__ for _, s in teacher.steps),
         "teacher_parameters": params, "teacher_parameter_unit": unit,
-        "student_parameters": n_parameters(slim.net_.module_)[0],
+        "student_parameters": n_parameters(slim),
         "bytes": {"teacher pickle": len(pickle.dumps(teacher)),
                   "DistilledClassifier pickle": len(pickle.dumps(student)),
                   "without_teacher() pickle": len(pickle.dumps(slim)),
@@ -274,10 +262,7 @@ def main() -> None:
                                      **PROTOCOLS[args.fashion_teacher]}
     report["seconds"] = time.perf_counter() - started
     suffix = "-quick" if args.quick else ""
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"compression{suffix}.json").write_text(json.dumps(report, indent=1))
-    (RESULTS / f"compression{suffix}.md").write_text(summarize(report))
-    log(summarize(report))
+    write_results(f"compression{suffix}", report, summarize(report))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.svm import SVC
 
 sys.path.insert(0, str(Path(__file__).parent))
-from keras_example import RESULTS, log, machine  # noqa: E402
+from keras_example import RESULTS, log, machine, write_results  # noqa: E402
 
 ALPHAS = (0.1, 0.3, 0.5, 0.7)
 TEMPERATURES = (1.0, 2.0, 4.0, 10.0)
@@ -185,10 +185,7 @@ def main() -> None:
     report["chosen"] = min(report["mean_regret"], key=report["mean_regret"].get)
     report["seconds"] = time.perf_counter() - started
     suffix = "-quick" if args.quick else ""
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"defaults{suffix}.json").write_text(json.dumps(report, indent=1))
-    (RESULTS / f"defaults{suffix}.md").write_text(summarize(report))
-    log(summarize(report))
+    write_results(f"defaults{suffix}", report, summarize(report))
 
 
 if __name__ == "__main__":

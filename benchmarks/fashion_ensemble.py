@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import math
 import statistics
 import sys
@@ -43,7 +42,7 @@ from sklearn.model_selection import GridSearchCV, PredefinedSplit, train_test_sp
 from skorch.callbacks import LRScheduler
 
 sys.path.insert(0, str(Path(__file__).parent))
-from keras_example import RESULTS, checksum, log, machine  # noqa: E402
+from keras_example import checksum, log, machine, write_results  # noqa: E402
 from teacher_cache import get_teacher  # noqa: E402
 
 from skkd import DistilledClassifier, teacher_logits  # noqa: E402
@@ -279,10 +278,7 @@ def main() -> None:
     report["teachers_unchanged"] = before == [checksum(t) for t in members]
     report["seconds"] = time.perf_counter() - started
     suffix = "-quick" if args.quick else ""
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"fashion_ensemble{suffix}.json").write_text(json.dumps(report, indent=1))
-    (RESULTS / f"fashion_ensemble{suffix}.md").write_text(summarize(report))
-    log(summarize(report))
+    write_results(f"fashion_ensemble{suffix}", report, summarize(report))
 
 
 if __name__ == "__main__":

@@ -72,6 +72,14 @@ def log(*args):
     print(*args, flush=True)
 
 
+def write_results(stem: str, report: dict, markdown: str) -> None:
+    """``results/{stem}.json`` and ``results/{stem}.md``; the Markdown is printed too."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=1, default=float))
+    (RESULTS / f"{stem}.md").write_text(markdown)
+    log(markdown)
+
+
 def machine() -> dict:
     cpu = platform.processor() or platform.machine()
     try:

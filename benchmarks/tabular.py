@@ -146,9 +146,11 @@ def student(seed: int, lr: float, epochs: int, n_rows: int, **params) -> Distill
 
 
 def n_parameters(model) -> int:
-    """Student: trainable weights; trees: nodes (a GBM's over all its trees)."""
+    """Student or torch module: trainable weights; trees: nodes (a GBM's over all its trees)."""
     if isinstance(model, DistilledClassifier):
-        return sum(p.numel() for p in model.net_.module_.parameters())
+        model = model.net_.module_
+    if isinstance(model, torch.nn.Module):
+        return sum(p.numel() for p in model.parameters())
     if hasattr(model, "steps"):
         model = model.steps[-1][1]
     if isinstance(model, HistGradientBoostingClassifier):

@@ -17,7 +17,6 @@ Writes ``benchmarks/results/tabular_budget.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 from joblib import Parallel, delayed
 
 sys.path.insert(0, str(Path(__file__).parent))
-from keras_example import RESULTS, log, machine  # noqa: E402
+from keras_example import log, machine, write_results  # noqa: E402
 
 BUDGETS = (80, 160, 320, 640)  # epoch equivalents
 
@@ -131,10 +130,7 @@ def main() -> None:
     results = Parallel(n_jobs=2)(delayed(fit_one)(r, s) for r in todo for s in args.seeds)
     report = {"machine": machine(), "seeds": args.seeds, "budgets": args.budgets,
               "runs": results, "seconds": time.perf_counter() - started}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "tabular_budget.json").write_text(json.dumps(report, indent=1))
-    (RESULTS / "tabular_budget.md").write_text(summarize(report))
-    log(summarize(report))
+    write_results("tabular_budget", report, summarize(report))
 
 
 if __name__ == "__main__":
