@@ -44,17 +44,19 @@ def _key(seed: int, recipe: str) -> str:
     return f"cnn-teacher-seed{seed}-{digest.hexdigest()[:12]}"
 
 
-def get_teacher(seed, X_train, y_train, X_test, y_test, log=print, recipe="example"):
+def get_teacher(seed, X_train, y_train, X_test, y_test, log=print, recipe="example",
+                device="cpu"):
     """Return ``(teacher_module, info)``; train and cache it when not cached.
 
     ``info`` holds the fit time (s), the per-epoch test accuracy and where
-    it was trained.
+    it was trained. The teacher is trained on ``device`` and returned there; a
+    cached one is checked on the CPU, where its accuracy was recorded.
     """
     protocol = PROTOCOLS[recipe]
     path = cache_dir() / (_key(seed, recipe) + ".pt")
     teacher = models.cnn_teacher(X_train.shape[1], 10)
     if path.exists():
-        blob = torch.load(path, weights_only=False)
+        blob = torch.load(path, weights_only=False, map_location="cpu")
         teacher.load_state_dict(blob["state_dict"])
         info = blob["info"]
         recorded = info["test_accuracy_per_epoch"][-1]
@@ -63,17 +65,17 @@ def get_teacher(seed, X_train, y_train, X_test, y_test, log=print, recipe="examp
             raise RuntimeError(f"cached teacher {path} scores {measured:.4f}, recorded "
                                f"{recorded:.4f}: the model code changed; delete the file.")
         log(f"teacher seed {seed}: loaded from cache {path} (test accuracy {measured:.4f})")
-        return teacher.eval(), info
+        return teacher.to(device).eval(), info
     torch.manual_seed(seed)
-    teacher = models.cnn_teacher(X_train.shape[1], 10)
+    teacher = models.cnn_teacher(X_train.shape[1], 10).to(device)
     opt = torch.optim.Adam(teacher.parameters(), lr=protocol["lr"])
     scheduler = None
     if protocol.get("schedule") == "cosine":
         steps = protocol["epochs"] * -(-len(X_train) // protocol["batch_size"])
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     gen = torch.Generator().manual_seed(seed)
-    X, y = torch.as_tensor(X_train), torch.as_tensor(y_train)
-    Xt, yt = torch.as_tensor(X_test), torch.as_tensor(y_test)
+    X, y = torch.as_tensor(X_train, device=device), torch.as_tensor(y_train, device=device)
+    Xt, yt = torch.as_tensor(X_test, device=device), torch.as_tensor(y_test, device=device)
     curve, fit_seconds = [], 0.0
     for epoch in range(protocol["epochs"]):
         start = time.perf_counter()
@@ -85,9 +87,15 @@ def get_teacher(seed, X_train, y_train, X_test, y_test, log=print, recipe="examp
             f"({fit_seconds:.0f} s so far)")
     info = {"fit_seconds": fit_seconds, "test_accuracy_per_epoch": curve,
             "threads": torch.get_num_threads(), "trained_by": "benchmarks/handwritten.py loop",
-            "protocol": protocol, "recipe": recipe}
+            "protocol": protocol, "recipe": recipe, "device": str(device)}
+    if str(device) != "cpu":  # the cache check above re-measures on the CPU
+        cpu = models.cnn_teacher(X_train.shape[1], 10)
+        cpu.load_state_dict({k: v.cpu() for k, v in teacher.state_dict().items()})
+        info["test_accuracy_per_epoch"][-1] = accuracy(
+            cpu.eval(), torch.as_tensor(X_test), torch.as_tensor(y_test))
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": teacher.state_dict(), "info": info}, path)
+    state = {k: v.cpu() for k, v in teacher.state_dict().items()}
+    torch.save({"state_dict": state, "info": info}, path)
     return teacher.eval(), info
 
 
