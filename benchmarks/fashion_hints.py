@@ -139,9 +139,24 @@ def _best(results: list[dict], arm: str) -> dict:
     return max(rows, key=lambda r: r["accuracy"])
 
 
+def _job_key(job: dict) -> tuple:
+    return tuple(job[k] for k in ("stage", "arm", "pairs", "hint_weight", "seed", "epochs"))
+
+
 def run_pool(args, data_file, teacher_file, deadline) -> tuple[list[dict], bool]:
-    """Validation fits, then test fits as their recipes are known; stop at ``deadline``."""
+    """Validation fits, then test fits as their recipes are known; stop at ``deadline``.
+
+    Fits recorded in ``args.resume`` (a ``fits.jsonl`` of an earlier run that
+    stopped at its deadline) are kept and not run again.
+    """
     out_lines = Path(args.out) / "fits.jsonl" if args.out else None
+    results: list[dict] = []
+    if args.resume:
+        results = [json.loads(line) for line in Path(args.resume).read_text().splitlines()]
+        log(f"resuming: {len(results)} fits kept from {args.resume}")
+    if out_lines:
+        out_lines.write_text("".join(json.dumps(r) + "\n" for r in results))
+    done_keys = {_job_key(r) for r in results}
     budgets = (1, 2) if args.quick else BUDGETS
     val_jobs = [{"stage": "val", "arm": "kd", "pairs": None, "hint_weight": None, "seed": 0,
                  "epochs": budgets[0]}]
@@ -155,13 +170,25 @@ def run_pool(args, data_file, teacher_file, deadline) -> tuple[list[dict], bool]
         return [{"stage": "test", "arm": arm, "pairs": pairs, "hint_weight": weight,
                  "seed": s, "epochs": e} for e in sorted(budgets, reverse=True) for s in SEEDS]
 
-    results: list[dict] = []
+    def new(jobs):
+        return [j for j in jobs if _job_key(j) not in done_keys]
+
     ctx = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=_init,
                                   initargs=(data_file, teacher_file, args.device, args.threads))
-    pending = {pool.submit(fit_one, j) for j in val_jobs + test_jobs("kd")}
+    pending = {pool.submit(fit_one, j) for j in new(val_jobs + test_jobs("kd"))}
     n_val, chosen, complete = len(val_jobs), False, True
-    while pending:
+    while True:
+        if not chosen and sum(r["stage"] == "val" for r in results) == n_val:
+            chosen = True
+            for arm in ("fitnets", "at"):
+                best = _best(results, arm)
+                log(f"chosen for {arm}: {best['pairs']}, hint_weight {best['hint_weight']} "
+                    f"(validation {100 * best['accuracy']:.2f} %)")
+                pending |= {pool.submit(fit_one, j)
+                            for j in new(test_jobs(arm, best["pairs"], best["hint_weight"]))}
+        if not pending:
+            break
         timeout = None if deadline == float("inf") else max(deadline - time.perf_counter(), 0)
         done, pending = cf.wait(pending, timeout=timeout, return_when=cf.FIRST_COMPLETED)
         if not done:  # the deadline passed
@@ -180,15 +207,7 @@ def run_pool(args, data_file, teacher_file, deadline) -> tuple[list[dict], bool]
             if out_lines:
                 with out_lines.open("a") as fh:
                     fh.write(json.dumps(r) + "\n")
-        if not chosen and sum(r["stage"] == "val" for r in results) == n_val:
-            chosen = True
-            for arm in ("fitnets", "at"):
-                best = _best(results, arm)
-                log(f"chosen for {arm}: {best['pairs']}, hint_weight {best['hint_weight']} "
-                    f"(validation {100 * best['accuracy']:.2f} %)")
-                pending |= {pool.submit(fit_one, j)
-                            for j in test_jobs(arm, best["pairs"], best["hint_weight"])}
-    else:
+    if complete:
         pool.shutdown()
     return results, complete
 
@@ -211,7 +230,10 @@ def summarize(report: dict) -> str:
         f"Run time {report['seconds'] / 60:.1f} min"
         + ("." if report["complete"] else " (stopped at its deadline: missing fits are "
            "marked).")
-        + (" **Smoke run on a subset: not a result.**" if report["quick"] else ""),
+        + (" **Smoke run on a subset: not a result.**" if report["quick"] else "")
+        + (f" {report['resumed_fits']} of the {len(report['fits'])} fits come from an earlier "
+           "run of this script that stopped at its deadline (`--resume`); the others ran in "
+           "this one." if report.get("resumed_fits") else ""),
         "",
         f"Teacher: Keras example CNN teacher, `cosine` protocol, seed 0, trained on "
         f"{report['teacher']['device']} in {report['teacher']['fit_seconds']:.0f} s; test "
@@ -285,6 +307,8 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="also copy the results here")
     parser.add_argument("--deadline", type=float, default=None,
                         help="seconds after which unfinished fits are stopped")
+    parser.add_argument("--resume", default=None,
+                        help="fits.jsonl of an earlier run: keep its fits, run the rest")
     args = parser.parse_args()
     start = time.perf_counter()
     deadline = start + (args.deadline or float("inf"))
@@ -329,6 +353,7 @@ def main() -> None:
                     "device": info.get("device", "cpu"), "protocol": info["protocol"]},
         "teacher_unchanged": checksum(teacher) == before
         and all(r["teacher_unchanged"] for r in fits),
+        "resumed_fits": sum(1 for _ in open(args.resume)) if args.resume else 0,
         "kd_recipe": KD, "split": [len(fit_idx), len(val_idx)], "timing": timing,
         "fits": fits,
     }
