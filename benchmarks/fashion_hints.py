@@ -82,8 +82,9 @@ def estimator(job: dict, teacher, n_rows: int, device: str) -> DistilledClassifi
         **KD, **hint)
 
 
-def _init(data_file: str, teacher_file: str, device: str, threads: int) -> None:
+def _init(data_file: str, teacher_file: str, device: str, threads: int, workers: int) -> None:
     torch.set_num_threads(threads)
+    _W["workers"] = workers
     blob = np.load(data_file)
     _W.update({k: blob[k] for k in blob.files})
     teacher = cnn_teacher(784, 10)
@@ -108,7 +109,7 @@ def fit_one(job: dict) -> dict:
     pred = clf.predict(Xe)
     out = {**job, "accuracy": float(np.mean(pred == ye)), "seconds": seconds,
            "epoch_seconds": [float(d) for d in clf.history_[:, "dur"]], "pid": os.getpid(),
-           "teacher_unchanged": checksum(w["teacher"]) == w["checksum"]}
+           "workers": w["workers"], "teacher_unchanged": checksum(w["teacher"]) == w["checksum"]}
     if job["stage"] == "test":
         out["fidelity"] = float(np.mean(pred == w["teacher_test_pred"]))
     return out
@@ -175,7 +176,8 @@ def run_pool(args, data_file, teacher_file, deadline) -> tuple[list[dict], bool]
 
     ctx = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=_init,
-                                  initargs=(data_file, teacher_file, args.device, args.threads))
+                                  initargs=(data_file, teacher_file, args.device, args.threads,
+                                            args.workers))
     pending = {pool.submit(fit_one, j) for j in new(val_jobs + test_jobs("kd"))}
     n_val, chosen, complete = len(val_jobs), False, True
     while True:
@@ -218,22 +220,36 @@ def mean_std(values):
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+def _fit_seconds(rows: list[dict], workers: int) -> str:
+    """Mean fit time of the fits that ran ``workers`` side by side; others listed apart."""
+    main = [r["seconds"] for r in rows if r.get("workers", workers) == workers]
+    text = f"{statistics.fmean(main):.0f}" if main else "-"
+    for r in rows:
+        if r.get("workers", workers) != workers:
+            text += f" ({r['seconds']:.0f} with {r['workers']} side by side)"
+    return text
+
+
 def summarize(report: dict) -> str:
     m = report["machine"]
     fits = report["fits"]
+    # the number of fits side by side that most fits ran with (a resumed run may differ)
+    counts = [r.get("workers", report["workers"]) for r in fits]
+    workers = max(set(counts), key=counts.count)
     lines = [
         "# Fashion-MNIST: feature distillation (FitNets, attention transfer) vs outputs alone",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m.get('gpu') or 'no GPU'}; torch "
         f"{m['torch']}, Python {m['python']}, skkd {m['skkd']}; device `{report['device']}`; "
-        f"{report['workers']} fits side by side, {report['threads']} torch thread(s) each. "
+        f"{workers} fits side by side, {report['threads']} torch thread(s) each. "
         f"Run time {report['seconds'] / 60:.1f} min"
         + ("." if report["complete"] else " (stopped at its deadline: missing fits are "
            "marked).")
         + (" **Smoke run on a subset: not a result.**" if report["quick"] else "")
         + (f" {report['resumed_fits']} of the {len(report['fits'])} fits come from an earlier "
            "run of this script that stopped at its deadline (`--resume`); the others ran in "
-           "this one." if report.get("resumed_fits") else ""),
+           f"a second run, {report['workers']} side by side." if report.get("resumed_fits")
+           else ""),
         "",
         f"Teacher: Keras example CNN teacher, `cosine` protocol, seed 0, trained on "
         f"{report['teacher']['device']} in {report['teacher']['fit_seconds']:.0f} s; test "
@@ -243,7 +259,7 @@ def summarize(report: dict) -> str:
         f"Students: `cnn-student`, seeds {list(SEEDS)}, mean ± std. Every arm: `kl`, alpha "
         f"{KD['alpha']}, T {KD['temperature']}, lr {KD['lr']} cosine-annealed, batch 32. "
         "Fidelity: top-1 agreement with the teacher on the test set. Fit time: one fit, "
-        f"measured while {report['workers']} fits shared the machine (see the table of "
+        f"measured while {workers} fits shared the machine (see the table of "
         "arms alone below for their own costs).",
         "",
         "| arm | hints | hint_weight | epochs | seeds | test accuracy (%) | fidelity (%) | "
@@ -260,11 +276,10 @@ def summarize(report: dict) -> str:
                 continue
             acc, acc_sd = mean_std([100 * r["accuracy"] for r in rows])
             fid, fid_sd = mean_std([100 * r["fidelity"] for r in rows])
-            sec, _ = mean_std([r["seconds"] for r in rows])
             lines.append(
                 f"| {arm} | {rows[0]['pairs'] or '-'} | {rows[0]['hint_weight'] or '-'} | "
                 f"{epochs} | {len(rows)} | {acc:.2f} ± {acc_sd:.2f} | {fid:.2f} ± {fid_sd:.2f} "
-                f"| {sec:.0f} |")
+                f"| {_fit_seconds(rows, workers)} |")
     lines += ["", "## Hints against outputs alone (test accuracy, points)", ""]
     for epochs in budgets:
         kd = [100 * r["accuracy"] for r in fits if r["stage"] == "test" and r["arm"] == "kd"
@@ -283,13 +298,19 @@ def summarize(report: dict) -> str:
     for r in sorted((r for r in fits if r["stage"] == "val"), key=lambda r: -r["accuracy"]):
         lines.append(f"| {r['arm']} | {r['pairs'] or '-'} | {r['hint_weight'] or '-'} | "
                      f"{100 * r['accuracy']:.2f} |")
-    lines += ["", f"## Each arm alone: one epoch over {report['timing'][0]['rows']:,} images "
+    runs = report["timing_runs"]
+    lines += ["", f"## Each arm alone: one epoch over {runs[0][0]['rows']:,} images "
               "(hint_weight 1), nothing else running", "",
-              "| arm | hints | fit (s) | ms per step | × kd |", "|---|---|---|---|---|"]
-    base = report["timing"][0]["ms_per_step"]
-    for t in report["timing"]:
-        lines.append(f"| {t['arm']} | {t['pairs'] or '-'} | {t['seconds']:.1f} | "
-                     f"{t['ms_per_step']:.2f} | {t['ms_per_step'] / base:.2f} |")
+              "ms per training step, fit time over steps"
+              + (", in each run of the script" if len(runs) > 1 else "") + ":", "",
+              "| arm | hints | " + " | ".join(f"ms per step (run {i + 1}) | × kd"
+                                             for i in range(len(runs))) + " |",
+              "|---|---|" + "---|---|" * len(runs)]
+    for k, t in enumerate(runs[0]):
+        cells = " | ".join(f"{run[k]['ms_per_step']:.2f} | "
+                           f"{run[k]['ms_per_step'] / run[0]['ms_per_step']:.2f}"
+                           for run in runs)
+        lines.append(f"| {t['arm']} | {t['pairs'] or '-'} | {cells} |")
     lines += ["", "`kd` queries the teacher once per fit (`teacher_inference=\"once\"`). "
               "The hint arms run it on every batch when its features of the training images "
               "exceed `skkd.hints.HINT_CACHE_BYTES` (1 GiB; the `both` pairs take 0.3 MB an "
@@ -354,7 +375,7 @@ def main() -> None:
         "teacher_unchanged": checksum(teacher) == before
         and all(r["teacher_unchanged"] for r in fits),
         "resumed_fits": sum(1 for _ in open(args.resume)) if args.resume else 0,
-        "kd_recipe": KD, "split": [len(fit_idx), len(val_idx)], "timing": timing,
+        "kd_recipe": KD, "split": [len(fit_idx), len(val_idx)], "timing_runs": [timing],
         "fits": fits,
     }
     stem = "fashion_hints" + ("-quick" if args.quick else "")
