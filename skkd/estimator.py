@@ -20,6 +20,7 @@ from skkd.exceptions import InvalidParameterError
 from skkd.hints import (
     HINT_CACHE_BYTES,
     HintPlan,
+    capture_features,
     probe_shapes,
     resolve_modules,
     torch_teacher_module,
@@ -479,7 +480,18 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                            and len(X) * hint_plan.row_bytes() <= HINT_CACHE_BYTES)
             if not cache_hints:
                 inference = "per_batch"  # the teacher's features are needed on every batch
-        outputs = self._teacher_step(X_teacher, y, y_enc, teacher_logits, inference)
+        features = None
+        if cache_hints:
+            assert hint_plan is not None
+            # the pass that gives the teacher's logits records its features too
+            with capture_features(hint_plan.teacher_modules()) as records:
+                outputs = self._teacher_step(X_teacher, y, y_enc, teacher_logits, inference)
+            features = hint_plan.recorded_features(records, len(X))
+            if features is None:  # the teacher did not run on every row once
+                features = hint_plan.all_teacher_features(
+                    X, self.teacher_batch_size or self.batch_size)
+        else:
+            outputs = self._teacher_step(X_teacher, y, y_enc, teacher_logits, inference)
         net_params = {
             "alpha": self.alpha,
             "temperature": self.temperature,
@@ -502,10 +514,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         X_fit: Any = X
         if outputs is not None and outputs.logits is not None:
             X_fit = {INPUT_KEY: X, TEACHER_KEY: outputs.logits}
-        if cache_hints:
-            assert hint_plan is not None
-            features = hint_plan.all_teacher_features(X, self.teacher_batch_size
-                                                      or self.batch_size)
+        if features is not None:
             X_fit = {**(X_fit if isinstance(X_fit, dict) else {INPUT_KEY: X}),
                      **{HINT_KEY.format(i): f for i, f in enumerate(features)}}
         random_state = RandomState(self.random_state, self.device, resume=resume)

@@ -374,6 +374,19 @@ class HintPlan:
                 store.append(f.float().cpu().numpy())
         return [np.concatenate(c) for c in chunks]
 
+    def recorded_features(self, records: list[list[torch.Tensor]],
+                          n_rows: int) -> list[np.ndarray] | None:
+        """The cache from features recorded during one teacher pass over ``n_rows`` rows.
+
+        ``records`` come from :func:`capture_features` on :meth:`teacher_modules`.
+        None when they do not hold exactly one feature per row (the teacher
+        did not run, or a module ran more than once per batch): then
+        :meth:`all_teacher_features` makes the cache.
+        """
+        if any(sum(len(f) for f in r) != n_rows for r in records):
+            return None
+        return [np.concatenate([f.float().cpu().numpy() for f in r]) for r in records]
+
     def term(self, student_feats: list[torch.Tensor], teacher_feats: list[Any],
              adapters: nn.ModuleList) -> torch.Tensor:
         """``weight * sum(loss(adapter(s), t))`` over the hints."""

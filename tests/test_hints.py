@@ -234,6 +234,31 @@ def test_hooks_are_removed_after_fit_and_after_an_error(digits):
     assert _no_hooks(module)
 
 
+class _Counting(nn.Module):
+    """A teacher that counts its forward passes."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.calls = inner, 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0])
+def test_cached_features_cost_one_teacher_pass(digits, alpha):
+    X, _, y, _ = _small(digits)  # 300 rows: the features are cached
+    teacher = _Counting(_teacher())
+    DistilledClassifier(teacher, hints=[("layers.0", "inner.1")], alpha=alpha,
+                        teacher_batch_size=100, **MLP_KW).fit(X, y)
+    # A probe on 2 rows for the shapes, then one pass of 3 batches: with a soft term
+    # its logits and features come from the same pass (their values are checked by
+    # test_the_loss_is_alpha_ce_plus_soft_plus_weighted_hints); without one (alpha=1)
+    # only the features are computed.
+    assert teacher.calls == 1 + 3
+
+
 # --------------------------------------------------------------------------- errors
 
 
