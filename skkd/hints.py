@@ -362,6 +362,9 @@ class HintPlan:
         with capture_features(self.teacher_modules()) as records, eval_mode(module), \
                 torch.no_grad():
             module(xb.to(device=device, dtype=dtype))
+        for (_, path), r in zip(self.hints, records, strict=True):
+            if len(r) > 1:
+                raise InvalidParameterError(_ran_more_than_once("teacher", path, len(r)))
         return [r[-1].to(xb.device) for r in records]
 
     def all_teacher_features(self, X: np.ndarray, batch_size: int) -> list[np.ndarray]:
@@ -406,6 +409,13 @@ class HintPlan:
         return self.weight * total
 
 
+def _ran_more_than_once(owner: str, path: str, times: int) -> str:
+    return (f"hints: the {owner} module {path!r} ran {times} times in one forward pass (a "
+            "module used in several places), so which of its outputs to distil is "
+            "ambiguous; name a module that runs once per forward pass (for a shared "
+            "activation, the layer it follows).")
+
+
 def probe_shapes(plan: HintPlan, student: nn.Module, rows: np.ndarray) -> None:
     """Fill ``plan.shapes`` by running both models on a few rows; check they fit the loss.
 
@@ -426,6 +436,8 @@ def probe_shapes(plan: HintPlan, student: nn.Module, rows: np.ndarray) -> None:
                 f"hints: the student module {s_path!r} produced no tensor output "
                 "in the student's forward pass."
             )
+        if len(rec) > 1:
+            raise InvalidParameterError(_ran_more_than_once("student", s_path, len(rec)))
         s_shape, t_shape = tuple(rec[-1].shape[1:]), tuple(t.shape[1:])
         try:
             if plan.adapts:

@@ -273,6 +273,35 @@ def test_a_wrong_path_names_it_and_the_closest_names(digits):
     assert _no_hooks(teacher)
 
 
+class _SharedActivation(nn.Module):
+    """One ReLU module used after both hidden layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.first, self.second, self.head = nn.Linear(64, 16), nn.Linear(16, 16), nn.Linear(16, 10)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.head(self.act(self.second(self.act(self.first(x)))))
+
+
+def test_a_module_that_runs_twice_per_pass_is_refused(digits):
+    X, _, y, _ = _small(digits)
+    teacher = _teacher()
+    with pytest.raises(InvalidParameterError,
+                       match=r"student module 'act' ran 2 times in one forward pass.*ambiguous"):
+        DistilledClassifier(teacher, module=_SharedActivation, hints=[("act", "2")],
+                            max_epochs=1, random_state=0).fit(X, y)
+    torch.manual_seed(0)
+    shared_teacher = _SharedActivation().eval()
+    with pytest.raises(InvalidParameterError, match=r"teacher module 'act' ran 2 times"):
+        DistilledClassifier(shared_teacher, hints=[("layers.0", "act")], **MLP_KW).fit(X, y)
+    # the layers around it run once: they are fine
+    DistilledClassifier(shared_teacher, module=_SharedActivation, hints=[("second", "second")],
+                        max_epochs=1, random_state=0).fit(X, y)
+    assert _no_hooks(teacher) and _no_hooks(shared_teacher)
+
+
 def test_hints_need_a_torch_teacher(digits):
     X, _, y, _ = _small(digits)
     fitted = DummyClassifier().fit(X, y)
