@@ -42,7 +42,7 @@ from sklearn.model_selection import GridSearchCV, PredefinedSplit, train_test_sp
 from skorch.callbacks import LRScheduler
 
 sys.path.insert(0, str(Path(__file__).parent))
-from keras_example import checksum, log, machine, write_results  # noqa: E402
+from keras_example import checksum, log, machine, mean_std, write_results  # noqa: E402
 from teacher_cache import get_teacher  # noqa: E402
 
 from skkd import DistilledClassifier, teacher_logits  # noqa: E402
@@ -171,10 +171,6 @@ def check_memo(memo: ShiftMemo, members, X: np.ndarray) -> float:
         real = teacher_logits(members, batch.numpy())
         worst = max(worst, float(np.abs(memo(batch).numpy() - real).max()))
     return worst
-
-
-def mean_std(values):
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 def summarize(report: dict) -> str:

@@ -49,7 +49,15 @@ import torch
 from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).parent))
-from keras_example import RESULTS, checksum, cosine, log, machine, write_results  # noqa: E402
+from keras_example import (  # noqa: E402
+    RESULTS,
+    checksum,
+    cosine,
+    log,
+    machine,
+    mean_std,
+    write_results,
+)
 from teacher_cache import get_teacher  # noqa: E402
 
 from skkd import DistilledClassifier  # noqa: E402
@@ -214,18 +222,12 @@ def run_pool(args, data_file, teacher_file, deadline) -> tuple[list[dict], bool]
     return results, complete
 
 
-def mean_std(values):
-    if not values:
-        return float("nan"), float("nan")
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
 def _fit_seconds(rows: list[dict], workers: int) -> str:
     """Mean fit time of the fits that ran ``workers`` side by side; others listed apart."""
-    main = [r["seconds"] for r in rows if r.get("workers", workers) == workers]
+    main = [r["seconds"] for r in rows if r["workers"] == workers]
     text = f"{statistics.fmean(main):.0f}" if main else "-"
     for r in rows:
-        if r.get("workers", workers) != workers:
+        if r["workers"] != workers:
             text += f" ({r['seconds']:.0f} with {r['workers']} side by side)"
     return text
 
@@ -234,7 +236,7 @@ def summarize(report: dict) -> str:
     m = report["machine"]
     fits = report["fits"]
     # the number of fits side by side that most fits ran with (a resumed run may differ)
-    counts = [r.get("workers", report["workers"]) for r in fits]
+    counts = [r["workers"] for r in fits]
     workers = max(set(counts), key=counts.count)
     lines = [
         "# Fashion-MNIST: feature distillation (FitNets, attention transfer) vs outputs alone",

@@ -88,13 +88,13 @@ def get_teacher(seed, X_train, y_train, X_test, y_test, log=print, recipe="examp
     info = {"fit_seconds": fit_seconds, "test_accuracy_per_epoch": curve,
             "threads": torch.get_num_threads(), "trained_by": "benchmarks/handwritten.py loop",
             "protocol": protocol, "recipe": recipe, "device": str(device)}
+    state = {k: v.cpu() for k, v in teacher.state_dict().items()}
     if str(device) != "cpu":  # the cache check above re-measures on the CPU
         cpu = models.cnn_teacher(X_train.shape[1], 10)
-        cpu.load_state_dict({k: v.cpu() for k, v in teacher.state_dict().items()})
+        cpu.load_state_dict(state)
         info["test_accuracy_per_epoch"][-1] = accuracy(
             cpu.eval(), torch.as_tensor(X_test), torch.as_tensor(y_test))
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.cpu() for k, v in teacher.state_dict().items()}
     torch.save({"state_dict": state, "info": info}, path)
     return teacher.eval(), info
 

@@ -383,7 +383,7 @@ class HintPlan:
 
         ``records`` come from :func:`capture_features` on :meth:`teacher_modules`.
         None when they do not hold exactly one feature per row (the teacher
-        did not run, or a module ran more than once per batch): then
+        did not run: no soft term, or ``teacher_logits`` given to ``fit``); then
         :meth:`all_teacher_features` makes the cache.
         """
         if any(sum(len(f) for f in r) != n_rows for r in records):
