@@ -6,7 +6,9 @@ name; ``augment__*`` parameters reach its factory. Two kinds of work (see
 
 - a *transfer set* is generated once per fit and labelled once by the
   teacher (``"munge"``, for tabular rows: cheap with slow scikit-learn
-  teachers);
+  teachers), or, with ``fresh = True`` (``augment__fresh=True``), drawn anew
+  and labelled in one batched teacher call at the start of every epoch
+  ("function matching", Beyer et al. 2022);
 - a *batch augmentation* makes a new batch from every training batch, and the
   teacher is queried on the very batch the student sees ("consistent
   teaching", Beyer et al. 2022) (``"shift"`` for images, ``"mixup"``).
@@ -35,7 +37,10 @@ class Munge:
     drawn; each attribute is, with probability ``p``, replaced: a categorical
     one by ``e'``'s value, a continuous one by a draw from
     ``Normal(e'_a, |e_a - e'_a| / s)``. The teacher labels the rows once;
-    they get the soft term only.
+    they get the soft term only. With ``fresh=True`` the rows are drawn anew
+    from the training rows at the start of every epoch and the teacher labels
+    each epoch's rows in one batched call ("function matching", Beyer et al.
+    2022): as many rows and steps per epoch, never the same rows twice.
 
     Parameters
     ----------
@@ -51,16 +56,24 @@ class Munge:
         one-hot block of one attribute, swapped as a whole so that it stays
         one-hot). ``"auto"``: columns holding at most 20 distinct integer
         values, each on its own.
+    fresh : bool, default=False
+        Draw a new transfer set (``size * n_samples`` rows, so the steps per
+        epoch stay those of ``fresh=False``) at the start of every epoch,
+        seeded from the estimator's ``random_state`` and the epoch's number;
+        False draws one set per fit.
     """
 
     def __init__(self, p: float = 0.5, s: float = 1.0, size: float = 1.0,
-                 categorical: Sequence[int] | str | None = "auto") -> None:
+                 categorical: Sequence[int] | str | None = "auto", fresh: bool = False) -> None:
         if not 0 <= p <= 1 or not s > 0 or not size > 0:
             raise ValueError(
                 f"munge needs 0 <= augment__p <= 1, augment__s > 0 and augment__size > 0; "
                 f"got p={p}, s={s}, size={size}."
             )
+        if not isinstance(fresh, (bool, np.bool_)):
+            raise ValueError(f"augment__fresh must be True or False, got {fresh!r}.")
         self.p, self.s, self.size, self.categorical = p, s, size, categorical
+        self.fresh = bool(fresh)
 
     def _groups(self, X: np.ndarray) -> list[list[int]]:
         """The categorical attributes, each a list of columns."""

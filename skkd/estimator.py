@@ -40,6 +40,7 @@ from skkd.params import (
     check_callbacks_need_no_split,
     check_options,
     class_weights,
+    shape_arguments,
     validate_parameters,
 )
 from skkd.plugins import get_hint_loss, get_loss, get_model
@@ -53,7 +54,13 @@ from skkd.teachers import (
     teacher_outputs,
     warn_if_near_chance,
 )
-from skkd.transfer import add_transfer_set, build_augmentation, needs_teacher
+from skkd.transfer import (
+    FreshTransferSet,
+    add_transfer_set,
+    build_augmentation,
+    is_fresh,
+    needs_teacher,
+)
 
 
 def _named_or_callable(
@@ -376,7 +383,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             if isinstance(self.module, str):
                 return factory(n_features, n_classes, **options)
-            return factory(**options)
+            return factory(**shape_arguments(factory, options, n_features, n_classes), **options)
 
     def _module_factory(self) -> Any:
         """The student's constructor (checked against ``module__*``), or an instance."""
@@ -451,7 +458,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                 "teacher (or fit(..., teacher_logits=...)) and alpha < 1, or drop those rows."
             )
 
+        n_rows = len(X)  # the training rows, before any transfer rows are appended
         inference = self.teacher_inference
+        fresh = None  # a transfer set drawn anew every epoch
         if augmentation is not None:
             soft_term = self.alpha < 1 and self.teacher is not None
             if teacher_logits is not None or (needs_teacher(augmentation) and not soft_term):
@@ -459,7 +468,11 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                     f"augment={self.augment!r} makes rows only a teacher can label: pass a "
                     "teacher (not teacher_logits) and alpha < 1, or set augment=None."
                 )
-            if hasattr(augmentation, "transfer_set"):
+            if is_fresh(augmentation):  # a warm start continues the epochs' sequence
+                fresh = FreshTransferSet(augmentation, X, X_teacher, y_enc, self.random_state,
+                                         epoch=len(self.net_.history) if continuing else 0)
+                X, X_teacher, y, y_enc = fresh.add(X, X_teacher, y, y_enc)
+            elif hasattr(augmentation, "transfer_set"):
                 X, X_teacher, y, y_enc = add_transfer_set(augmentation, X, X_teacher, y, y_enc,
                                                           self.random_state)
             if hasattr(augmentation, "augment_batch"):
@@ -501,6 +514,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             "online_teacher": outputs.per_batch if outputs is not None else None,
             "augmentation": augmentation if hasattr(augmentation, "augment_batch") else None,
             "hint_plan": hint_plan,
+            "fresh_transfer": None if fresh is None else fresh.label_with(
+                outputs, self.classes_, batch_size=self.teacher_batch_size or self.batch_size,
+                combine=self.teacher_combine),
         }
         if continuing:
             net, resume = self.net_, self._torch_random_state
@@ -509,7 +525,10 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             if self.lr != net.lr:
                 net.set_params(lr=self.lr)
         else:
-            net, resume = self._build_net(X.shape[1], len(self.classes_), net_params), None
+            encoding = self._fit_encoding(X[:n_rows], y_enc[:n_rows], outputs, n_rows)
+            net, resume = self._build_net(X.shape[1], len(self.classes_), net_params,
+                                          encoding), None
+            net.fitted_encoding = encoding
 
         X_fit: Any = X
         if outputs is not None and outputs.logits is not None:
@@ -538,6 +557,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
     def _keep(self, net: DistillationNet, random_state: RandomState) -> None:
         self.net_ = net
         self.history_ = net.history
+        self.encoding_ = dict(getattr(net, "fitted_encoding", {}))
         self._torch_random_state = random_state.final
 
     def _teacher_step(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
@@ -566,17 +586,47 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         warn_if_near_chance(outputs.score, y_enc[labeled], len(self.classes_), stacklevel=3)
         return outputs
 
-    def _build_net(self, n_features: int, n_classes: int,
-                   net_params: dict[str, Any]) -> DistillationNet:
+    def _fit_encoding(self, X: np.ndarray, y_enc: np.ndarray, outputs: TeacherOutputs | None,
+                      n_rows: int) -> dict[str, Any]:
+        """The ``module__*`` options a data-aware student learns from the training rows.
+
+        A student whose factory (or class) has ``fit_encoding`` (see
+        :func:`skkd.hookspecs.skkd_register_models`) gets the training rows,
+        the fitted teacher and its outputs on those rows; others learn nothing.
+        """
+        factory = self._module_factory()
+        fit_encoding = getattr(getattr(factory, "factory", factory), "fit_encoding", None)
+        if isinstance(factory, torch.nn.Module) or fit_encoding is None:
+            return {}
+        teacher = outputs.fitted if outputs is not None else None
+        if teacher is None and not is_unfitted_estimator(self.teacher):
+            teacher = self.teacher  # a student trained without a soft term may still read it
+        logits = None if outputs is None or outputs.logits is None else outputs.logits[:n_rows]
+        options = self._params_with("module__")
+        try:
+            learned = fit_encoding(X, y_enc, teacher=teacher, teacher_logits=logits, **options)
+        except ValueError as exc:
+            raise InvalidParameterError(f"module={self._module_name()}: {exc}") from exc
+        return dict(learned)
+
+    def _module_name(self) -> str:
+        return repr(self.module) if isinstance(self.module, str) else getattr(
+            self.module, "__name__", type(self.module).__name__)
+
+    def _build_net(self, n_features: int, n_classes: int, net_params: dict[str, Any],
+                   encoding: dict[str, Any] | None = None) -> DistillationNet:
         module = self._module_factory()
+        options = {**self._params_with("module__"), **(encoding or {})}
         if isinstance(module, torch.nn.Module):
             module = copy.deepcopy(module)
         elif isinstance(self.module, str):
             module = partial(module, n_features, n_classes)
+        else:
+            module = partial(module, **shape_arguments(module, options, n_features, n_classes))
         forwarded = {
             "iterator_train__shuffle": True,
             **{k: v for k, v in self._keyword_params.items() if k.startswith(SKORCH_PREFIXES)},
-            **{f"module__{k}": v for k, v in self._params_with("module__").items()},
+            **{f"module__{k}": v for k, v in options.items()},
         }
         if "criterion__weight" in forwarded:
             forwarded["criterion__weight"] = class_weights(forwarded["criterion__weight"],

@@ -84,7 +84,13 @@ def skkd_register_augmentations(register):
     - ``transfer_set(X, y, *, random_state) -> ndarray``: extra rows generated
       once per fit from the float32 training rows ``X`` and encoded labels
       ``y`` (-1 marks unlabeled rows); the teacher labels them once, and they
-      get the soft term only.
+      get the soft term only. An object that sets the attribute
+      ``fresh = True`` is called again at the start of every epoch (with the
+      same ``X`` and ``y``, and a ``random_state`` seeded from the estimator's
+      and the epoch's number) and must return as many rows each time: they
+      replace the previous epoch's rows, the teacher labels them in one
+      batched call per epoch ("function matching"), and the labeled rows and
+      their teacher outputs stay as they are.
     - ``augment_batch(xb, yb) -> (xb, yb)``: a new training batch made from a
       batch (tensors; draw randomness from torch's global generator, which
       ``random_state`` seeds). The teacher is queried on the returned batch

@@ -8,10 +8,14 @@ features, ...}``); the teacher itself is never a module of the net, so skorch
 never optimizes, checkpoints or re-moves it. The hint adapters are a second
 module of the net, ``hint_adapters_``: skorch trains them with the student
 (``get_all_learnable_params``), while ``module_`` stays the student alone.
+A fresh transfer set (``fresh_transfer``) is written over its rows of the
+training set, teacher logits (and cached features) included, at the start of
+every epoch.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -131,6 +135,12 @@ class DistillationNet(NeuralNet):
     hint_plan : skkd.hints.HintPlan or None
         Feature distillation: the hint term is added to every training step's
         loss (not to ``valid_loss``); its adapters become ``hint_adapters_``.
+    fresh_transfer : skkd.transfer.FreshTransferSet or None
+        At the start of every epoch but the one whose rows the training set
+        holds, its ``draw(epoch)`` gives new rows and their teacher logits,
+        written over rows ``start:stop`` of the training set (the rows of a
+        validation split among them too). Dropped when training ends: it
+        holds the teacher and the training rows.
     """
 
     def __init__(
@@ -146,6 +156,7 @@ class DistillationNet(NeuralNet):
         online_teacher=None,
         augmentation=None,
         hint_plan=None,
+        fresh_transfer=None,
         **kwargs,
     ):
         super().__init__(module, criterion, **kwargs)
@@ -158,6 +169,7 @@ class DistillationNet(NeuralNet):
         self.online_teacher = online_teacher
         self.augmentation = augmentation
         self.hint_plan = hint_plan
+        self.fresh_transfer = fresh_transfer
 
     def initialize_module(self):
         """The student, and with hints the adapters, a module of their own (``hint_adapters_``)."""
@@ -199,7 +211,46 @@ class DistillationNet(NeuralNet):
                 raise
         else:
             self.notify("on_train_end", X=X, y=y)
+        finally:
+            self.fresh_transfer = None  # it holds the teacher and the training rows
         return self
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
+                               **kwargs)
+        epoch = len(self.history) - 1  # from 0, this epoch included
+        if self.fresh_transfer is not None and self.fresh_transfer.epoch != epoch:
+            self._load_fresh_transfer(dataset_train, epoch)
+
+    def _load_fresh_transfer(self, dataset: Any, epoch: int) -> None:
+        """Write epoch ``epoch``'s transfer rows over the previous ones, in place."""
+        while isinstance(dataset, torch.utils.data.Subset):  # a validation split's
+            dataset = dataset.dataset
+        fresh = self.fresh_transfer
+        X = getattr(dataset, "X", None)
+        inputs = X[INPUT_KEY] if isinstance(X, dict) else X
+        if not isinstance(dataset, ArrayDataset) or len(inputs) != fresh.stop:
+            raise RuntimeError(
+                "A fresh transfer set needs the training set DistilledClassifier.fit made "
+                f"({fresh.stop} rows in an ArrayDataset); got {type(dataset).__name__}."
+            )
+        cached = isinstance(X, dict) and HINT_KEY.format(0) in X
+        plan = self.hint_plan
+        with (capture_features(plan.teacher_modules()) if cached
+              else contextlib.nullcontext()) as records:
+            rows, logits = fresh.draw(epoch)
+        rows_at = slice(fresh.start, fresh.stop)
+        inputs[rows_at] = torch.as_tensor(rows)
+        if isinstance(X, dict) and TEACHER_KEY in X:
+            if logits is None:
+                raise RuntimeError("The training set carries teacher logits, and the fresh "
+                                   "transfer set has no teacher to label its rows.")
+            X[TEACHER_KEY][rows_at] = torch.as_tensor(logits)
+        if cached:  # the teacher's features, from the labelling pass if it ran once per row
+            features = plan.recorded_features(records, len(rows)) or plan.all_teacher_features(
+                rows, fresh.batch_size)
+            for i, f in enumerate(features):
+                X[HINT_KEY.format(i)][rows_at] = torch.as_tensor(f)
 
     def _stopped_early(self) -> bool:
         """Whether skorch's ``EarlyStopping`` ended training (it raises KeyboardInterrupt)."""

@@ -193,6 +193,22 @@ def check_options(prefix: str, options: Mapping[str, Any], target: Any, owner: s
         )
 
 
+def shape_arguments(target: Any, options: Mapping[str, Any], n_features: int,
+                    n_classes: int) -> dict[str, int]:
+    """``n_features`` and ``n_classes`` for a module class that takes them and did not get them.
+
+    A student given as a class is built as registered models are: its
+    constructor's ``n_features`` / ``n_classes`` parameters are filled in from
+    the data unless a ``module__*`` option sets them.
+    """
+    try:
+        names = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return {}
+    shape = {"n_features": n_features, "n_classes": n_classes}
+    return {k: v for k, v in shape.items() if k in names and k not in options}
+
+
 def class_weights(weight: Any, n_classes: int) -> torch.Tensor:
     """``criterion__weight`` as a float tensor with one weight per class."""
     tensor = torch.as_tensor(np.asarray(weight, dtype=np.float32))

@@ -39,7 +39,7 @@ ALLOW_ENV = "SKKD_LOAD_PLUGINS"
 BUILTIN_DISTRIBUTION = "skkd"
 BUILTIN_MODULES = (
     "skkd.losses", "skkd.models", "skkd.adapters", "skkd.torchvision_models",
-    "skkd.augmentations", "skkd.hints",
+    "skkd.augmentations", "skkd.hints", "skkd.tabular",
 )
 SINGULAR = {"losses": "loss", "models": "model", "teachers": "teacher adapter",
             "augmentations": "augmentation", "hint_losses": "hint loss"}

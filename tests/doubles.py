@@ -28,3 +28,13 @@ class NoCopyNet(torch.nn.Module):
 
     def __deepcopy__(self, memo):
         raise AssertionError("the teacher was deep-copied")
+
+
+class RecordingLR(LogisticRegression):
+    """Records what every ``predict_proba`` call receives (reset ``RecordingLR.calls`` first)."""
+
+    calls = []
+
+    def predict_proba(self, X):
+        type(self).calls.append(X.copy())
+        return super().predict_proba(X)

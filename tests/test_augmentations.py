@@ -1,13 +1,19 @@
 """Augmentations: MUNGE transfer sets, shifted images, mixup, and plugins adding more."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
+from doubles import RecordingLR
+from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils import check_random_state
 
 from skkd import DistilledClassifier, hookimpl
 from skkd.augmentations import Mixup, Munge, Shift
 from skkd.exceptions import InvalidParameterError
+from skkd.plugins import get_loss
 
 
 def test_munge_keeps_shapes_and_categorical_values():
@@ -170,6 +176,12 @@ def test_an_augmentation_from_a_plugin_works_by_name(fresh_plugins, digits, lr_t
         ({"augment": "mixup", "teacher": None}, ValueError, "makes rows only a teacher can"),
         ({"augment": "mixup", "alpha": 1.0}, ValueError, "makes rows only a teacher can"),
         ({"augment": "munge", "alpha": 1.0}, ValueError, "makes rows only a teacher can"),
+        ({"augment": "munge", "augment__fresh": True, "teacher": None}, ValueError,
+         "makes rows only a teacher can"),
+        ({"augment": "munge", "augment__fresh": True, "alpha": 1.0}, ValueError,
+         "makes rows only a teacher can"),
+        ({"augment": "munge", "augment__fresh": "yes"}, InvalidParameterError,
+         "augment__fresh must be True or False"),
     ],
 )
 def test_augmentation_mistakes_are_named(digits, lr_teacher, params, error, match):
@@ -177,3 +189,133 @@ def test_augmentation_mistakes_are_named(digits, lr_teacher, params, error, matc
     with pytest.raises(error, match=match):
         DistilledClassifier(**{"teacher": lr_teacher, "max_epochs": 1, **params}).fit(
             X_train, y_train)
+
+
+# ------------------------------------------------------------- fresh transfer sets
+
+FRESH = {"augment": "munge", "augment__size": 0.5, "augment__fresh": True, "random_state": 0}
+
+
+def _rows(a):
+    return sorted(row.tobytes() for row in np.asarray(a, dtype=np.float32))
+
+
+def test_fresh_munge_draws_new_rows_every_epoch_labelled_in_one_call(digits):
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:400], y_train[:400]
+    RecordingLR.calls = []
+    teacher = RecordingLR(max_iter=300).fit(X, y)
+    targets = []
+
+    def recording_kl(student_logits, teacher_logits, **kw):
+        targets.append(teacher_logits.detach().clone())
+        return get_loss("kl")(student_logits, teacher_logits, **kw)
+
+    clf = DistilledClassifier(teacher, module=RecordingNet([]), loss=recording_kl,
+                              max_epochs=3, **FRESH).fit(X, y)
+    # One call labels the training rows and epoch 1's 200 rows, then one per epoch the new ones.
+    assert [len(c) for c in RecordingLR.calls] == [600, 200, 200]
+    draws = [RecordingLR.calls[0][400:], *RecordingLR.calls[1:]]
+    for a, b in zip(draws[:-1], draws[1:], strict=True):
+        assert not set(_rows(a)) & set(_rows(b))  # no row drawn twice
+    n_batches = math.ceil(600 / 32)  # as many steps per epoch as with fresh=False
+    assert clf.history_[:, "train_batch_count"] == [n_batches] * 3
+    seen = clf.net_.module_.seen
+    assert len(seen) == len(targets) == 3 * n_batches
+    for epoch, draw in enumerate(draws):  # each epoch trains on the rows and that epoch's draw
+        batches = slice(epoch * n_batches, (epoch + 1) * n_batches)
+        assert _rows(torch.cat(seen[batches])) == sorted(_rows(X) + _rows(draw))
+    for xb, target in zip(seen, targets, strict=True):  # ... with the teacher's logits
+        proba = LogisticRegression.predict_proba(teacher, xb.numpy())
+        np.testing.assert_allclose(target, np.log(np.clip(proba, 1e-12, None)), atol=1e-5)
+    assert clf.net_.fresh_transfer is None  # the teacher and the rows are not kept
+
+
+def test_fresh_munge_is_reproducible_and_a_warm_start_continues_it(digits, lr_teacher):
+    X_train, X_test, y_train, _ = digits
+    X, y = X_train[:300], y_train[:300]
+
+    def proba(**params):
+        clf = DistilledClassifier(lr_teacher, **{"max_epochs": 4, **FRESH, **params})
+        return clf.fit(X, y).predict_proba(X_test)
+
+    first = proba()
+    np.testing.assert_array_equal(first, proba())
+    assert not np.allclose(first, proba(augment__fresh=False))
+    assert not np.allclose(first, proba(random_state=1))
+    warm = DistilledClassifier(lr_teacher, **{**FRESH, "max_epochs": 2}, warm_start=True)
+    warm.fit(X, y).fit(X, y)  # epochs 3 and 4 draw what one 4-epoch fit draws
+    np.testing.assert_allclose(warm.predict_proba(X_test), first, atol=1e-5)
+
+
+def test_a_scikit_learn_teacher_labels_fresh_rows_as_frames():
+    pd = pytest.importorskip("pandas")
+    X, y = make_classification(n_samples=200, n_features=5, n_informative=3, random_state=0)
+    frame = pd.DataFrame(X, columns=list("abcde")).assign(k=np.arange(200) % 3)
+    RecordingLR.calls = []
+    teacher = RecordingLR(max_iter=300).fit(frame, y)
+    DistilledClassifier(teacher, max_epochs=3, **FRESH).fit(frame, y)
+    assert [len(c) for c in RecordingLR.calls] == [300, 100, 100]
+    for call in RecordingLR.calls:
+        assert isinstance(call, pd.DataFrame) and list(call.columns) == list(frame.columns)
+        assert (call.dtypes == frame.dtypes).all()
+        assert set(call["k"]) <= {0, 1, 2}  # a category stays a category
+
+
+class Jitter:
+    """A third-party fresh transfer set: the training rows plus a little noise."""
+
+    fresh = True
+
+    def __init__(self, scale=0.05, grow=False):
+        self.scale, self.grow, self.draws = scale, grow, 0
+
+    def transfer_set(self, X, y, *, random_state):
+        self.draws += 1
+        rows = X[: len(X) - 10 + self.draws] if self.grow else X
+        return rows + check_random_state(random_state).normal(0, self.scale, rows.shape)
+
+
+class JitterPlugin:
+    @hookimpl
+    def skkd_register_augmentations(self, register):
+        register("jitter", Jitter)
+
+
+def test_a_fresh_transfer_set_from_a_plugin(fresh_plugins, digits):
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:200], y_train[:200]
+    fresh_plugins.register(JitterPlugin(), name="jitter-plugin")
+    RecordingLR.calls = []
+    teacher = RecordingLR(max_iter=300).fit(X, y)
+    DistilledClassifier(teacher, augment="jitter", max_epochs=3, random_state=0).fit(X, y)
+    assert [len(c) for c in RecordingLR.calls] == [400, 200, 200]
+    with pytest.raises(ValueError, match="generated 192 rows for this epoch and 191 for the"):
+        DistilledClassifier(teacher, augment="jitter", augment__grow=True, max_epochs=2,
+                            random_state=0).fit(X, y)
+
+
+class CountingTorchTeacher(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(),
+                                        torch.nn.Linear(32, 10))
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.body(x)
+
+
+@pytest.mark.filterwarnings("ignore:The teacher.s accuracy")
+def test_fresh_rows_refresh_cached_hint_features_from_the_labelling_pass(digits):
+    X_train, _, y_train, _ = digits
+    teacher = CountingTorchTeacher()
+    clf = DistilledClassifier(teacher, hints=[("layers.0", "body.0")], module="mlp",
+                              module__hidden_sizes=(32,), teacher_batch_size=100,
+                              max_epochs=3, **FRESH).fit(X_train[:300], y_train[:300])
+    # a probe for the shapes, one pass over the 450 rows, then one over 150 new rows per
+    # epoch: their features come from the pass that labels them
+    assert teacher.calls == 1 + 5 + 2 * 2
+    assert np.isfinite(clf.history_[:, "train_loss"]).all()
