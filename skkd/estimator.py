@@ -113,7 +113,10 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
     module : str, torch.nn.Module class or instance, default="mlp"
         The student. A string names a registered model (``skkd plugins``
         lists them), built as ``factory(n_features, n_classes, **module__*)``;
-        a class is instantiated with the ``module__*`` parameters; an
+        ``"tabular-mlp"`` (:class:`skkd.tabular.TabularMLP`) embeds numeric
+        columns and category codes, for tables and tree teachers;
+        a class is instantiated with the ``module__*`` parameters (and
+        ``n_features`` / ``n_classes`` when its constructor takes them); an
         instance is deep-copied and trained from its current weights.
     loss : str or callable, default="kl"
         The soft loss: a registered name (``"kl"``, ``"soft_ce"``, ``"mse"``
@@ -214,6 +217,10 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         The labels seen in ``fit``, in the order of the student's outputs.
     n_features_in_ : int
         Number of features seen in ``fit``.
+    encoding_ : dict
+        The ``module__*`` options a data-aware student learned from the
+        training rows (e.g. ``tabular-mlp``'s bins and category counts; see
+        :func:`skkd.hookspecs.skkd_register_models`); empty for other students.
     teacher_ : object or None
         The teacher queried in ``fit`` (the fitted clone for an unfitted one);
         None when no teacher was queried (``alpha=1``, ``teacher_logits``

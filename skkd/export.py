@@ -64,6 +64,9 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
             # torch.export-based one, which needs onnxscript and takes seconds
             # per student; this one exports every built-in student exactly.
             warnings.simplefilter("ignore", DeprecationWarning)
+            # Shape checks inside a module (rtdl_num_embeddings' among them) are
+            # traced as constants: right, since a student's input width is fixed.
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(
                 module, (torch.zeros(2, estimator.n_features_in_),), buffer, dynamo=False,
                 input_names=["X"], output_names=["logits"],
@@ -77,6 +80,7 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
         ) from exc
     student = onnx.load_model_from_string(buffer.getvalue())
     graph = student.graph
+    _name_absent_clip_bounds(graph)
     if input_type not in (None, TensorProto.FLOAT):
         graph.input[0].type.tensor_type.elem_type = input_type
         for node in graph.node:
@@ -112,6 +116,29 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
         helper.make_tensor_value_info("probabilities", proba_type, ["N", len(classes)]),
     ])
     return student
+
+
+def _name_absent_clip_bounds(graph: Any) -> None:
+    """Give one-sided ``Clip`` nodes an infinite other bound.
+
+    torch.onnx writes ``clamp_min``/``clamp_max`` as a ``Clip`` whose absent
+    bound is the empty input name, which skl2onnx cannot rename when it merges
+    the student's graph into a pipeline's.
+    """
+    from onnx import numpy_helper
+
+    bounds = {1: ("clip_no_min", -np.inf), 2: ("clip_no_max", np.inf)}
+    used = set()
+    for node in graph.node:
+        if node.op_type != "Clip":
+            continue
+        for position, (name, _) in bounds.items():
+            if len(node.input) > position and node.input[position] == "":
+                node.input[position] = name
+                used.add(position)
+    for position in sorted(used):
+        name, value = bounds[position]
+        graph.initializer.append(numpy_helper.from_array(np.array(value, np.float32), name))
 
 
 def to_onnx(model: Any, *, zipmap: bool | str = True, opset: int | None = None) -> Any:

@@ -49,6 +49,20 @@ def skkd_register_models(register):
     ``(batch, n_classes)`` logits. ``kwargs`` are the ``module__*``
     parameters of ``DistilledClassifier``.
 
+    A *data-aware* student learns part of its input encoding from the
+    training rows (bins, category counts, scales): its factory (or class) has
+    an attribute ``fit_encoding(X, y, *, teacher, teacher_logits, **options)``.
+    ``fit`` calls it once per fit (not when ``warm_start`` continues) with the
+    training rows as the student sees them (float32; never validation or test
+    rows, also inside ``GridSearchCV``), the encoded labels (-1: unlabeled),
+    the fitted teacher (or None) and its logits on those rows (or None), and
+    the ``module__*`` options; it returns a dict of options that are added to
+    them when the student is built, and kept as ``encoding_``. Store what it
+    learned in the module (buffers, attributes), so that it travels with
+    pickles and exports (see :class:`skkd.tabular.TabularMLP`). A student
+    given as a class gets ``n_features`` and ``n_classes`` filled in the same
+    way when its constructor takes them.
+
     Parameters
     ----------
     register : callable

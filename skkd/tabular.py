@@ -148,6 +148,7 @@ class TabularMLP(torch.nn.Module):
         taken = set(categorical) | set(passthrough)
         numeric = [c for c in range(n_features) if c not in taken]
         self.numeric_encoding = numeric_encoding
+        self._roles = (bool(numeric), bool(passthrough))  # plain bools: traced as constants
         self.register_buffer("numeric_columns", torch.tensor(numeric, dtype=torch.long))
         self.register_buffer("categorical_columns", torch.tensor(categorical, dtype=torch.long))
         self.register_buffer("passthrough_columns", torch.tensor(passthrough, dtype=torch.long))
@@ -219,7 +220,8 @@ class TabularMLP(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         parts = []
-        if len(self.numeric_columns):
+        has_numeric, has_passthrough = self._roles
+        if has_numeric:
             numeric = x[:, self.numeric_columns]
             parts.append(numeric if self.numeric is None else self.numeric(numeric).flatten(1))
         if self.categories is not None:
@@ -227,7 +229,7 @@ class TabularMLP(torch.nn.Module):
             known = (codes >= 0) & (codes < self.cardinalities)  # False for NaN too
             codes = torch.where(known, codes, self.cardinalities).long() + self.offsets
             parts.append(self.categories(codes).flatten(1))
-        if len(self.passthrough_columns):
+        if has_passthrough:
             parts.append(x[:, self.passthrough_columns])
         return self.backbone(torch.cat(parts, dim=1))
 
@@ -376,8 +378,10 @@ def fit_bins(
         if not len(inner):
             edges.append(fallback)
             continue
-        if len(np.unique(inner)) > n_bins - 1:  # keep the most used thresholds' quantiles
-            inner = np.quantile(inner, np.linspace(0, 1, n_bins + 1)[1:-1])
+        if len(np.unique(inner)) > n_bins - 1:
+            # thresholds at quantiles of their use: more edges where the teacher splits more
+            inner = np.quantile(inner, np.linspace(0, 1, n_bins + 1)[1:-1],
+                                method="inverted_cdf")
         edges.append([lo, *np.unique(inner.astype(np.float32)).tolist(), hi])
     return edges
 

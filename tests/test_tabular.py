@@ -1,0 +1,258 @@
+"""The tabular student: embeddings by hand, encodings fitted on training rows only, shipping."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skkd import DistilledClassifier
+from skkd.exceptions import InvalidParameterError
+from skkd.tabular import TabularMLP, tree_thresholds
+
+
+@pytest.fixture(scope="module")
+def table():
+    """Five numeric columns, one binary column and one column of category codes 0..3."""
+    X, y = make_classification(600, 5, n_informative=4, n_redundant=0, n_classes=3,
+                               random_state=0)
+    rng = np.random.RandomState(0)
+    codes = rng.randint(0, 4, len(X))
+    y = np.where(codes == 3, 0, y)  # the category matters
+    X = np.column_stack([X, X[:, 0] > 0, codes]).astype(np.float32)
+    return X, y
+
+
+def student(**kwargs):
+    return DistilledClassifier(module="tabular-mlp", max_epochs=2, batch_size=64,
+                               random_state=0, **kwargs)
+
+
+def test_periodic_embedding_by_hand():
+    # one column, one frequency c, one unit: ReLU(w_cos cos(2 pi c x) + w_sin sin(.) + b)
+    model = TabularMLP(1, 2, numeric_encoding="periodic", n_frequencies=1, d_embedding=1,
+                       hidden_sizes=())
+    with torch.no_grad():
+        model.numeric.periodic.weight.fill_(0.25)
+        model.numeric.linear.weight.copy_(torch.tensor([[[2.0], [3.0]]]))
+        model.numeric.linear.bias.fill_(0.5)
+        out = model.numeric(torch.tensor([[1.0], [2.0]]))
+    # x=1: cos(pi/2)=0, sin=1 -> 3.5; x=2: cos(pi)=-1, sin=0 -> relu(-1.5) = 0
+    np.testing.assert_allclose(out.squeeze().numpy(), [3.5, 0.0], atol=1e-6)
+
+
+def test_piecewise_linear_encoding_by_hand():
+    model = TabularMLP(1, 2, numeric_encoding="ple", bins=[[0.0, 1.0, 3.0]], hidden_sizes=())
+    with torch.no_grad():
+        encoded = model.numeric.impl(torch.tensor([[2.0], [0.5], [5.0]]))
+    # bins [0, 1) and [1, 3]: x=2 fills the first and half the second; the last bin extrapolates
+    np.testing.assert_allclose(encoded.squeeze(1).numpy(), [[1, 0.5], [0.5, 0], [1, 2]],
+                               atol=1e-6)
+
+
+def test_unknown_codes_share_the_extra_row():
+    model = TabularMLP(1, 2, categorical=[0], cardinalities=[3], d_embedding=2,
+                       hidden_sizes=()).eval()
+    x = torch.tensor([[0.0], [2.0], [-1.0], [3.0], [float("nan")], [7.0]])
+    with torch.no_grad():
+        out = model(x)
+        unknown = model.backbone(model.categories.weight[3:4])
+    for row in (2, 3, 4, 5):  # -1, k, NaN and far beyond k: the unknown category
+        torch.testing.assert_close(out[row], unknown[0])
+    assert not torch.allclose(out[0], out[1])
+
+
+def test_fit_learns_roles_and_cardinalities(table):
+    X, y = table
+    clf = student(module__categorical=[6], alpha=1).fit(X, y)
+    assert clf.encoding_ == {"passthrough": [5], "cardinalities": [4]}
+    module = clf.net_.module_
+    assert module.numeric_columns.tolist() == [0, 1, 2, 3, 4]
+    assert clf.score(X, y) > 0.5
+
+
+def test_non_integer_codes_are_refused(table):
+    X, y = table
+    X = X.copy()
+    X[0, 6] = 1.5
+    with pytest.raises(InvalidParameterError, match=r"tabular-mlp.*column 6 holds 1.5"):
+        student(module__categorical=[6], alpha=1).fit(X, y)
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"module__numeric_encoding": "spline"}, "numeric_encoding='spline'"),
+    ({"module__bins": "teacher"}, "bins are for the piecewise-linear"),
+    ({"module__categorical": [9]}, r"module__categorical=\[9\]"),
+    ({"module__categorical": [5], "module__passthrough": [5]}, "one role"),
+])
+def test_bad_options_name_the_parameter(table, options, match):
+    X, y = table
+    with pytest.raises((InvalidParameterError, ValueError), match=match):
+        student(alpha=1, **options).fit(X, y)
+
+
+def test_quantile_bins_come_from_the_training_rows_only(table):
+    X, y = table
+    X = X.copy()
+    X[300:, :5] += 10  # the second half lies elsewhere: bins from it cannot fit the first
+    result = cross_validate(student(alpha=1, module__numeric_encoding="ple"), X, y,
+                            cv=KFold(2), return_estimator=True)
+    for estimator, train in zip(result["estimator"], [slice(300, None), slice(0, 300)],
+                                strict=True):
+        columns = estimator.net_.module_.numeric_columns.tolist()
+        assert columns == [0, 1, 2, 3, 4, 6]  # column 5 is binary: passed through
+        for column, edges in zip(columns, estimator.encoding_["bins"], strict=True):
+            assert edges[0] == pytest.approx(X[train, column].min())
+            assert edges[-1] == pytest.approx(X[train, column].max())
+    search = GridSearchCV(student(alpha=1, module__numeric_encoding="ple"),
+                          {"module__n_bins": [4, 8]}, cv=KFold(2)).fit(X, y)
+    best = search.best_estimator_
+    assert [e[-1] for e in best.encoding_["bins"]] == pytest.approx(X[:, [0, 1, 2, 3, 4, 6]].max(0))
+    assert max(len(e) for e in best.encoding_["bins"]) <= best.get_params()["module__n_bins"] + 1
+
+
+def test_teacher_bins_are_the_teachers_thresholds(table):
+    X, y = table
+    teacher = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)
+    clf = student(teacher=teacher, module__numeric_encoding="ple", module__bins="teacher",
+                  module__n_bins=64).fit(X, y)
+    thresholds = tree_thresholds(teacher, X.shape[1])
+    columns = clf.net_.module_.numeric_columns.tolist()
+    for column, edges in zip(columns, clf.encoding_["bins"], strict=True):
+        inner = np.asarray(edges[1:-1], dtype=np.float32)
+        used = thresholds[column].astype(np.float32)
+        assert len(inner) and np.isin(inner, used).all()
+    quantile = student(teacher=teacher, module__numeric_encoding="ple", module__n_bins=64)
+    assert quantile.fit(X, y).encoding_["bins"] != clf.encoding_["bins"]
+
+
+def test_teacher_bins_without_readable_thresholds_follow_its_outputs(table):
+    X, y = table
+    teacher = make_pipeline(StandardScaler(), RandomForestClassifier(20, random_state=0))
+    teacher.fit(X, y)
+    assert tree_thresholds(teacher, X.shape[1]) is None
+    clf = student(teacher=teacher, module__numeric_encoding="ple", module__bins="teacher",
+                  module__n_bins=8).fit(X, y)
+    for edges in clf.encoding_["bins"]:
+        assert 3 <= len(edges) <= 9 and np.all(np.diff(edges) > 0)
+    with pytest.raises(InvalidParameterError, match="needs a tree teacher"):
+        student(alpha=1, module__numeric_encoding="ple", module__bins="teacher").fit(X, y)
+
+
+def test_the_fitted_encoding_travels(table):
+    X, y = table
+    teacher = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(X, y)
+    clf = student(teacher=teacher, module__categorical=[6], module__numeric_encoding="ple",
+                  module__bins="teacher").fit(X, y)
+    expected = clf.predict_proba(X)
+    for copy in (pickle.loads(pickle.dumps(clf)), clf.without_teacher()):
+        assert copy.encoding_ == clf.encoding_
+        np.testing.assert_allclose(copy.predict_proba(X), expected, rtol=1e-6)
+    twin = clone(clf)
+    assert not hasattr(twin, "encoding_")
+    assert twin.fit(X, y).encoding_ == clf.encoding_
+
+
+def test_warm_start_keeps_the_encoding(table):
+    X, y = table
+    clf = student(alpha=1, module__numeric_encoding="ple", warm_start=True).fit(X, y)
+    bins = clf.encoding_["bins"]
+    clf.fit(X[:100] * 3, y[:100])
+    assert clf.encoding_["bins"] == bins
+
+
+def test_onnx_pipeline_with_strings_and_missing_values():
+    pd = pytest.importorskip("pandas")
+    skl2onnx = pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OrdinalEncoder
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"a": rng.randn(300), "b": rng.randn(300),
+                          "city": rng.choice(["x", "y", "z"], 300).astype(object)})
+    frame.loc[::7, "a"] = np.nan
+    frame.loc[::11, "city"] = np.nan
+    y = (frame.b > 0).astype(int) + (frame.city == "x")
+    prep = ColumnTransformer([
+        ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["a", "b"]),
+        ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                               encoded_missing_value=-1), ["city"]),
+    ])
+    model = make_pipeline(prep, student(alpha=1, module__categorical=[2])).fit(frame, y)
+    onx = skl2onnx.to_onnx(model, initial_types=[
+        ("a", FloatTensorType([None, 1])), ("b", FloatTensorType([None, 1])),
+        ("city", StringTensorType([None, 1]))], options={id(model[-1]): {"zipmap": False}})
+    test = frame.copy()
+    test.loc[:4, "city"] = "unseen"
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels, proba = session.run(None, {
+        "a": test[["a"]].to_numpy(np.float32), "b": test[["b"]].to_numpy(np.float32),
+        "city": test[["city"]].fillna("").to_numpy(str)})
+    np.testing.assert_array_equal(labels, model.predict(test))
+    np.testing.assert_allclose(proba, model.predict_proba(test), atol=1e-5)
+
+
+class Scaled(torch.nn.Module):
+    """A user's data-aware student: divides each column by its training maximum."""
+
+    def __init__(self, n_features: int, n_classes: int, scale=None) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+        self.linear = torch.nn.Linear(n_features, n_classes)
+
+    @classmethod
+    def fit_encoding(cls, X, y, *, teacher=None, teacher_logits=None, **options):
+        return {"scale": np.abs(X).max(axis=0).tolist()}
+
+    def forward(self, x):
+        return self.linear(x / self.scale)
+
+
+def test_a_module_class_gets_its_shape_and_its_encoding(table):
+    X, y = table
+    clf = DistilledClassifier(module=Scaled, alpha=1, max_epochs=1, random_state=0).fit(X, y)
+    assert clf.net_.module_.linear.in_features == X.shape[1]
+    assert clf.net_.module_.linear.out_features == 3
+    np.testing.assert_allclose(clf.net_.module_.scale.numpy(), np.abs(X).max(axis=0))
+
+
+def test_a_plugin_model_can_fit_its_encoding(table, fresh_plugins):
+    X, y = table
+    seen = []
+
+    def factory(n_features, n_classes, scale=None):
+        return Scaled(n_features, n_classes, scale)
+
+    def fit_encoding(X, y, *, teacher=None, teacher_logits=None, **options):
+        seen.append((len(X), teacher is not None, teacher_logits.shape))
+        return {"scale": [2.0] * X.shape[1]}
+
+    factory.fit_encoding = fit_encoding
+
+    class Plugin:
+        @staticmethod
+        def skkd_register_models(register):
+            register("scaled", factory)
+
+    from skkd.hookspecs import hookimpl
+
+    Plugin.skkd_register_models = staticmethod(hookimpl(Plugin.skkd_register_models))
+    fresh_plugins.register(Plugin(), name="scaled-plugin")
+    teacher = RandomForestClassifier(10, random_state=0).fit(X, y)
+    clf = DistilledClassifier(teacher, module="scaled", max_epochs=1, random_state=0)
+    clf.fit(X, y)
+    assert seen == [(len(X), True, (len(X), 3))]
+    assert clf.encoding_ == {"scale": [2.0] * X.shape[1]}
+    assert math.isclose(float(clf.net_.module_.scale[0]), 2.0)
