@@ -67,6 +67,8 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
             # Shape checks inside a module (rtdl_num_embeddings' among them) are
             # traced as constants: right, since a student's input width is fixed.
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            # a strided slice (the piecewise-linear encoding's) is left unfolded: harmless
+            warnings.filterwarnings("ignore", "Constant folding - Only steps=1")
             torch.onnx.export(
                 module, (torch.zeros(2, estimator.n_features_in_),), buffer, dynamo=False,
                 input_names=["X"], output_names=["logits"],
