@@ -155,22 +155,28 @@ def teacher_proba(teacher):
     return teacher.predict_proba
 
 
-def measure(name: str, teacher, student, X, y, Xt, yt, repeats: int) -> dict:
+def onnx_probabilities(onx):
+    """``rows -> probabilities`` of a student's ONNX graph in onnxruntime, on one thread."""
     import onnxruntime
 
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(onx.SerializeToString(), options,
+                                           providers=["CPUExecutionProvider"])
+
+    def proba(rows):
+        return session.run(["probabilities"], {"X": rows})[0]
+    return proba
+
+
+def measure(name: str, teacher, student, X, y, Xt, yt, repeats: int) -> dict:
     start = time.perf_counter()
     student.fit(X, y)
     fit_seconds = time.perf_counter() - start
     slim = student.without_teacher()
     onx = to_onnx(slim, zipmap=False)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(onx.SerializeToString(), options,
-                                           providers=["CPUExecutionProvider"])
+    onnx_proba = onnx_probabilities(onx)
     Xt = np.ascontiguousarray(Xt, dtype=np.float32)
-
-    def onnx_proba(rows):
-        return session.run(["probabilities"], {"X": rows})[0]
 
     onnx_diff = float(np.max(np.abs(onnx_proba(Xt) - slim.predict_proba(Xt))))
     teacher_pred = np.argmax(teacher_proba(teacher)(Xt), axis=1)

@@ -80,7 +80,6 @@ import json
 import math
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +89,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
-from compression import latency  # noqa: E402
+from compression import latency, onnx_probabilities  # noqa: E402
 from keras_example import RESULTS, log, machine, mean_std, write_results  # noqa: E402
 from tabular import BATCH, cosine, n_parameters  # noqa: E402
 from tabular_data import LOADERS, Table  # noqa: E402
@@ -216,33 +215,17 @@ def build(variant: str, recipe: dict, table: Table, teacher, epochs_budget: int,
 def onnx_one_row(model: DistilledClassifier, Xt: np.ndarray, repeats: int) -> dict:
     """The student alone in onnxruntime (one thread): one-row and batched latency.
 
-    The graph is skl2onnx's (``skkd.export.to_onnx``); where skl2onnx cannot
-    convert it, the student graph skkd hands to skl2onnx
-    (``skkd.export.student_graph``: the same network, softmax and arg-max),
-    and the reason is recorded.
+    The graph is skl2onnx's (``skkd.export.to_onnx``). Results stored by runs
+    before skkd exported piecewise-linear students through skl2onnx hold
+    ``skl2onnx_error`` and were timed on ``skkd.export.student_graph``.
     """
-    import onnxruntime
-
-    from skkd.export import student_graph, to_onnx
+    from skkd.export import to_onnx
 
     slim = model.without_teacher()
     out = {"graph": "skl2onnx (skkd.export.to_onnx)"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.onnx tracer warnings about Python branches
-        try:
-            onx = to_onnx(slim, zipmap=False)
-        except Exception as exc:  # noqa: BLE001 - fall back, and say why
-            onx = student_graph(slim)
-            out = {"graph": "skkd.export.student_graph",
-                   "skl2onnx_error": f"{type(exc).__name__}: {exc}"}
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(onx.SerializeToString(), options,
-                                           providers=["CPUExecutionProvider"])
+    onx = to_onnx(slim, zipmap=False)
+    proba = onnx_probabilities(onx)
     Xt = np.ascontiguousarray(Xt, dtype=np.float32)
-
-    def proba(rows):
-        return session.run(["probabilities"], {"X": rows})[0]
 
     out.update(latency(proba, Xt, repeats))
     out["max_abs_proba_diff"] = float(np.max(np.abs(proba(Xt[:1000])

@@ -37,6 +37,7 @@ from scipy.special import softmax
 from sklearn.tree import DecisionTreeRegressor
 
 from skkd.hookspecs import hookimpl
+from skkd.models import MLP
 
 NUMERIC_ENCODINGS = ("periodic", "ple", "none")
 BIN_SOURCES = ("quantile", "teacher")
@@ -193,14 +194,7 @@ class TabularMLP(torch.nn.Module):
             self.categories = torch.nn.Embedding(sum(k + 1 for k in sizes), int(d_embedding))
             width += len(categorical) * int(d_embedding)
 
-        layers: list[torch.nn.Module] = []
-        for size in hidden_sizes:
-            layers += [torch.nn.Linear(width, int(size)), torch.nn.ReLU()]
-            if dropout:
-                layers.append(torch.nn.Dropout(float(dropout)))
-            width = int(size)
-        layers.append(torch.nn.Linear(width, n_classes))
-        self.backbone = torch.nn.Sequential(*layers)
+        self.backbone = MLP(width, n_classes, hidden_sizes, float(dropout))
 
     @staticmethod
     def _check_bins(bins: Any, n_numeric: int) -> list[torch.Tensor]:
