@@ -22,10 +22,12 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
         LossError,
         PluginError,
         PluginWarning,
+        SampleWeightIgnoredWarning,
         StudentError,
         TeacherError,
         TeacherNearChanceWarning,
     )
+    from skkd.persistence import load_student, save_student
     from skkd.plugins import list_plugins
     from skkd.teachers import teacher_logits
 
@@ -34,6 +36,8 @@ _LAZY = {
     "EnsembleTeacher": "skkd.ensembles",
     "teacher_logits": "skkd.teachers",
     "list_plugins": "skkd.plugins",
+    "save_student": "skkd.persistence",
+    "load_student": "skkd.persistence",
     "InvalidParameterError": "skkd.exceptions",
     "PluginError": "skkd.exceptions",
     "PluginWarning": "skkd.exceptions",
@@ -41,6 +45,7 @@ _LAZY = {
     "StudentError": "skkd.exceptions",
     "LossError": "skkd.exceptions",
     "TeacherNearChanceWarning": "skkd.exceptions",
+    "SampleWeightIgnoredWarning": "skkd.exceptions",
 }
 
 __all__ = [
@@ -49,6 +54,8 @@ __all__ = [
     "teacher_logits",
     "hookimpl",
     "list_plugins",
+    "save_student",
+    "load_student",
     "__version__",
     "InvalidParameterError",
     "PluginError",
@@ -57,6 +64,7 @@ __all__ = [
     "StudentError",
     "LossError",
     "TeacherNearChanceWarning",
+    "SampleWeightIgnoredWarning",
 ]
 
 

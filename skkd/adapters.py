@@ -20,6 +20,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 from skorch import NeuralNet
 
+from skkd.arrays import to_tensor
 from skkd.exceptions import TeacherError
 from skkd.hookspecs import hookimpl
 
@@ -89,7 +90,7 @@ class Teacher:
             float32, on ``xb``'s device.
         """
         out = self.logits(xb.detach().cpu().numpy(), batch_size=max(len(xb), 1))
-        return torch.as_tensor(np.asarray(out), dtype=torch.float32, device=xb.device)
+        return to_tensor(out, dtype=torch.float32, device=xb.device)
 
 
 # One record per module currently held in eval mode by skkd: (users, saved modes).
@@ -195,7 +196,7 @@ class TorchTeacher(Teacher):
 
     def logits(self, X: Any, batch_size: int = 1024) -> np.ndarray:
         device, dtype = self._device_dtype()
-        X_t = torch.as_tensor(np.asarray(X))
+        X_t = to_tensor(X)
         if batch_size < 1:  # skorch's -1: one batch
             batch_size = max(len(X_t), 1)
         chunks = []

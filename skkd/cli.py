@@ -344,6 +344,110 @@ def plugins_command(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- export
 
 
+_EXPORT_DESCRIPTION = """\
+Convert a DistilledClassifier, or a Pipeline ending in one, to ONNX with skl2onnx
+(pip install 'skkd[onnx]').
+
+MODEL is one of:
+  a student file written by skkd.save_student (safe: read with
+    torch.load(weights_only=True), tensors and plain data only; no code from the
+    file runs; a student whose module is a registered name, e.g. 'mlp');
+  a pickle or joblib file (a DistilledClassifier or a Pipeline). UNSAFE with
+    files you did not write: unpickling runs any code the file holds, before
+    skkd can check what it is. Only pass pickles you trust.
+The kind is told by content (a student file is a torch zip archive), not by name.
+"""
+
+_EXPORT_EPILOG = """\
+exit status:
+  0  OUT written (and, with --check, onnxruntime agrees with scikit-learn)
+  1  --check found a difference: labels differ, probabilities differ by more
+     than 1e-4, or onnxruntime cannot run OUT (OUT is written)
+  2  usage error, one line on stderr, nothing written: a bad option, a MODEL
+     that cannot be read or exported (e.g. its labels or a pipeline step), a
+     --check file of the wrong shape or type, an OUT that cannot be written
+"""
+
+
+def _first_line(exc: BaseException) -> str:
+    """``Type: first line of the message``: skl2onnx's messages run over many lines."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+def _check_output(out: Path, inputs: Sequence[Path]) -> None:
+    """OUT names a file this process can write, and none of the inputs."""
+    try:
+        is_dir, existed = out.is_dir(), out.exists()
+        folder = out.resolve().parent
+        if is_dir:
+            raise _UsageError(f"argument --onnx: {out} is a directory; name the ONNX file to "
+                              f"write, e.g. --onnx {out / 'model.onnx'}")
+        if not folder.is_dir():
+            raise _UsageError(f"argument --onnx: folder {folder} does not exist")
+        if existed and any(path.exists() and out.samefile(path) for path in inputs):
+            raise _UsageError(f"argument --onnx: {out} is also an input file; writing it "
+                              "would overwrite it: name another file")
+        # The one sure test (permissions, read-only mounts, name length): open it.
+        with open(out, "ab"):
+            pass
+        if not existed:
+            out.unlink()
+    except OSError as exc:
+        raise _UsageError(f"argument --onnx: cannot write {out}: "
+                          f"{exc.strerror or _first_line(exc)}") from None
+
+
+def _load_model(model_path: Path):
+    """The estimator in MODEL: a student file read safely, else unpickled (trusted files)."""
+    import zipfile
+
+    if zipfile.is_zipfile(model_path):  # torch.save's format; a pickle never is one
+        from skkd.persistence import load_student
+
+        try:
+            return load_student(model_path, device="cpu")
+        except ValueError as exc:
+            raise _UsageError(f"argument MODEL: {exc}") from None
+    import joblib
+
+    try:
+        return joblib.load(model_path)  # a plain pickle or a joblib file
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is the user's file
+        raise _UsageError(f"argument MODEL: cannot load {model_path}: "
+                          f"{_first_line(exc)}") from None
+
+
+def _load_check_rows(path: str, model):
+    """The --check rows, as float32: a 2-D numeric array the model can predict on."""
+    import numpy as np
+
+    try:
+        X = np.load(path, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - whatever np.load refuses is the user's file
+        raise _UsageError(f"argument --check: cannot read {path} as a .npy array: "
+                          f"{_first_line(exc)}") from None
+    if not isinstance(X, np.ndarray):
+        X.close()
+        raise _UsageError(f"argument --check: {path} is an .npz archive; save one array "
+                          "of rows with numpy.save")
+    n_features = model.n_features_in_
+    if X.dtype.kind not in "biuf":
+        raise _UsageError(f"argument --check: {path} holds {X.dtype} values; the rows must "
+                          "be numbers (float32, float64, integers or bool)")
+    if X.ndim != 2 or X.shape[1] != n_features or len(X) == 0:
+        raise _UsageError(f"argument --check: {path} holds an array of shape {X.shape}; "
+                          f"the model takes rows of {n_features} features: shape "
+                          f"(n_rows, {n_features}) with n_rows >= 1")
+    X = X.astype(np.float32)
+    try:
+        model.predict(X)
+    except (ValueError, TypeError) as exc:
+        raise _UsageError(f"argument --check: the model cannot predict the rows of {path}: "
+                          f"{_first_line(exc)}") from None
+    return X
+
+
 def export_command(args: argparse.Namespace) -> int:
     import importlib.util
 
@@ -354,39 +458,45 @@ def export_command(args: argparse.Namespace) -> int:
     model_path, out = Path(args.model), Path(args.onnx)
     if not model_path.is_file():
         raise _UsageError(f"argument MODEL: {model_path} is not a file")
-    if not out.resolve().parent.is_dir():
-        raise _UsageError(f"argument --onnx: folder {out.resolve().parent} does not exist")
     if args.check is not None and not Path(args.check).is_file():
         raise _UsageError(f"argument --check: {args.check} is not a file")
-
-    import joblib
-    import numpy as np
+    _check_output(out, [model_path] + ([Path(args.check)] if args.check else []))
 
     from skkd.estimator import DistilledClassifier
     from skkd.export import compare_onnx, to_onnx
 
-    try:
-        model = joblib.load(model_path)  # a plain pickle or a joblib file
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is the user's file
-        raise _UsageError(f"argument MODEL: cannot load {model_path}: "
-                          f"{type(exc).__name__}: {exc}") from None
+    model = _load_model(model_path)
     last = model.steps[-1][1] if hasattr(model, "steps") else model
     if not isinstance(last, DistilledClassifier):
         raise _UsageError(f"argument MODEL: {model_path} holds a {type(model).__name__}; "
                           "expected a DistilledClassifier or a Pipeline ending in one")
-    onx = to_onnx(model, zipmap=not args.no_zipmap)
-    out.write_bytes(onx.SerializeToString())
+    X = None if args.check is None else _load_check_rows(args.check, model)
+    try:
+        onx = to_onnx(model, zipmap=not args.no_zipmap)
+    except Exception as exc:  # noqa: BLE001 - skl2onnx raises many kinds for one cause
+        raise _UsageError(f"argument MODEL: cannot export {model_path} to ONNX: "
+                          f"{_first_line(exc)}") from None
+    try:
+        out.write_bytes(onx.SerializeToString())
+    except OSError as exc:
+        raise _UsageError(f"argument --onnx: cannot write {out}: "
+                          f"{exc.strerror or _first_line(exc)}") from None
     print(f"wrote {out} ({out.stat().st_size:,} bytes; input X: float32 rows of "
           f"{model.n_features_in_} columns)")
-    if args.check is None:
+    if X is None:
         return 0
-    X = np.load(args.check, allow_pickle=False)
-    result = compare_onnx(model, onx, X)
-    ok = result["labels_equal"] and result["max_abs_proba_diff"] <= 1e-4
-    print(f"check on {result['rows']} rows of {args.check}: labels "
-          f"{'equal' if result['labels_equal'] else 'DIFFER'}, max |probability difference| "
-          f"{result['max_abs_proba_diff']:.2e} ({'ok' if ok else 'FAILED'}, tolerance 1e-4)")
-    return 0 if ok else 1
+    try:
+        result = compare_onnx(model, onx, X, atol=1e-4)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime failing to run OUT fails the check
+        print(f"check on {len(X)} rows of {args.check}: onnxruntime cannot run {out}: "
+              f"{_first_line(exc)} (FAILED)")
+        return 1
+    labels = ("equal" if result["labels_equal"] else
+              f"DIFFER on {result['label_mismatches']} rows")
+    print(f"check on {result['rows']} rows of {args.check}: labels {labels}, max "
+          f"|probability difference| {result['max_abs_proba_diff']:.2e} "
+          f"({'ok' if result['ok'] else 'FAILED'}, tolerance 1e-4)")
+    return 0 if result["ok"] else 1
 
 
 # --------------------------------------------------------------------------- parser
@@ -442,18 +552,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hide the progress bars (default: shown)")
     d.set_defaults(func=demo, parser=d)
     e = sub.add_parser(
-        "export", help="write a pickled DistilledClassifier or Pipeline as ONNX",
-        description="Convert a pickled (or joblib) DistilledClassifier, or a Pipeline ending "
-                    "in one, to ONNX with skl2onnx (pip install 'skkd[onnx]'). Exit status 1 "
-                    "when --check finds a difference.")
-    e.add_argument("model", metavar="MODEL", help="the pickled estimator or pipeline")
+        "export", help="write a DistilledClassifier or Pipeline as ONNX",
+        description=_EXPORT_DESCRIPTION, epilog=_EXPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("model", metavar="MODEL",
+                   help="a student file of skkd.save_student (safe), or a pickle or joblib "
+                        "file (runs the code it holds: trusted files only)")
     e.add_argument("--onnx", metavar="OUT", required=True, help="the ONNX file to write")
     e.add_argument("--check", metavar="X.npy", default=None,
                    help="rows to compare onnxruntime with scikit-learn on: equal labels, "
                         "probabilities within 1e-4 (default: no check)")
     e.add_argument("--no-zipmap", action="store_true",
-                   help="probabilities as an (N, n_classes) tensor, not one map per row "
-                        "(default: maps, skl2onnx's default)")
+                   help="probabilities as an (N, n_classes) tensor, not one map per row; "
+                        "needed by bool, floating-point and uint64 >= 2**63 labels, which "
+                        "keep their dtype (default: maps, skl2onnx's default)")
     e.set_defaults(func=export_command, parser=e)
     p = sub.add_parser("plugins", help="list installed plugins and what they register")
     p.add_argument("--json", action="store_true",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import inspect
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -13,7 +14,7 @@ import torch
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from skkd.adapters import TorchTeacher
 from skkd.exceptions import InvalidParameterError
@@ -30,6 +31,7 @@ from skkd.net import (
     HINT_KEY,
     INPUT_KEY,
     TEACHER_KEY,
+    WEIGHT_KEY,
     ArrayDataset,
     BatchLoader,
     DistillationNet,
@@ -58,6 +60,7 @@ from skkd.transfer import (
     FreshTransferSet,
     add_transfer_set,
     build_augmentation,
+    check_batch_augmentation,
     is_fresh,
     needs_teacher,
 )
@@ -73,6 +76,31 @@ def _named_or_callable(
         return lookup(value), value
     except ValueError as exc:
         raise InvalidParameterError(f"{param}={value!r}: {exc}") from exc
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two parameter values are equal (arrays and tensors elementwise)."""
+    if a is b:
+        return True
+    try:
+        equal = a == b
+        if isinstance(equal, bool | np.bool_) and equal:
+            return True
+        # sequences of either kind ([8] and (8,)), arrays and tensors elementwise
+        return (isinstance(a, list | tuple | np.ndarray | torch.Tensor)
+                and bool(np.array_equal(np.asarray(a), np.asarray(b))))
+    except Exception:  # values that cannot be compared are not the same
+        return False
+
+
+def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
+    """Whether ``fn`` accepts the keyword argument ``name`` (or any, through ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind is p.VAR_KEYWORD or (p.name == name and p.kind in (
+        p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)) for p in parameters)
 
 
 class DistilledClassifier(ClassifierMixin, BaseEstimator):
@@ -354,7 +382,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         check_callbacks_need_no_split(self.callbacks, self.train_split)
         soft_loss, loss_name = _named_or_callable("loss", self.loss, get_loss)
         check_options("loss__", self._params_with("loss__"), soft_loss, f"loss {loss_name!r}",
-                      skip=2, reserved=("temperature", "y"))
+                      skip=2, reserved=("temperature", "y", "sample_weight"))
         check_options("criterion__", self._params_with("criterion__"), torch.nn.CrossEntropyLoss,
                       "the hard-label loss torch.nn.CrossEntropyLoss")
         self._module_factory()
@@ -378,19 +406,41 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         resolve_modules(module, [t for _, t in pairs], "teacher")
         return HintPlan(pairs, fn, name, options, float(self.hint_weight), TorchTeacher(module))
 
-    def _probe_student(self, n_features: int, n_classes: int) -> torch.nn.Module:
-        """A student like the one fit builds, for checking hint paths and shapes.
+    def _probe_student(self, X: np.ndarray, y_enc: np.ndarray,
+                       encoded: bool = False) -> torch.nn.Module | None:
+        """A student like the one fit builds, to check its options and hint paths early.
 
-        Built under a forked random state, so torch's global one is unchanged.
+        None for a data-aware student (one with ``fit_encoding``), which is
+        built, and so checked, once its encoding is fitted after the teacher
+        step, unless ``encoded`` is False: then it is built without its
+        encoding (for the hints' paths). Built under a forked random state,
+        so torch's global one is unchanged.
         """
         factory = self._module_factory()
         if isinstance(factory, torch.nn.Module):
             return factory  # the user's instance: probed in eval mode, modes restored
+        if encoded and self._encoding_fitter() is not None:
+            return None
         options = self._params_with("module__")
+        n_features, n_classes = X.shape[1], len(self.classes_)
         with torch.random.fork_rng(devices=[]):
-            if isinstance(self.module, str):
-                return factory(n_features, n_classes, **options)
-            return factory(**shape_arguments(factory, options, n_features, n_classes), **options)
+            try:
+                if isinstance(self.module, str):
+                    return factory(n_features, n_classes, **options)
+                return factory(**shape_arguments(factory, options, n_features, n_classes),
+                               **options)
+            except (TypeError, ValueError) as exc:
+                raise InvalidParameterError(
+                    f"module={self._module_name()} cannot be built from its module__* "
+                    f"options {sorted(options)}: {exc}"
+                ) from exc
+
+    def _encoding_fitter(self) -> Callable[..., dict[str, Any]] | None:
+        """The student's ``fit_encoding`` (see :meth:`_fit_encoding`), or None."""
+        factory = self._module_factory()
+        if isinstance(factory, torch.nn.Module):
+            return None
+        return getattr(getattr(factory, "factory", factory), "fit_encoding", None)
 
     def _module_factory(self) -> Any:
         """The student's constructor (checked against ``module__*``), or an instance."""
@@ -415,13 +465,19 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
 
     # -- fitting ----------------------------------------------------------
 
-    def fit(self, X: Any, y: Any, teacher_logits: Any = None) -> DistilledClassifier:
+    def fit(self, X: Any, y: Any, teacher_logits: Any = None, sample_weight: Any = None,
+            groups: Any = None) -> DistilledClassifier:
         """Train the student on ``(X, y)`` and the teacher's soft labels.
 
         With ``warm_start=True`` and a fitted student, training continues from
         it (its weights, optimizer state and random state) for ``max_epochs``
-        more epochs. A ``KeyboardInterrupt`` stops training: what was trained
-        is kept (``net_``, ``history_``) and the interrupt is re-raised.
+        more epochs. A fit either completes or leaves a fitted estimator as it
+        was: every parameter, the labels and the teacher's outputs are checked
+        and computed before any fitted attribute changes, and an error in
+        training a new student restores the previous one. Two exceptions keep
+        what was trained, with its own labels: a ``KeyboardInterrupt`` during
+        training (``net_``, ``history_``; the interrupt is re-raised), and an
+        error while ``warm_start`` continues a student, which trains it in place.
 
         Parameters
         ----------
@@ -438,16 +494,89 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             while the student sits after a transformer in a ``Pipeline``
             (route it as ``distilledclassifier__teacher_logits``). The
             ``teacher`` is then not queried.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights: each batch's hard loss is the weighted
+            mean over its labeled rows (times ``criterion__weight`` of their
+            class) and its soft loss the weighted mean over all its rows, so
+            integer weights act as repeated rows and a zero weight as a
+            dropped row. An unfitted teacher's clones (``teacher_cv``'s too)
+            are fitted with the weights when their ``fit`` accepts
+            ``sample_weight``. Rows an augmentation adds weigh the mean weight.
+            Needs a soft loss that takes ``sample_weight`` (the built-ins do;
+            see :func:`skkd.hookspecs.skkd_register_losses`), and is not
+            supported with ``hints`` or a batch augmentation (``"shift"``,
+            ``"mixup"``).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for a group splitter in ``teacher_cv`` (e.g.
+            ``GroupKFold``); used for nothing else.
 
         Returns
         -------
         self : DistilledClassifier
             The fitted estimator.
         """
+        saved = self._fitted_state()
+        try:
+            net, X_fit, y_fit, continuing, random_state = self._prepare_fit(
+                X, y, teacher_logits, sample_weight, groups)
+        except BaseException:
+            self._restore(saved)
+            raise
+        try:
+            with random_state:
+                (net.partial_fit if continuing else net.fit)(X_fit, y_fit)
+        except KeyboardInterrupt:
+            self._keep(net, random_state)
+            raise
+        except BaseException as exc:
+            if continuing:
+                self._keep(net, random_state)  # trained in place: it is the student now
+            else:
+                self._restore(saved)
+            if isinstance(exc, KeyError) and exc.args and str(exc.args[0]).startswith("valid_"):
+                raise InvalidParameterError(
+                    f"A callback needs {exc.args[0]!r}, which only a validation split "
+                    "records, but train_split=None: set "
+                    "train_split=skorch.dataset.ValidSplit(0.2)."
+                ) from exc
+            raise
+        self._keep(net, random_state)
+        return self
+
+    def _fitted_state(self) -> dict[str, Any]:
+        """The fitted attributes (``*_``, and the random state a warm start resumes)."""
+        return {k: v for k, v in vars(self).items()
+                if (k.endswith("_") and not k.startswith("__")) or k == "_torch_random_state"}
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        """Put back the fitted attributes of :meth:`_fitted_state`, dropping newer ones."""
+        for key in self._fitted_state().keys() - state.keys():
+            delattr(self, key)
+        vars(self).update(state)
+
+    def _prepare_fit(self, X: Any, y: Any, teacher_logits: Any, sample_weight: Any,
+                     groups: Any) -> tuple[DistillationNet, Any, np.ndarray, bool, RandomState]:
+        """Everything of a fit but training: the net, its inputs and the random state.
+
+        Sets ``classes_``, ``n_features_in_`` and the teacher's attributes;
+        :meth:`fit` restores them if this raises.
+        """
         soft_loss, loss_name, augmentation, hint_plan = self._check_params()
         continuing = self.warm_start and hasattr(self, "net_")
+        if continuing:
+            self._check_unchanged_build()
         X_teacher = X
         X, y = validate_data(self, X, y, dtype=np.float32, reset=not continuing)
+        weights = self._check_sample_weight(sample_weight, X, soft_loss, loss_name,
+                                            augmentation, hint_plan)
+        if groups is not None and self.teacher_cv is None:
+            raise InvalidParameterError(
+                "groups is passed to fit, but only teacher_cv's splitter reads it and "
+                "teacher_cv=None: set teacher_cv (e.g. GroupKFold(5)) or drop groups."
+            )
+        if groups is not None and len(groups) != len(X):
+            raise ValueError(f"groups has {len(groups)} entries, but X has {len(X)} rows: "
+                             "pass one group label per row.")
         classes, y_enc = encode_labels(y, self.unlabeled)
         if continuing and not np.array_equal(classes, self.classes_):
             raise ValueError(
@@ -464,6 +593,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                 "only learn from the teacher's soft labels, but there is no soft term: pass a "
                 "teacher (or fit(..., teacher_logits=...)) and alpha < 1, or drop those rows."
             )
+        # What can fail in building and training the student fails now, before a
+        # teacher is fitted or queried.
+        probe = self._check_build(X, y_enc, augmentation, continuing)
 
         n_rows = len(X)  # the training rows, before any transfer rows are appended
         inference = self.teacher_inference
@@ -484,10 +616,16 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                                                           self.random_state)
             if hasattr(augmentation, "augment_batch"):
                 inference = "per_batch"  # the teacher sees every augmented batch
+        if weights is not None and len(X) > n_rows:  # transfer rows weigh the mean weight
+            weights = np.concatenate([weights, np.full(len(X) - n_rows, weights.mean(),
+                                                       dtype=weights.dtype)])
+        if groups is not None and len(X) > n_rows:  # unlabeled rows: never split by groups
+            groups = np.asarray(groups)
+            groups = np.concatenate([groups, np.repeat(groups[:1], len(X) - n_rows)])
         cache_hints = False
         if hint_plan is not None:
-            student = self.net_.module_ if continuing else self._probe_student(
-                X.shape[1], len(self.classes_))
+            student = self.net_.module_ if continuing else (
+                probe if probe is not None else self._probe_student(X, y_enc))
             probe_shapes(hint_plan, student, X[:2])
             if continuing and (getattr(self.net_, "hint_plan", None) is None
                                or self.net_.hint_plan.shapes != hint_plan.shapes
@@ -501,17 +639,19 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             if not cache_hints:
                 inference = "per_batch"  # the teacher's features are needed on every batch
         features = None
+        step = partial(self._teacher_step, X_teacher, y, y_enc, teacher_logits, inference,
+                       sample_weight=weights, groups=groups)
         if cache_hints:
             assert hint_plan is not None
             # the pass that gives the teacher's logits records its features too
             with capture_features(hint_plan.teacher_modules()) as records:
-                outputs = self._teacher_step(X_teacher, y, y_enc, teacher_logits, inference)
+                outputs = step()
             features = hint_plan.recorded_features(records, len(X))
             if features is None:  # the teacher did not run on every row once
                 features = hint_plan.all_teacher_features(
                     X, self.teacher_batch_size or self.batch_size)
         else:
-            outputs = self._teacher_step(X_teacher, y, y_enc, teacher_logits, inference)
+            outputs = step()
         net_params = {
             "alpha": self.alpha,
             "temperature": self.temperature,
@@ -536,6 +676,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             net, resume = self._build_net(X.shape[1], len(self.classes_), net_params,
                                           encoding), None
             net.fitted_encoding = encoding
+            net.built_with = self._build_params()
 
         X_fit: Any = X
         if outputs is not None and outputs.logits is not None:
@@ -543,23 +684,101 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         if features is not None:
             X_fit = {**(X_fit if isinstance(X_fit, dict) else {INPUT_KEY: X}),
                      **{HINT_KEY.format(i): f for i, f in enumerate(features)}}
-        random_state = RandomState(self.random_state, self.device, resume=resume)
+        if weights is not None:
+            X_fit = {**(X_fit if isinstance(X_fit, dict) else {INPUT_KEY: X}),
+                     WEIGHT_KEY: weights}
+        return net, X_fit, y_enc, continuing, RandomState(self.random_state, self.device,
+                                                          resume=resume)
+
+    def _check_sample_weight(self, sample_weight: Any, X: np.ndarray, soft_loss: Any,
+                             loss_name: str, augmentation: Any,
+                             hint_plan: HintPlan | None) -> np.ndarray | None:
+        """``sample_weight`` as float32 weights, or None; refused where it cannot apply."""
+        if sample_weight is None:
+            return None
+        weights = _check_sample_weight(sample_weight, X, dtype=np.float32,
+                                       ensure_non_negative=True, copy=True)
+        if not np.all(np.isfinite(weights)):
+            raise ValueError("sample_weight holds NaN or infinity; weights must be finite.")
+        if not weights.any():
+            raise ValueError("Sample weights must contain at least one non-zero number; "
+                             "every sample_weight is 0.")
+        if hint_plan is not None:
+            raise InvalidParameterError(
+                "sample_weight is not supported with hints: the hint term has no per-row "
+                "weights. Drop sample_weight or hints."
+            )
+        if hasattr(augmentation, "augment_batch"):
+            raise InvalidParameterError(
+                f"sample_weight is not supported with augment={self.augment!r}, which makes "
+                "new rows from every batch; drop sample_weight or use a transfer set "
+                "(augment='munge')."
+            )
+        if self.alpha < 1 and not _takes_keyword(soft_loss, "sample_weight"):
+            raise InvalidParameterError(
+                f"loss {loss_name!r} takes no sample_weight keyword, so fit(sample_weight=...) "
+                "cannot weight its rows: use a built-in loss ('kl', 'soft_ce', 'mse'), or add "
+                "sample_weight to the loss (see skkd.hookspecs.skkd_register_losses)."
+            )
+        return weights
+
+    #: The parameters a student is built with; a warm start cannot change them.
+    _BUILD_PARAMS = ("module", "optimizer", "device", "callbacks", "train_split")
+    _BUILD_PREFIXES = ("module__", "optimizer__", "criterion__", "callbacks__",
+                       "iterator_train__", "iterator_valid__")
+
+    def _build_params(self) -> dict[str, Any]:
+        """The parameters the student is built with (see :meth:`_check_unchanged_build`)."""
+        params = {name: getattr(self, name) for name in self._BUILD_PARAMS}
+        params.update({k: v for k, v in self._keyword_params.items()
+                       if k.startswith(self._BUILD_PREFIXES)})
+        return params
+
+    def _check_unchanged_build(self) -> None:
+        """A warm start continues the built student: refuse changed build parameters."""
+        built = getattr(self.net_, "built_with", None)
+        if built is None:  # a student fitted before build parameters were recorded
+            return
+        now = self._build_params()
+        changed = sorted(k for k in built.keys() | now.keys()
+                         if not _same(built.get(k), now.get(k)))
+        if changed:
+            raise InvalidParameterError(
+                f"warm_start=True continues the fitted student, which was built with other "
+                f"{', '.join(changed)} ({', '.join(f'{k}={built.get(k)!r}' for k in changed)}); "
+                "a warm start cannot change them. Set them back, or set warm_start=False to "
+                "train a new student."
+            )
+
+    def _check_build(self, X: np.ndarray, y_enc: np.ndarray, augmentation: Any,
+                     continuing: bool) -> torch.nn.Module | None:
+        """Check the device, the hard-label loss, the student and the batch augmentation.
+
+        Returns the probe student (None when continuing, and for a data-aware
+        student, which learns its encoding after the teacher step).
+        """
+        n_classes = len(self.classes_)
         try:
-            with random_state:
-                (net.partial_fit if continuing else net.fit)(X_fit, y_enc)
-        except KeyboardInterrupt:
-            self._keep(net, random_state)
-            raise
-        except KeyError as exc:
-            if exc.args and str(exc.args[0]).startswith("valid_"):
-                raise InvalidParameterError(
-                    f"A callback needs {exc.args[0]!r}, which only a validation split "
-                    "records, but train_split=None: set "
-                    "train_split=skorch.dataset.ValidSplit(0.2)."
-                ) from exc
-            raise
-        self._keep(net, random_state)
-        return self
+            torch.empty(0, device=self.device)
+        except (RuntimeError, AssertionError) as exc:
+            raise InvalidParameterError(
+                f"device={self.device!r} cannot be used here ({exc}); pass device='cpu', or "
+                "a device torch can reach (torch.cuda.is_available())."
+            ) from exc
+        options = self._params_with("criterion__")
+        if "weight" in options:
+            options["weight"] = class_weights(options["weight"], n_classes)
+        try:
+            torch.nn.CrossEntropyLoss(**options)(torch.zeros(1, n_classes),
+                                                 torch.zeros(1, dtype=torch.long))
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise InvalidParameterError(
+                f"criterion__* {sorted(options)}: torch.nn.CrossEntropyLoss refuses them: {exc}"
+            ) from exc
+        probe = None if continuing else self._probe_student(X, y_enc, encoded=True)
+        if hasattr(augmentation, "augment_batch"):
+            check_batch_augmentation(augmentation, self.augment, X[:2], y_enc[:2])
+        return probe
 
     def _keep(self, net: DistillationNet, random_state: RandomState) -> None:
         self.net_ = net
@@ -568,7 +787,8 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         self._torch_random_state = random_state.final
 
     def _teacher_step(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
-                      teacher_logits: Any, inference: str) -> TeacherOutputs | None:
+                      teacher_logits: Any, inference: str, *, sample_weight: Any = None,
+                      groups: Any = None) -> TeacherOutputs | None:
         """Fit unfitted teachers' clones and compute the teacher's outputs, if needed."""
         self.teacher_ = None
         self.teacher_score_ = None
@@ -577,7 +797,8 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             return None  # no soft term: the teacher is neither fitted nor queried
         labeled = y_enc >= 0
         if teacher_logits is not None:
-            logits = check_teacher_logits(teacher_logits, len(y_enc), len(self.classes_))
+            logits = check_teacher_logits(teacher_logits, len(y_enc), len(self.classes_),
+                                          classes=self.classes_)
             outputs = TeacherOutputs(logits, None,
                                      score_teacher(logits[labeled], y_enc[labeled]))
         else:
@@ -586,11 +807,12 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                 inference=inference,
                 batch_size=self.teacher_batch_size or self.batch_size,
                 combine=self.teacher_combine, cv=self.teacher_cv,
+                sample_weight=sample_weight, groups=groups,
             )
             self.teacher_ = outputs.fitted
             self.teacher_scores_ = outputs.member_scores
         self.teacher_score_ = outputs.score
-        warn_if_near_chance(outputs.score, y_enc[labeled], len(self.classes_), stacklevel=3)
+        warn_if_near_chance(outputs.score, y_enc[labeled], len(self.classes_), stacklevel=4)
         return outputs
 
     def _fit_encoding(self, X: np.ndarray, y_enc: np.ndarray, outputs: TeacherOutputs | None,
@@ -601,9 +823,8 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         :func:`skkd.hookspecs.skkd_register_models`) gets the training rows,
         the fitted teacher and its outputs on those rows; others learn nothing.
         """
-        factory = self._module_factory()
-        fit_encoding = getattr(getattr(factory, "factory", factory), "fit_encoding", None)
-        if isinstance(factory, torch.nn.Module) or fit_encoding is None:
+        fit_encoding = self._encoding_fitter()
+        if fit_encoding is None:
             return {}
         teacher = outputs.fitted if outputs is not None else None
         if teacher is None and not is_unfitted_estimator(self.teacher):

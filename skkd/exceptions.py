@@ -23,7 +23,12 @@ class PluginError(RuntimeError):
 
 
 class PluginWarning(RuntimeWarning):
-    """A broken plugin was skipped; the others keep working (the message names it)."""
+    """A plugin problem that skkd works around; the message names the plugin.
+
+    A broken plugin (or a teacher adapter that raised) was skipped and the
+    others keep working, or ``SKKD_LOAD_PLUGINS`` names a distribution that
+    is not installed.
+    """
 
 
 class TeacherError(ValueError):
@@ -44,3 +49,11 @@ class LossError(ValueError):
 
 class TeacherNearChanceWarning(UserWarning):
     """The teacher's accuracy on the training data is close to chance level."""
+
+
+class SampleWeightIgnoredWarning(UserWarning):
+    """``sample_weight`` could not be passed to the fit of an unfitted teacher's clone.
+
+    The teacher's ``fit`` takes no ``sample_weight`` (a ``Pipeline`` without
+    metadata routing, for one), so its clones are fitted unweighted.
+    """

@@ -7,6 +7,8 @@ With the ``onnx`` extra installed (``pip install "skkd[onnx]"``), importing
 ``torch.onnx``; the converter adds the softmax, the arg-max and the lookup of
 the original labels (strings included), and skl2onnx its usual classifier
 options (``zipmap``, ``nocl``). The teacher is never part of the graph.
+onnxruntime returns the labels ``predict`` returns, or the export is refused
+(:func:`onnx_labels` says which labels ONNX can return, and with which options).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from skkd.exceptions import StudentError
 TORCH_MAX_OPSET = 20
 
 
-def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None) -> Any:
+def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None, *,
+                  zipmap: bool | str = False, nocl: bool = False) -> Any:
     """The student of a fitted ``DistilledClassifier`` as an ONNX model.
 
     Parameters
@@ -38,24 +41,39 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
     input_type : int or None, default=None
         The ``onnx.TensorProto`` element type of the input rows; None is
         float32. Other types are cast to float32 first.
+    zipmap : bool or "columns", default=False
+        Whether a ZipMap will key the probabilities by label (skl2onnx's
+        ``zipmap`` option): its keys are int64 or strings, so labels of other
+        types (bool, floating point, uint64 at or above ``2**63``) are then
+        refused; without it they keep ``classes_``'s dtype.
+    nocl : bool, default=False
+        skl2onnx's ``nocl`` option: output the index of each row's class
+        (int64) instead of its label.
 
     Returns
     -------
     onnx.ModelProto
         Input ``X`` of shape ``(N, n_features_in_)``; outputs ``label`` (the
-        original labels, shape ``(N,)``) and ``probabilities``
-        (``(N, n_classes)``, columns in ``classes_`` order; float64 when the
-        input is, else float32).
+        original labels, shape ``(N,)``: strings, int64 for integers, else
+        ``classes_``'s dtype) and ``probabilities`` (``(N, n_classes)``,
+        columns in ``classes_`` order; float64 when the input is, else
+        float32).
 
     Raises
     ------
     skkd.StudentError
-        If ``torch.onnx`` cannot export the student module; the message names
-        the module and the reason.
+        If ONNX cannot return the labels exactly as ``predict`` does (the
+        message names them and the fix), or if ``torch.onnx`` cannot export
+        the student module (the message names the module and the reason).
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
+    classes = np.asarray(estimator.classes_)
+    if nocl:
+        labels, label_type = np.arange(len(classes), dtype=np.int64), TensorProto.INT64
+    else:
+        labels, label_type = onnx_labels(classes, zipmap=zipmap)
     module = copy.deepcopy(estimator.net_.module_).cpu().eval()
     buffer = io.BytesIO()
     try:
@@ -89,19 +107,10 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
             node.input[:] = ["X_float" if name == "X" else name for name in node.input]
         graph.node.insert(0, helper.make_node("Cast", ["X"], ["X_float"], name="cast_input",
                                               to=TensorProto.FLOAT))
-    classes = np.asarray(estimator.classes_)
-    if classes.dtype.kind in "OUS":
-        constant = helper.make_tensor("classes", TensorProto.STRING, [len(classes)],
-                                      [str(c).encode() for c in classes])
-        label_type = TensorProto.STRING
-    elif classes.dtype.kind in "iub":
-        constant = numpy_helper.from_array(classes.astype(np.int64), "classes")
-        label_type = TensorProto.INT64
+    if label_type == TensorProto.STRING:
+        constant = helper.make_tensor("classes", label_type, [len(labels)], list(labels))
     else:
-        raise StudentError(
-            f"ONNX export supports integer, boolean or string labels; classes_ has dtype "
-            f"{classes.dtype}. Encode the labels as integers or strings before fitting."
-        )
+        constant = numpy_helper.from_array(labels, "classes")
     graph.initializer.append(constant)
     # skl2onnx expects probabilities of the input's float type.
     proba_type = TensorProto.DOUBLE if input_type == TensorProto.DOUBLE else TensorProto.FLOAT
@@ -118,6 +127,92 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
         helper.make_tensor_value_info("probabilities", proba_type, ["N", len(classes)]),
     ])
     return student
+
+
+def _shown(values: Any, limit: int = 5) -> str:
+    """At most ``limit`` labels, as a user would type them."""
+    values = list(values)
+    text = ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in values[:limit])
+    return text + (f", ... ({len(values)} labels)" if len(values) > limit else "")
+
+
+def onnx_labels(classes: Any, *, zipmap: bool | str = False) -> tuple[np.ndarray, int]:
+    """The labels as the ONNX graph holds them, or why ONNX cannot return them exactly.
+
+    onnxruntime must return what ``predict`` returns. Strings come back as
+    strings and integers as int64, with the same values. ZipMap (skl2onnx's
+    default ``zipmap=True``) keys its maps by int64 or strings only, so labels
+    of other types (bool, floating point, uint64 values at or above
+    ``2**63``) are kept in their own dtype without ZipMap and refused with it.
+
+    Parameters
+    ----------
+    classes : array-like of shape (n_classes,)
+        The estimator's ``classes_``.
+    zipmap : bool or "columns", default=False
+        Whether a ZipMap keys the probabilities by label.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_classes,)
+        The labels to store: UTF-8 bytes for strings, int64 for integers,
+        else ``classes``'s own values.
+    elem_type : int
+        Their ``onnx.TensorProto`` element type.
+
+    Raises
+    ------
+    skkd.StudentError
+        If the labels cannot come back exactly; the message names the labels,
+        their dtype and the fix.
+    """
+    from onnx import TensorProto, helper
+
+    classes = np.asarray(classes)
+    kind = classes.dtype.kind
+    if kind in "OU":
+        others = sorted({type(c).__name__ for c in classes if not isinstance(c, str)})
+        if others:
+            raise StudentError(
+                f"ONNX labels are all strings or all integers; classes_ holds labels of types "
+                f"{', '.join(others)} ({_shown(classes)}). Fit on labels of one type, e.g. "
+                "y.astype(str)."
+            )
+        encoded = np.empty(len(classes), dtype=object)
+        for i, label in enumerate(classes):
+            try:
+                encoded[i] = str(label).encode("utf-8")
+            except UnicodeEncodeError:
+                raise StudentError(
+                    f"ONNX stores string labels as UTF-8, and the label {str(label)!r} cannot "
+                    "be encoded (a lone surrogate). Fit on labels without such characters."
+                ) from None
+        return encoded, TensorProto.STRING
+    if kind == "i" or (kind == "u" and int(classes.max()) < 2**63):
+        return classes.astype(np.int64), TensorProto.INT64
+    if kind in "buf":
+        if kind == "u":
+            what = f"uint64 labels at or above 2**63 ({_shown(classes[classes >= 2**63])})"
+            keep, fix = "uint64", "smaller integers or strings (e.g. y - y.min(), y.astype(str))"
+        else:
+            what = f"{classes.dtype} labels ({_shown(classes)})"
+            keep, fix = str(classes.dtype), "integers or strings (e.g. y.astype(int))"
+        if zipmap:
+            raise StudentError(
+                f"classes_ holds {what}, which skl2onnx's ZipMap cannot key (its keys are "
+                f"int64 or strings), so onnxruntime would not return them as predict does. "
+                f"Export with zipmap=False (skkd export --no-zipmap), which keeps them {keep}, "
+                f"or fit on {fix}."
+            )
+        try:
+            return classes, helper.np_dtype_to_tensor_dtype(classes.dtype)
+        except (KeyError, ValueError, TypeError):
+            pass  # a dtype ONNX has no tensor type for (long double): refused below
+    raise StudentError(
+        f"ONNX export supports integer, boolean, floating-point or string labels; classes_ "
+        f"has dtype {classes.dtype} ({_shown(classes)}). Encode the labels as integers or "
+        "strings before fitting, e.g. y.astype(str)."
+    )
 
 
 def _name_absent_clip_bounds(graph: Any) -> None:
@@ -164,6 +259,12 @@ def to_onnx(model: Any, *, zipmap: bool | str = True, opset: int | None = None) 
     -------
     onnx.ModelProto
         Input ``X``; outputs the labels and the probabilities.
+
+    Raises
+    ------
+    skkd.StudentError
+        If the labels cannot come back exactly with this ``zipmap`` (see
+        :func:`onnx_labels`) or the student module cannot be exported.
     """
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
@@ -176,8 +277,14 @@ def to_onnx(model: Any, *, zipmap: bool | str = True, opset: int | None = None) 
                            target_opset=opset, options={id(last): {"zipmap": zipmap}})
 
 
-def compare_onnx(model: Any, onx: Any, X: Any) -> dict[str, Any]:
+def compare_onnx(model: Any, onx: Any, X: Any, *, atol: float = 1e-4) -> dict[str, Any]:
     """Run ``onx`` with onnxruntime on ``X`` and compare it with ``model`` in scikit-learn.
+
+    What is compared is what a user receives: each label exactly as
+    onnxruntime returns it against ``model.predict``'s (same value and same
+    Python type once read from the arrays, so ``1`` is not ``True`` nor
+    ``1.0``, and an integer that wrapped around is a difference), and the
+    probabilities within ``atol``.
 
     Parameters
     ----------
@@ -186,12 +293,17 @@ def compare_onnx(model: Any, onx: Any, X: Any) -> dict[str, Any]:
     onx : onnx.ModelProto
         Its ONNX graph (ZipMap or not).
     X : array-like of shape (n_samples, n_features)
-        The rows to compare on.
+        The rows to compare on, as float32.
+    atol : float, default=1e-4
+        The largest absolute probability difference that counts as equal.
 
     Returns
     -------
     dict
-        ``labels_equal`` (bool), ``max_abs_proba_diff`` (float) and ``rows``.
+        ``labels_equal`` (bool), ``label_mismatches`` (rows whose labels
+        differ), ``max_abs_proba_diff`` (float; inf when a ZipMap lacks one
+        of ``classes_``), ``rows`` and ``ok`` (labels equal and probabilities
+        within ``atol``).
     """
     import onnxruntime
 
@@ -199,22 +311,61 @@ def compare_onnx(model: Any, onx: Any, X: Any) -> dict[str, Any]:
     session = onnxruntime.InferenceSession(onx.SerializeToString(),
                                            providers=["CPUExecutionProvider"])
     labels, probabilities = session.run(None, {session.get_inputs()[0].name: X})[:2]
+    expected_proba = model.predict_proba(X)
     if isinstance(probabilities, list):  # ZipMap: one {label: probability} per row
-        order = list(model.classes_)
-        probabilities = np.array([[row[c] for c in order] for row in probabilities])
-    expected = model.predict(X)
+        order = _python_values(model.classes_)
+        probabilities = np.array([[row.get(c, np.inf) for c in order]
+                                  for row in probabilities], dtype=np.float64)
+    got, expected = _python_values(labels), _python_values(model.predict(X))
+    if len(got) == len(expected):
+        mismatches = sum(type(a) is not type(b) or a != b
+                         for a, b in zip(got, expected, strict=True))
+    else:
+        mismatches = len(expected)
+    if np.shape(probabilities) == expected_proba.shape:
+        diff = float(np.max(np.abs(probabilities - expected_proba), initial=0.0))
+    else:
+        diff = float("inf")
     return {
-        "labels_equal": bool(np.array_equal(np.asarray(labels).astype(expected.dtype),
-                                            expected)),
-        "max_abs_proba_diff": float(np.max(np.abs(probabilities - model.predict_proba(X)))),
+        "labels_equal": mismatches == 0,
+        "label_mismatches": int(mismatches),
+        "max_abs_proba_diff": diff,
         "rows": len(X),
+        "ok": mismatches == 0 and diff <= atol,
     }
 
 
+def _python_values(values: Any) -> list[Any]:
+    """Each element as the Python object a user reads from the array (``.item()``)."""
+    return [v.item() if isinstance(v, np.generic) else v
+            for v in np.asarray(values).astype(object).ravel()]
+
+
+def _options(scope_or_container: Any, estimator: Any) -> tuple[bool | str, bool]:
+    """skl2onnx's ``zipmap`` and ``nocl`` options for ``estimator``."""
+    options = scope_or_container.get_options(estimator, dict(zipmap=True, nocl=False))
+    return options["zipmap"], bool(options["nocl"])
+
+
 def _shape_calculator(operator: Any) -> None:
+    from onnx import TensorProto
+    from skl2onnx.common import data_types
     from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 
-    calculate_linear_classifier_output_shapes(operator)
+    calculate_linear_classifier_output_shapes(operator)  # int64 or string labels
+    zipmap, nocl = _options(operator.scope_inst, operator.raw_operator)
+    if zipmap is False and not nocl:  # labels ZipMap cannot key keep their own dtype
+        _, elem_type = onnx_labels(operator.raw_operator.classes_)
+        tensor_type = {
+            TensorProto.BOOL: data_types.BooleanTensorType,
+            TensorProto.FLOAT16: data_types.Float16TensorType,
+            TensorProto.FLOAT: data_types.FloatTensorType,
+            TensorProto.DOUBLE: data_types.DoubleTensorType,
+            TensorProto.UINT64: data_types.UInt64TensorType,
+        }.get(elem_type)
+        if tensor_type is not None:
+            label = operator.outputs[0]
+            label.type = tensor_type(shape=label.type.shape)
 
 
 def _converter(scope: Any, operator: Any, container: Any) -> None:
@@ -223,7 +374,9 @@ def _converter(scope: Any, operator: Any, container: Any) -> None:
 
     estimator = operator.raw_operator
     input_type = guess_proto_type(operator.inputs[0].type)
-    graph = student_graph(estimator, container.target_opset, input_type)
+    zipmap, nocl = _options(container, estimator)
+    graph = student_graph(estimator, container.target_opset, input_type, zipmap=zipmap,
+                          nocl=nocl)
     add_onnx_graph(scope, operator, container, graph)
 
 

@@ -33,6 +33,8 @@ from skorch import NeuralNet
 from torch import nn
 
 from skkd.adapters import TorchTeacher, eval_mode
+from skkd.arrays import to_tensor
+from skkd.ensembles import class_message
 from skkd.exceptions import InvalidParameterError
 from skkd.hookspecs import hookimpl
 
@@ -192,6 +194,9 @@ def torch_teacher_module(teacher: Any) -> nn.Module:
     inner = teacher
     while hasattr(inner, "estimator") and type(inner).__name__ == "FrozenEstimator":
         inner = inner.estimator
+    if isinstance(inner, type):
+        raise InvalidParameterError(
+            f"hints need a torch teacher: {class_message('teacher', inner)}")
     if isinstance(inner, nn.Module):
         return inner
     if isinstance(inner, NeuralNet) and getattr(inner, "initialized_", False):
@@ -359,12 +364,11 @@ class HintPlan:
         assert self.teacher is not None
         module = self.teacher.module
         device, dtype = self.teacher._device_dtype()
-        with capture_features(self.teacher_modules()) as records, eval_mode(module), \
-                torch.no_grad():
+        modules = self.teacher_modules()
+        with capture_features(modules) as records, eval_mode(module), torch.no_grad():
             module(xb.to(device=device, dtype=dtype))
-        for (_, path), r in zip(self.hints, records, strict=True):
-            if len(r) > 1:
-                raise InvalidParameterError(_ran_more_than_once("teacher", path, len(r)))
+        for hint, m, r in zip(self.hints, modules, records, strict=True):
+            check_recorded("teacher", hint, m, r)
         return [r[-1].to(xb.device) for r in records]
 
     def all_teacher_features(self, X: np.ndarray, batch_size: int) -> list[np.ndarray]:
@@ -372,7 +376,7 @@ class HintPlan:
         chunks: list[list[np.ndarray]] = [[] for _ in self.hints]
         step = len(X) if batch_size < 1 else batch_size
         for start in range(0, len(X), max(step, 1)):
-            feats = self.teacher_features(torch.as_tensor(X[start : start + step]))
+            feats = self.teacher_features(to_tensor(X[start : start + step]))
             for store, f in zip(chunks, feats, strict=True):
                 store.append(f.float().cpu().numpy())
         return [np.concatenate(c) for c in chunks]
@@ -386,7 +390,8 @@ class HintPlan:
         did not run: no soft term, or ``teacher_logits`` given to ``fit``); then
         :meth:`all_teacher_features` makes the cache.
         """
-        if any(sum(len(f) for f in r) != n_rows for r in records):
+        if any(not all(isinstance(f, torch.Tensor) for f in r)
+               or sum(len(f) for f in r) != n_rows for r in records):
             return None
         return [np.concatenate([f.float().cpu().numpy() for f in r]) for r in records]
 
@@ -396,7 +401,7 @@ class HintPlan:
         total = None
         for (s_path, t_path), s, t, adapter in zip(self.hints, student_feats, teacher_feats,
                                                    adapters, strict=True):
-            t = torch.as_tensor(t).to(device=s.device, dtype=s.dtype)
+            t = to_tensor(t, device=s.device, dtype=s.dtype)
             value = self.loss(adapter(s), t, **self.options)
             if not isinstance(value, torch.Tensor) or value.ndim != 0:
                 raise ValueError(
@@ -416,6 +421,48 @@ def _ran_more_than_once(owner: str, path: str, times: int) -> str:
             "activation, the layer it follows).")
 
 
+def check_recorded(owner: str, hint: tuple[str, str], module: nn.Module,
+                   record: list[Any]) -> None:
+    """Check what one forward pass recorded for a hinted module: one tensor.
+
+    Parameters
+    ----------
+    owner : {"student", "teacher"}
+        Whose module it is.
+    hint : (str, str)
+        The ``(student path, teacher path)`` pair of ``hints``.
+    module : torch.nn.Module
+        The module the path names.
+    record : list
+        Its outputs in the pass (from :func:`capture_features`).
+
+    Raises
+    ------
+    InvalidParameterError
+        When the module did not run, ran more than once, or returned
+        something other than a tensor (a tuple, say); the message names the
+        pair and the path, and what to name instead.
+    """
+    path = hint[0] if owner == "student" else hint[1]
+    where = (f"hints ({hint[0]!r}, {hint[1]!r}): the {owner} module {path!r} "
+             f"({type(module).__name__})")
+    if not record:
+        raise InvalidParameterError(
+            f"{where} did not run in the {owner}'s forward pass, so it has no feature to "
+            f"distil (a module that forward() never calls, e.g. an unused layer); name a "
+            f"module the {owner}'s forward() runs."
+        )
+    if len(record) > 1:
+        raise InvalidParameterError(_ran_more_than_once(owner, path, len(record)))
+    if not isinstance(record[-1], torch.Tensor):
+        raise InvalidParameterError(
+            f"{where} returns a {type(record[-1]).__name__}, not a tensor, so there is no one "
+            "feature to distil; name a submodule that returns a single tensor, or wrap the "
+            "module in one whose forward returns the tensor to distil (for an LSTM, the "
+            "first element of its (output, (h, c)))."
+        )
+
+
 def probe_shapes(plan: HintPlan, student: nn.Module, rows: np.ndarray) -> None:
     """Fill ``plan.shapes`` by running both models on a few rows; check they fit the loss.
 
@@ -423,21 +470,16 @@ def probe_shapes(plan: HintPlan, student: nn.Module, rows: np.ndarray) -> None:
     does the teacher. Raises ``InvalidParameterError`` for a pair no adapter
     (or the loss) can compare.
     """
-    xb = torch.as_tensor(rows)
+    xb = to_tensor(rows)
     device = next((p.device for p in student.parameters()), torch.device("cpu"))
     s_modules = plan.student_modules(student)
     with capture_features(s_modules) as records, eval_mode(student), torch.no_grad():
         student(xb.to(device))
     t_feats = plan.teacher_features(xb)
     plan.shapes = []
-    for (s_path, t_path), rec, t in zip(plan.hints, records, t_feats, strict=True):
-        if not rec or not isinstance(rec[-1], torch.Tensor):
-            raise InvalidParameterError(
-                f"hints: the student module {s_path!r} produced no tensor output "
-                "in the student's forward pass."
-            )
-        if len(rec) > 1:
-            raise InvalidParameterError(_ran_more_than_once("student", s_path, len(rec)))
+    for (s_path, t_path), module, rec, t in zip(plan.hints, s_modules, records, t_feats,
+                                                strict=True):
+        check_recorded("student", (s_path, t_path), module, rec)
         s_shape, t_shape = tuple(rec[-1].shape[1:]), tuple(t.shape[1:])
         try:
             if plan.adapts:

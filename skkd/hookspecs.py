@@ -32,6 +32,14 @@ def skkd_register_losses(register):
     temperature scaling. The estimator adds ``alpha * cross_entropy``;
     ``options`` are the ``loss__*`` parameters of ``DistilledClassifier``.
 
+    A loss that takes a ``sample_weight`` keyword supports
+    ``fit(..., sample_weight=...)``: it then receives a tensor of shape
+    ``(batch,)``, non-negative, summing to 1 over the batch (all zeros when
+    every row of the batch weighs 0), and returns the rows' losses summed with
+    these weights instead of their mean (``skkd.losses.weighted_mean``). A fit
+    with ``sample_weight`` and a loss without that keyword fails before
+    training, naming the loss.
+
     Parameters
     ----------
     register : callable

@@ -1,9 +1,16 @@
 """Built-in knowledge-distillation losses (the *soft* term only).
 
 Each loss follows the contract of :func:`skkd.hookspecs.skkd_register_losses`:
-``fn(student_logits, teacher_logits, *, temperature, y=None) -> scalar``.
-The estimator combines it as
+``fn(student_logits, teacher_logits, *, temperature, y=None, sample_weight=None)
+-> scalar``. The estimator combines it as
 ``alpha * cross_entropy(student, y) + (1 - alpha) * fn(...)``.
+
+The temperature-scaled losses are computed in float64 (float32 on devices
+without it): in float32, ``KL * T**2`` loses the digits that matter once the
+two distributions are close or ``T`` is large (at ``T = 1e4`` it even goes
+negative); in float64 it stays exact over the temperatures the estimator
+accepts (:data:`skkd.params.TEMPERATURE_RANGE`), for a cost that is negligible
+next to the student's forward pass (one value per class and row).
 """
 
 from __future__ import annotations
@@ -14,17 +21,42 @@ import torch.nn.functional as F
 from skkd.hookspecs import hookimpl
 
 
+def _scaled_log_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``log_softmax(logits / T)`` in float64 where the device has it."""
+    wide = logits if logits.device.type == "mps" else logits.double()
+    return F.log_softmax(wide / temperature, dim=1)
+
+
+def weighted_mean(per_row: torch.Tensor, sample_weight: torch.Tensor | None) -> torch.Tensor:
+    """The batch mean of ``per_row``, or ``sum(sample_weight * per_row)``.
+
+    ``sample_weight`` (the contract of :func:`skkd.hookspecs.skkd_register_losses`)
+    is non-negative and sums to 1 over the batch (0 when every row of the batch
+    weighs 0).
+    """
+    if sample_weight is None:
+        return per_row.mean()
+    return (per_row * sample_weight.to(per_row.dtype)).sum()
+
+
+def _as_output_dtype(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The loss in the logits' dtype, at least float32 (a bf16 student's loss stays float32)."""
+    return value.to(torch.promote_types(like.dtype, torch.float32))
+
+
 def kl_divergence(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
     *,
     temperature: float,
     y: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Hinton et al. (2015): ``KL(softmax(t/T) || softmax(s/T)) * T**2``.
 
-    Both distributions are taken through ``log_softmax``, so the value stays
-    finite for logits of any magnitude; reduced as ``batchmean``.
+    Both distributions are taken through ``log_softmax``, in float64, so the
+    value stays finite for logits of any magnitude and exact (never negative)
+    for close distributions and large temperatures; reduced as ``batchmean``.
 
     Parameters
     ----------
@@ -36,6 +68,9 @@ def kl_divergence(
         The softmax temperature ``T``.
     y : torch.Tensor or None, default=None
         The encoded labels, -1 for rows without one; not used by this loss.
+    sample_weight : torch.Tensor of shape (batch,) or None, default=None
+        Row weights summing to 1: the rows' losses are summed with these
+        weights instead of averaged.
 
     Returns
     -------
@@ -52,10 +87,12 @@ def kl_divergence(
     >>> float(kl_divergence(s, torch.zeros(1, 3), temperature=1.0)) > 0
     True
     """
-    log_p_teacher = F.log_softmax(teacher_logits / temperature, dim=1)
-    log_p_student = F.log_softmax(student_logits / temperature, dim=1)
-    kl = F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True)
-    return kl * temperature**2
+    log_p_teacher = _scaled_log_probs(teacher_logits, temperature)
+    log_p_student = _scaled_log_probs(student_logits, temperature)
+    per_row = F.kl_div(log_p_student, log_p_teacher, reduction="none", log_target=True).sum(1)
+    per_row = per_row.clamp_min(0)  # rounding must not make a divergence negative
+    return _as_output_dtype(weighted_mean(per_row, sample_weight) * temperature**2,
+                            student_logits)
 
 
 def soft_cross_entropy(
@@ -64,6 +101,7 @@ def soft_cross_entropy(
     *,
     temperature: float,
     y: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Cross-entropy of the student against the softened teacher, times ``T**2``.
 
@@ -80,15 +118,20 @@ def soft_cross_entropy(
         The softmax temperature ``T``.
     y : torch.Tensor or None, default=None
         The encoded labels, -1 for rows without one; not used by this loss.
+    sample_weight : torch.Tensor of shape (batch,) or None, default=None
+        Row weights summing to 1: the rows' losses are summed with these
+        weights instead of averaged.
 
     Returns
     -------
     torch.Tensor
         A scalar: the soft term, which the estimator weights by ``1 - alpha``.
     """
-    p_teacher = F.softmax(teacher_logits / temperature, dim=1)
-    log_p_student = F.log_softmax(student_logits / temperature, dim=1)
-    return -(p_teacher * log_p_student).sum(dim=1).mean() * temperature**2
+    p_teacher = _scaled_log_probs(teacher_logits, temperature).exp()
+    log_p_student = _scaled_log_probs(student_logits, temperature)
+    per_row = -(p_teacher * log_p_student).sum(dim=1)
+    return _as_output_dtype(weighted_mean(per_row, sample_weight) * temperature**2,
+                            student_logits)
 
 
 def logit_mse(
@@ -97,6 +140,7 @@ def logit_mse(
     *,
     temperature: float,
     y: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Ba & Caruana (2014): mean squared error between the raw logits.
 
@@ -112,13 +156,17 @@ def logit_mse(
         The softmax temperature ``T``; not used by this loss.
     y : torch.Tensor or None, default=None
         The encoded labels, -1 for rows without one; not used by this loss.
+    sample_weight : torch.Tensor of shape (batch,) or None, default=None
+        Row weights summing to 1: the rows' losses are summed with these
+        weights instead of averaged.
 
     Returns
     -------
     torch.Tensor
         A scalar: the soft term, which the estimator weights by ``1 - alpha``.
     """
-    return F.mse_loss(student_logits, teacher_logits)
+    per_row = (student_logits - teacher_logits.to(student_logits.dtype)).square().mean(dim=1)
+    return weighted_mean(per_row, sample_weight)
 
 
 @hookimpl

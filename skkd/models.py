@@ -7,7 +7,9 @@ any scikit-learn transformer, and returns ``(batch, n_classes)`` logits.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +49,23 @@ def guess_image_shape(n_features: int, option: str = "module__input_shape") -> t
     )
 
 
+def _layer_sizes(hidden_sizes: Any) -> list[int]:
+    """``hidden_sizes`` as a list of widths, or a ValueError naming ``module__hidden_sizes``."""
+    ok = not isinstance(hidden_sizes, str | bytes)
+    try:
+        sizes = list(hidden_sizes) if ok else []
+    except TypeError:
+        ok = False
+    ok = ok and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+                    for v in sizes)
+    if not ok:
+        raise ValueError(
+            "module__hidden_sizes must be a sequence of integer layer widths >= 1, e.g. "
+            f"(64, 64), or () for none; got {hidden_sizes!r}."
+        )
+    return [int(v) for v in sizes]
+
+
 class MLP(nn.Module):
     """A multilayer perceptron: ``Linear -> ReLU [-> Dropout]`` blocks, then a linear head.
 
@@ -70,9 +89,12 @@ class MLP(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        sizes = _layer_sizes(hidden_sizes)
+        if not (isinstance(dropout, int | float) and 0 <= dropout < 1):
+            raise ValueError(f"module__dropout must be a number in [0, 1); got {dropout!r}.")
         layers: list[nn.Module] = []
         width = n_features
-        for size in hidden_sizes:
+        for size in sizes:
             layers += [nn.Linear(width, int(size)), nn.ReLU()]
             if dropout:
                 layers.append(nn.Dropout(dropout))

@@ -19,7 +19,6 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
@@ -27,12 +26,15 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
+from skkd import arrays
 from skkd.exceptions import LossError, StudentError
 from skkd.hints import capture_features
+from skkd.transfer import augment_batch
 
 INPUT_KEY = "X"
 TEACHER_KEY = "teacher_logits"
 HINT_KEY = "teacher_hint_{}"
+WEIGHT_KEY = "sample_weight"
 
 
 class ArrayDataset(torch.utils.data.Dataset):
@@ -40,17 +42,41 @@ class ArrayDataset(torch.utils.data.Dataset):
 
     ``dataset[[i, j, ...]]`` returns one batch by fancy indexing, which is far
     cheaper than collating samples one by one. ``X`` may be an array or a
-    dict of arrays (sliced alike).
+    dict of arrays (sliced alike). Any array-like scikit-learn accepts works
+    (:func:`skkd.arrays.to_tensor`); the tensors may share the caller's
+    memory, so write into them only through :meth:`writable`.
     """
 
     def __init__(self, X: Any, y: Any = None) -> None:
+        self._borrowed: set[Any] = set()  # keys of tensors that may share the caller's memory
         if isinstance(X, Mapping):
-            self.X: Any = {k: torch.as_tensor(np.asarray(v)) for k, v in X.items()}
+            self.X: Any = {k: self._tensor(k, v) for k, v in X.items()}
             self._len = len(next(iter(self.X.values())))
         else:
-            self.X = torch.as_tensor(np.asarray(X))
+            self.X = self._tensor(None, X)
             self._len = len(self.X)
-        self.y = None if y is None else torch.as_tensor(np.asarray(y))
+        self.y = None if y is None else arrays.to_tensor(y)
+
+    def _tensor(self, key: Any, value: Any) -> torch.Tensor:
+        tensor, owned = arrays.tensor_of(value)
+        if not owned:
+            self._borrowed.add(key)
+        return tensor
+
+    def writable(self, key: Any = None) -> torch.Tensor:
+        """The tensor of ``X`` (``X[key]`` for a dict), safe to write into.
+
+        A tensor that may share memory with the caller's array is copied first
+        (once): skkd never writes into memory the user owns.
+        """
+        if key not in self._borrowed:
+            return self.X if key is None else self.X[key]
+        self._borrowed.discard(key)
+        if key is None:
+            self.X = self.X.clone()
+            return self.X
+        self.X[key] = self.X[key].clone()
+        return self.X[key]
 
     def __len__(self) -> int:
         return self._len
@@ -240,17 +266,18 @@ class DistillationNet(NeuralNet):
               else contextlib.nullcontext()) as records:
             rows, logits = fresh.draw(epoch)
         rows_at = slice(fresh.start, fresh.stop)
-        inputs[rows_at] = torch.as_tensor(rows)
-        if isinstance(X, dict) and TEACHER_KEY in X:
+        keyed = isinstance(X, dict)
+        dataset.writable(INPUT_KEY if keyed else None)[rows_at] = arrays.to_tensor(rows)
+        if keyed and TEACHER_KEY in X:
             if logits is None:
                 raise RuntimeError("The training set carries teacher logits, and the fresh "
                                    "transfer set has no teacher to label its rows.")
-            X[TEACHER_KEY][rows_at] = torch.as_tensor(logits)
+            dataset.writable(TEACHER_KEY)[rows_at] = arrays.to_tensor(logits)
         if cached:  # the teacher's features, from the labelling pass if it ran once per row
             features = plan.recorded_features(records, len(rows)) or plan.all_teacher_features(
                 rows, fresh.batch_size)
             for i, f in enumerate(features):
-                X[HINT_KEY.format(i)][rows_at] = torch.as_tensor(f)
+                dataset.writable(HINT_KEY.format(i))[rows_at] = arrays.to_tensor(f)
 
     def _stopped_early(self) -> bool:
         """Whether skorch's ``EarlyStopping`` ended training (it raises KeyboardInterrupt)."""
@@ -263,8 +290,8 @@ class DistillationNet(NeuralNet):
         self._set_training(True)
         Xi, yi = unpack_data(batch)
         if self.augmentation is not None:
-            Xi, yi = self.augmentation.augment_batch(to_tensor(Xi, device=self.device),
-                                                     to_tensor(yi, device=self.device))
+            Xi, yi = augment_batch(self.augmentation, to_tensor(Xi, device=self.device),
+                                   to_tensor(yi, device=self.device), self.n_classes)
         if self.hint_plan is None:
             y_pred = self.infer(Xi, **fit_params)
             loss = self.get_loss(y_pred, yi, X=Xi, training=True)
@@ -320,28 +347,52 @@ class DistillationNet(NeuralNet):
         if _has_teacher(X):
             return to_tensor(X[TEACHER_KEY], device=self.device)
         if self.online_teacher is not None:
-            return self.online_teacher.batch_logits(to_tensor(X, device=self.device))
+            xb = X[INPUT_KEY] if isinstance(X, Mapping) else X
+            return self.online_teacher.batch_logits(to_tensor(xb, device=self.device))
         return None
+
+    def _hard_loss(self, y_pred, y_true, weights, X, training):
+        """Cross-entropy over the labeled rows; with ``weights``, their weighted mean."""
+        labeled = y_true >= 0  # -1 marks an unlabeled row: soft term only
+        if weights is not None:
+            criterion = self.criterion_
+            safe = y_true.clamp_min(0)
+            per_row = torch.nn.functional.cross_entropy(
+                y_pred, safe, weight=criterion.weight, reduction="none",
+                label_smoothing=criterion.label_smoothing)
+            row_weights = weights * labeled.to(weights.dtype)
+            # as CrossEntropyLoss's mean, divide by the rows' class weights too
+            total = row_weights if criterion.weight is None else (
+                row_weights * criterion.weight[safe].to(weights.dtype))
+            return (row_weights * per_row).sum() / total.sum().clamp_min(
+                torch.finfo(total.dtype).tiny)
+        if labeled.all():
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        if labeled.any():
+            return super().get_loss(y_pred[labeled], y_true[labeled], X=X, training=training)
+        return y_pred.sum() * 0.0
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = to_tensor(y_true, device=self.device)
-        labeled = y_true >= 0  # -1 marks an unlabeled row: soft term only
-        if labeled.all():
-            hard = super().get_loss(y_pred, y_true, X=X, training=training)
-        elif labeled.any():
-            hard = super().get_loss(y_pred[labeled], y_true[labeled], X=X, training=training)
-        else:
-            hard = y_pred.sum() * 0.0
+        weights = None
+        if isinstance(X, Mapping) and WEIGHT_KEY in X:
+            weights = to_tensor(X[WEIGHT_KEY], device=self.device).to(y_pred.dtype)
+        hard = self._hard_loss(y_pred, y_true, weights, X, training)
         if not self.distilling:
             return hard
         teacher_logits = self._teacher_logits(X)
         if teacher_logits is None:
             raise RuntimeError("The net distills but this batch has no teacher outputs.")
+        weighted = {}
+        if weights is not None:  # summing to 1 over the batch (0 if every row weighs 0)
+            weighted["sample_weight"] = weights / weights.sum().clamp_min(
+                torch.finfo(weights.dtype).tiny)
         soft = self.soft_loss(
             y_pred,
             teacher_logits,
             temperature=self.temperature,
             y=y_true,
+            **weighted,
             **(self.loss_options or {}),
         )
         if not isinstance(soft, torch.Tensor) or soft.ndim != 0:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
+from skkd.arrays import to_tensor
 from skkd.exceptions import InvalidParameterError
 
 
@@ -72,6 +73,12 @@ def _random_state(value: Any) -> bool:
     )
 
 
+#: The temperatures the soft losses train with. Below, the soft term's gradient
+#: (proportional to T) vanishes and the student learns nothing; above, even
+#: float64 logits lose the differences between classes (the loss tends to logit
+#: matching: use loss="mse" for that).
+TEMPERATURE_RANGE = (1e-4, 1e4)
+
 #: name -> (accepts(value), what is allowed, in words)
 PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "teacher": (lambda v: True, "a fitted or unfitted model, or None"),
@@ -81,8 +88,10 @@ PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
              "fn(student_logits, teacher_logits, *, temperature, y=None, **options)"),
     "alpha": (lambda v: _real(v) and 0 <= v <= 1,
               "a real number in [0, 1] (the weight of the hard-label loss)"),
-    "temperature": (lambda v: _real(v) and math.isfinite(v) and v > 0,
-                    "a finite real number > 0"),
+    "temperature": (lambda v: _real(v) and TEMPERATURE_RANGE[0] <= v <= TEMPERATURE_RANGE[1],
+                    f"a real number in [{TEMPERATURE_RANGE[0]:g}, {TEMPERATURE_RANGE[1]:g}]: "
+                    "below, the soft term's gradient vanishes; above, the classes' logits "
+                    "become indistinguishable (for logit matching use loss='mse')"),
     "optimizer": (lambda v: callable(v) and not isinstance(v, str),
                   "a torch optimizer class such as torch.optim.Adam"),
     "lr": (lambda v: _real(v) and math.isfinite(v) and v > 0, "a finite real number > 0"),
@@ -211,7 +220,7 @@ def shape_arguments(target: Any, options: Mapping[str, Any], n_features: int,
 
 def class_weights(weight: Any, n_classes: int) -> torch.Tensor:
     """``criterion__weight`` as a float tensor with one weight per class."""
-    tensor = torch.as_tensor(np.asarray(weight, dtype=np.float32))
+    tensor = to_tensor(np.asarray(weight, dtype=np.float32))
     if tensor.shape != (n_classes,):
         raise InvalidParameterError(
             f"criterion__weight has shape {tuple(tensor.shape)}; it needs one weight per class "

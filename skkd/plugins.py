@@ -11,7 +11,10 @@ plugins) is in :mod:`skkd.registry`.
 Built-in modules register through the same hooks as third-party plugins, which
 are found in the ``skkd`` entry-point group the first time anything is looked
 up. Set ``SKKD_LOAD_PLUGINS`` to a comma-separated list of distribution names
-to load only those installed plugins; an empty value loads none.
+to load only those installed plugins; an empty value loads none. A name in it
+that no installed plugin distribution has (a typo) is warned about
+(:class:`PluginWarning`) on loading, and every "Unknown ..." lookup error says
+that the variable limits what loads.
 
 A broken plugin (it fails to import, implements a hook wrongly, raises inside a
 hook, registers a name another plugin already took, or registers something
@@ -45,13 +48,16 @@ from skkd.registry import (
     PluginInfo,
     Snapshot,
     Source,
+    allow_list_report,
     build,
     describe_info,
     discover,
+    installed_distributions,
     new_manager,
     show,
     skip_message,
 )
+from skkd.registry import allow_list_note as _allow_list_note
 
 __all__ = [
     "ALLOW_ENV",
@@ -60,6 +66,7 @@ __all__ = [
     "PluginError",
     "PluginInfo",
     "PluginWarning",
+    "allow_list_note",
     "broken_plugins",
     "get_augmentation",
     "describe",
@@ -105,8 +112,39 @@ def _snapshot() -> Snapshot:
                 origin = _origin()
                 sources, failures = discover()
                 snap = build(sources, failures, origin=origin, pristine=True)
+                _warn_about_allow_list(origin[0])
                 _publish(snap, previous=None)
     return snap
+
+
+def _warn_about_allow_list(value: str | None) -> None:
+    """Warn when ``SKKD_LOAD_PLUGINS`` names distributions that are not installed plugins."""
+    if not value:
+        return
+    missing, _ = allow_list_report(value)
+    if not missing:
+        return
+    installed = ", ".join(installed_distributions()) or "none"
+    names = ", ".join(repr(m) for m in missing)
+    warnings.warn(
+        f"{ALLOW_ENV}={value!r} names {names}, which no installed skkd plugin distribution "
+        f"is called, so {'it loads' if len(missing) == 1 else 'they load'} nothing. "
+        f"Installed plugin distributions: {installed}. Check the spelling (distribution "
+        f"names, as pip lists them), or unset {ALLOW_ENV} to load every installed plugin.",
+        PluginWarning, stacklevel=_caller_level(),
+    )
+
+
+def allow_list_note() -> str:
+    """A sentence for "not found" errors when ``SKKD_LOAD_PLUGINS`` limits what loads.
+
+    Returns
+    -------
+    str
+        Empty when the variable was unset at loading; otherwise it names the
+        value and the installed plugin distributions it leaves out.
+    """
+    return _allow_list_note(_snapshot().origin[0])
 
 
 def _publish(snap: Snapshot, previous: Snapshot | None) -> None:
@@ -256,6 +294,7 @@ def _lookup(kind: str, name: str) -> Callable[..., Any]:
     raise ValueError(
         f"Unknown {SINGULAR[kind]} {show(name)}. Registered {kind}: {known}. "
         "Install or register a plugin that provides it (see `skkd plugins`)."
+        + allow_list_note()
     )
 
 

@@ -153,11 +153,55 @@ def discover() -> tuple[list[Source], list[PluginInfo]]:
     return sources, failures
 
 
-def _allowed_distributions() -> set[str] | None:
-    value = os.environ.get(ALLOW_ENV)
+def _allowed_distributions(value: str | None = None) -> set[str] | None:
+    value = os.environ.get(ALLOW_ENV) if value is None else value
     if value is None:
         return None
     return {_normalize(part) for part in value.split(",") if part.strip()}
+
+
+def installed_distributions() -> list[str]:
+    """The installed distributions with ``skkd`` entry points, loaded or not, sorted."""
+    names = {ep.dist.metadata["Name"] for ep in importlib.metadata.entry_points(
+        group=ENTRY_POINT_GROUP) if ep.dist is not None}
+    return sorted(names, key=_normalize)
+
+
+def allow_list_report(value: str) -> tuple[list[str], list[str]]:
+    """What the allow-list ``value`` names that is not installed, and what it leaves out.
+
+    Parameters
+    ----------
+    value : str
+        The value of ``SKKD_LOAD_PLUGINS``.
+
+    Returns
+    -------
+    missing : list of str
+        The names in ``value``, as written, of no installed plugin distribution.
+    left_out : list of str
+        The installed plugin distributions ``value`` does not name.
+    """
+    installed = installed_distributions()
+    known = {_normalize(name) for name in installed}
+    allowed = _allowed_distributions(value) or set()
+    missing = [part.strip() for part in value.split(",")
+               if part.strip() and _normalize(part) not in known]
+    left_out = [name for name in installed if _normalize(name) not in allowed]
+    return missing, left_out
+
+
+def allow_list_note(value: str | None) -> str:
+    """For "Unknown ..." errors: how ``SKKD_LOAD_PLUGINS=value`` limits what loads ("" if unset)."""
+    if value is None:
+        return ""
+    try:
+        _, left_out = allow_list_report(value)
+    except Exception:  # the note must never hide the error it is added to
+        left_out = []
+    skipped = (f" (installed but not loaded: {', '.join(left_out)})" if left_out else "")
+    return (f" Note: {ALLOW_ENV}={value!r} limits which installed plugins load{skipped}; "
+            f"add the plugin's distribution to it, or unset {ALLOW_ENV} to load them all.")
 
 
 def _normalize(dist_name: str) -> str:

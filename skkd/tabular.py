@@ -36,6 +36,7 @@ from rtdl_num_embeddings import PeriodicEmbeddings, PiecewiseLinearEmbeddings, c
 from scipy.special import softmax
 from sklearn.tree import DecisionTreeRegressor
 
+from skkd.arrays import to_tensor
 from skkd.hookspecs import hookimpl
 from skkd.models import MLP
 
@@ -204,7 +205,7 @@ class TabularMLP(torch.nn.Module):
                 "from the training rows (TabularMLP.fit_encoding); to build the module "
                 "yourself, pass the edges: one sorted sequence per numeric column."
             )
-        edges = [torch.as_tensor(np.asarray(b, dtype=np.float32)) for b in bins]
+        edges = [to_tensor(np.asarray(b, dtype=np.float32)) for b in bins]
         if len(edges) != n_numeric:
             raise ValueError(
                 f"module__bins has {len(edges)} sequences of edges; the student has "

@@ -15,19 +15,27 @@ import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
-from sklearn.model_selection import check_cv
-from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from skkd.adapters import PROBA_FLOOR, SklearnTeacher, Teacher, TorchTeacher, eval_mode
-from skkd.ensembles import CombinedTeacher, EnsembleTeacher, as_ensemble, combine_logits
-from skkd.exceptions import InvalidParameterError, TeacherError, TeacherNearChanceWarning
-from skkd.plugins import describe, teacher_adapters
+from skkd.arrays import frame_like, to_tensor
+from skkd.ensembles import COMBINE, TeacherNode, as_ensemble, class_message, combine_logits
+from skkd.exceptions import (
+    InvalidParameterError,
+    PluginError,
+    PluginWarning,
+    TeacherError,
+    TeacherNearChanceWarning,
+)
+from skkd.folds import CloneFitter, per_row, rows_of, split_folds
+from skkd.outputs import as_float32, check_teacher_logits, has_minus_one, unlabeled_hint
+from skkd.plugins import ALLOW_ENV, _caller_level, allow_list_note, describe, teacher_adapters
 
 __all__ = [
     "PROBA_FLOOR", "AlignedTeacher", "SklearnTeacher", "Teacher", "TeacherOutputs",
-    "TorchTeacher", "as_teacher", "eval_mode", "is_unfitted_estimator", "teacher_logits",
-    "share_or_clone", "teacher_outputs", "warn_if_near_chance",
+    "TorchTeacher", "as_float32", "as_teacher", "check_teacher_logits", "eval_mode",
+    "is_unfitted_estimator", "teacher_logits", "share_or_clone", "teacher_outputs",
+    "warn_if_near_chance",
 ]
 
 #: With per-batch teaching, ``teacher_score_`` is measured on these first rows.
@@ -37,7 +45,13 @@ PROBE_ROWS = 1024
 def as_teacher(obj: Any) -> Teacher:
     """Wrap ``obj`` with the first registered adapter that accepts it.
 
-    A ``sklearn.frozen.FrozenEstimator`` is the teacher it wraps.
+    A ``sklearn.frozen.FrozenEstimator`` is the teacher it wraps. An adapter
+    that raises ``NotFittedError`` or :class:`~skkd.exceptions.TeacherError`
+    refuses an object it recognises (an unfitted skorch net): that error is
+    raised as it is. An adapter that raises anything else, or returns
+    something that is not a :class:`Teacher`, is broken: like a broken plugin
+    it is skipped with a :class:`~skkd.exceptions.PluginWarning` naming it
+    and its plugin, and the next adapters are tried.
 
     Parameters
     ----------
@@ -53,32 +67,58 @@ def as_teacher(obj: Any) -> Teacher:
     ------
     TypeError
         If no adapter accepts ``obj``; the message lists the supported kinds.
+        :class:`~skkd.exceptions.InvalidParameterError` (a ``TypeError``) if
+        ``obj`` is a class, not an instance.
+    skkd.PluginError
+        If no adapter accepts ``obj`` and a broken adapter was skipped; the
+        message names that adapter, its plugin and what it raised.
     """
     if isinstance(obj, Teacher):
         return obj
     while isinstance(obj, FrozenEstimator):
         obj = obj.estimator
+    if isinstance(obj, type):
+        raise InvalidParameterError(class_message("teacher", obj))
     adapters = teacher_adapters()
+    kind = type(obj).__name__
+    broken: list[tuple[str, str, BaseException | None]] = []
     for name, adapter in adapters:
-        teacher = adapter(obj)
-        if teacher is None:
-            continue
-        if not isinstance(teacher, Teacher):
-            raise TypeError(
-                f"Teacher adapter {name!r} of {describe('teachers', name)} returned "
-                f"{type(teacher).__name__}; an adapter must return a skkd.teachers.Teacher "
-                "or None."
-            )
-        return teacher
+        where = f"Teacher adapter {name!r} of {describe('teachers', name)}"
+        try:
+            teacher = adapter(obj)
+        except (NotFittedError, TeacherError):
+            raise  # the adapter's own verdict on an object it knows
+        except Exception as exc:
+            broken.append((where, f"raised {type(exc).__name__}: {exc}", exc))
+        else:
+            if teacher is None:
+                continue
+            if isinstance(teacher, Teacher):
+                return teacher
+            broken.append((where, f"returned {type(teacher).__name__}; an adapter must "
+                                  "return a skkd.teachers.Teacher or None", None))
+        warnings.warn(
+            f"{where} {broken[-1][1]} (on a teacher of type {kind}). skkd skipped it and "
+            "tries the other adapters; fix or uninstall that plugin, or leave it out with "
+            f"{ALLOW_ENV}.", PluginWarning, stacklevel=_caller_level(),
+        )
+    if broken:
+        where, what, exc = broken[0]
+        raise PluginError(
+            f"{where} {what} (on a teacher of type {kind}), and no other teacher adapter "
+            f"accepts a {kind}. Fix or uninstall that plugin, or pass the teacher's outputs "
+            "as fit(X, y, teacher_logits=...)."
+        ) from exc
     supported = "; ".join(
         f"{name}: {(adapter.__doc__ or '').strip().splitlines()[0] if adapter.__doc__ else ''}"
         for name, adapter in adapters
     )
     raise TypeError(
-        f"teacher of type {type(obj).__name__} is not supported. Supported teachers: "
-        f"{supported}; or a sklearn.frozen.FrozenEstimator around one. Pass precomputed "
-        "outputs as fit(X, y, teacher_logits=...) or register an adapter through the "
-        "skkd_register_teachers hook."
+        f"teacher of type {kind} is not supported. Supported teachers: "
+        f"{supported}; or a sklearn.frozen.FrozenEstimator around one, or a list or "
+        "EnsembleTeacher of them. Pass precomputed outputs as fit(X, y, teacher_logits=...) "
+        "or register an adapter through the skkd_register_teachers hook."
+        + allow_list_note()
     )
 
 
@@ -145,10 +185,11 @@ class AlignedTeacher(Teacher):
             known = set(teacher_classes)
             wanted = set(classes.tolist())
             if known != wanted and not (missing_classes and known < wanted):
+                hint = "" if has_minus_one(teacher_classes) else unlabeled_hint(classes)
                 raise TeacherError(
                     f"The teacher's classes_ {teacher_classes} differ from the classes in y "
                     f"{classes.tolist()}; fit the teacher on the same labels or pass "
-                    "teacher_logits with one column per class of y."
+                    f"teacher_logits with one column per class of y.{hint}"
                 )
             # -1: a class this teacher never saw (a cross-validation clone's fold)
             self.columns = np.array([teacher_classes.index(c) if c in known else -1
@@ -172,7 +213,7 @@ class AlignedTeacher(Teacher):
             raise TeacherError(
                 f"The teacher {self._describe()} outputs {width} columns but y has "
                 f"{expected} classes {self.classes_.tolist()}; the teacher must output one "
-                "logit per class."
+                f"logit per class.{unlabeled_hint(self.classes_)}"
             )
         if self.columns is None:
             return out
@@ -195,14 +236,15 @@ class AlignedTeacher(Teacher):
             ) from exc
 
     def logits(self, X: Any, batch_size: int = 1024) -> np.ndarray:
-        out = np.asarray(self._call(self.teacher.logits, X, batch_size))
+        source = f"The output of the teacher {self._describe()}"
+        out = as_float32(self._call(self.teacher.logits, X, batch_size), source)
         return np.ascontiguousarray(self._align(out), np.float32)
 
     def batch_logits(self, xb: torch.Tensor) -> torch.Tensor:
         if self._frame_template is not None:
             frame = self._as_frame(xb.detach().cpu().numpy())
             out = np.asarray(self._call(self.teacher.logits, frame, len(frame)))
-            out = torch.as_tensor(out, dtype=torch.float32, device=xb.device)
+            out = to_tensor(out, dtype=torch.float32, device=xb.device)
         else:
             out = self._call(self.teacher.batch_logits, xb)
         out = self._align(out)
@@ -214,9 +256,7 @@ class AlignedTeacher(Teacher):
         return out
 
     def _as_frame(self, rows: np.ndarray) -> Any:
-        template = self._frame_template
-        frame = type(template)(rows, columns=template.columns)
-        return frame.astype(template.dtypes.to_dict())
+        return frame_like(self._frame_template, rows, source="A batch augmentation")
 
 
 class TeacherOutputs(NamedTuple):
@@ -228,17 +268,10 @@ class TeacherOutputs(NamedTuple):
     per_batch: Teacher | None
     #: The teacher's accuracy on the labeled training rows (the probed ones per batch).
     score: float
-    #: Each member's accuracy, for an ensemble; None for a single teacher.
+    #: Each (outer) member's accuracy, for an ensemble; None for a single teacher.
     member_scores: list[float] | None = None
     #: The teacher as queried: unfitted members replaced by their fitted clones.
     fitted: Any = None
-
-
-def _rows(X: Any, rows: np.ndarray) -> Any:
-    """``X[rows]`` for arrays, lists and DataFrames; ``X`` itself for all its rows."""
-    if len(rows) == _num_samples(X) and np.array_equal(rows, np.arange(len(rows))):
-        return X
-    return _safe_indexing(X, rows)
 
 
 def teacher_outputs(
@@ -252,13 +285,16 @@ def teacher_outputs(
     batch_size: int = 1024,
     combine: str = "proba",
     cv: Any = None,
+    groups: Any = None,
+    sample_weight: Any = None,
 ) -> TeacherOutputs:
     """The teacher step of a fit: fit what is unfitted, query, combine, check and score.
 
     Parameters
     ----------
     teacher : object, list, tuple or EnsembleTeacher
-        One teacher or an ensemble. An unfitted scikit-learn teacher (or
+        One teacher or an ensemble, possibly nested (see
+        :class:`~skkd.EnsembleTeacher`). An unfitted scikit-learn teacher (or
         member) is cloned and fitted on the labeled rows.
     X : array-like or DataFrame
         The rows as the user passed them.
@@ -273,65 +309,102 @@ def teacher_outputs(
     batch_size : int
         Batch size of the teacher's pass.
     combine : {"proba", "logits"}
-        How an ensemble's outputs are averaged.
+        How an ensemble's outputs are averaged, at every level of nesting.
     cv : int, cross-validation splitter or None
         Out-of-fold outputs for unfitted scikit-learn teachers: each labeled
         row gets the output of a clone that was not fitted on it.
+    groups : array-like of shape (n_samples,) or None
+        Group labels of the rows, for a ``cv`` that splits by groups
+        (``GroupKFold``, ``StratifiedGroupKFold``, ...); only the labeled rows'
+        are used. Unused without ``cv``.
+    sample_weight : array-like of shape (n_samples,), float or None
+        Weights of the rows for fitting unfitted teachers: the full clone and
+        every ``cv`` clone get the weights of the rows they are fitted on.
+        Fitted teachers are not refitted, so weights do not change them. With
+        scikit-learn's metadata routing off (its default) the weights are
+        passed as ``fit(..., sample_weight=...)`` to a teacher whose ``fit``
+        takes that argument; one whose ``fit`` does not (a ``Pipeline``, for
+        one) is fitted unweighted, with one
+        :class:`~skkd.exceptions.SampleWeightIgnoredWarning` per call naming
+        it. With routing on, each teacher's own request decides, as in
+        scikit-learn's meta-estimators: ``set_fit_request(sample_weight=True)``
+        on the teacher (or on a Pipeline's step) passes them, ``False`` does
+        not, and an unset request of a teacher that accepts them is an error.
 
     Returns
     -------
     TeacherOutputs
         Outputs are checked (shape, finiteness) before any training.
+
+    Raises
+    ------
+    skkd.InvalidParameterError
+        For a teacher given as a class, an empty ensemble, bad weights,
+        ``groups`` or ``sample_weight`` of the wrong shape, a group splitter
+        without ``groups``, or ``cv`` with nothing to fit.
+    skkd.TeacherError
+        When a teacher's outputs break the teacher contract, or a ``cv``
+        clone fails to fit (the message names the fold and any classes its
+        rows lack).
     """
-    ensemble = as_ensemble(teacher)
-    members = ensemble.teachers if ensemble is not None else [teacher]
-    weights = ensemble.normalized_weights() if ensemble is not None else np.ones(1)
+    root = TeacherNode(teacher)
+    leaves = root.leaves()
     labeled = np.flatnonzero(y_enc >= 0)
+    groups = per_row(groups, "groups", len(y_enc))
+    sample_weight = per_row(sample_weight, "sample_weight", len(y_enc), dtype=np.float64)
     if cv is not None:
         if inference != "once":
             raise InvalidParameterError(
                 "teacher_cv needs teacher_inference='once': out-of-fold outputs belong to "
                 "rows, and per-batch teaching queries the teacher on batches."
             )
-        if not any(is_unfitted_estimator(m) for m in members):
+        if not any(is_unfitted_estimator(leaf.given) for leaf in leaves):
             raise InvalidParameterError(
                 "teacher_cv needs an unfitted scikit-learn teacher (or ensemble member) to "
                 "fit on each fold; the teacher is fitted already."
             )
     frame = X if hasattr(X, "iloc") and hasattr(X, "columns") else None
-    fitted, aligned, oof = [], [], []
-    for member in members:
-        if is_unfitted_estimator(member):
-            fitted.append(clone(member).fit(_rows(X, labeled), y[labeled]))
-            oof.append(cv is not None)
-        else:
-            fitted.append(member)
-            oof.append(False)
-        aligned.append(AlignedTeacher(as_teacher(fitted[-1]), classes, frame=frame))
-    spec = fitted[0] if ensemble is None else (
-        ensemble.with_teachers(fitted) if isinstance(teacher, EnsembleTeacher)
-        else type(teacher)(fitted))
+    fitter = CloneFitter(X, y, sample_weight)
+    for leaf in leaves:
+        if is_unfitted_estimator(leaf.given):
+            leaf.fitted = fitter.fit(leaf.given, labeled, leaf.describe())
+            leaf.out_of_fold = cv is not None
+        leaf.teacher = AlignedTeacher(as_teacher(leaf.fitted), classes, frame=frame)
+    fitter.warn_unweighted()
+    spec = root.rebuild()
 
     def checked(a: AlignedTeacher, rows: Any, n: int) -> np.ndarray:
         return check_teacher_logits(a.logits(rows, batch_size), n, len(classes),
-                                    source=f"The output of the teacher {a._describe()}")
+                                    source=f"The output of the teacher {a._describe()}",
+                                    classes=classes)
 
+    outs: dict[int, np.ndarray] = {}
     if inference == "once":
-        outs = [checked(a, X, len(y_enc)) for a in aligned]
-        for i, member in enumerate(members):
-            if oof[i]:
-                outs[i] = _out_of_fold(member, X, y, labeled, outs[i], classes, cv, batch_size)
+        for leaf in leaves:
+            assert leaf.teacher is not None
+            outs[id(leaf)] = checked(leaf.teacher, X, len(y_enc))
+            if leaf.out_of_fold:
+                outs[id(leaf)] = _out_of_fold(leaf.given, X, y, labeled, outs[id(leaf)],
+                                              classes, cv, batch_size, groups=groups,
+                                              fitter=fitter, name=leaf.describe())
         per_batch = None
         rows = labeled
     else:
         n_probe = min(len(y_enc), PROBE_ROWS)
-        outs = [checked(a, _rows(X, np.arange(n_probe)), n_probe) for a in aligned]
-        per_batch = aligned[0] if ensemble is None else CombinedTeacher(aligned, weights,
-                                                                        combine)
+        probe = rows_of(X, np.arange(n_probe))
+        for leaf in leaves:
+            assert leaf.teacher is not None
+            outs[id(leaf)] = checked(leaf.teacher, probe, n_probe)
+        per_batch = root.per_batch(combine)
         rows = labeled[labeled < n_probe]
-    logits = outs[0] if ensemble is None else combine_logits(outs, weights, combine)
-    member_scores = None if ensemble is None else [
-        score_teacher(o[rows], y_enc[rows]) for o in outs]
+    member_scores = None
+    if root.is_leaf:
+        logits = outs[id(root)]
+    else:
+        assert root.weights is not None
+        members = [c.combined(lambda leaf: outs[id(leaf)], combine) for c in root.children]
+        logits = combine_logits(members, root.weights, combine)
+        member_scores = [score_teacher(o[rows], y_enc[rows]) for o in members]
     return TeacherOutputs(
         logits if inference == "once" else None, per_batch,
         score_teacher(logits[rows], y_enc[rows]), member_scores, spec,
@@ -339,17 +412,26 @@ def teacher_outputs(
 
 
 def _out_of_fold(member: Any, X: Any, y: np.ndarray, labeled: np.ndarray, full: np.ndarray,
-                 classes: np.ndarray, cv: Any, batch_size: int) -> np.ndarray:
-    """Each labeled row's logits from a clone fitted without it (unlabeled rows: ``full``)."""
+                 classes: np.ndarray, cv: Any, batch_size: int, *,
+                 groups: np.ndarray | None = None, sample_weight: np.ndarray | None = None,
+                 fitter: CloneFitter | None = None, name: str | None = None) -> np.ndarray:
+    """Each labeled row's logits from a clone fitted without it (unlabeled rows: ``full``).
+
+    ``groups`` and ``sample_weight`` hold one entry per row of ``X``; only the
+    labeled rows' are used, sliced like the rows (a ``fitter`` carries its
+    own weights instead).
+    """
     frame = X if hasattr(X, "iloc") and hasattr(X, "columns") else None
-    splitter = check_cv(cv, y[labeled], classifier=True)
+    name = name or type(member).__name__
+    fitter = fitter or CloneFitter(X, y, sample_weight)
+    folds = split_folds(cv, y[labeled], None if groups is None else groups[labeled])
     out = full.copy()
-    for train, test in splitter.split(np.zeros((len(labeled), 1)), y[labeled]):
-        fold = clone(member).fit(_rows(X, labeled[train]), y[labeled[train]])
+    for i, (train, test) in enumerate(folds):
+        fold = fitter.fit_fold(member, labeled[train], name, i, len(folds), classes)
         teacher = AlignedTeacher(as_teacher(fold), classes, frame=frame, missing_classes=True)
         out[labeled[test]] = check_teacher_logits(
-            teacher.logits(_rows(X, labeled[test]), batch_size), len(test), len(classes),
-            source=f"The output of a cross-validation clone of {type(member).__name__}")
+            teacher.logits(rows_of(X, labeled[test]), batch_size), len(test), len(classes),
+            source=f"The output of a cross-validation clone of {name}")
     return out
 
 
@@ -363,7 +445,8 @@ def teacher_logits(teacher: Any, X: Any, *, classes: Any = None, batch_size: int
     Parameters
     ----------
     teacher : object, list, tuple or EnsembleTeacher
-        A fitted teacher of any supported kind, or several.
+        A fitted teacher of any supported kind, or several (ensembles may
+        nest, see :class:`~skkd.EnsembleTeacher`).
     X : array-like or DataFrame
         The rows, as the teacher expects them.
     classes : array-like or None, default=None
@@ -381,6 +464,15 @@ def teacher_logits(teacher: Any, X: Any, *, classes: Any = None, batch_size: int
         Log-probabilities (probabilities clipped at
         :data:`~skkd.adapters.PROBA_FLOOR`) or logits, one column per class.
 
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If a teacher (or member) is an unfitted scikit-learn estimator.
+    skkd.InvalidParameterError
+        For a teacher given as a class, an empty ensemble or a bad ``combine``.
+    skkd.TeacherError
+        When the outputs are not one finite number per sample and class.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -395,49 +487,36 @@ def teacher_logits(teacher: Any, X: Any, *, classes: Any = None, batch_size: int
     >>> student.fit(X, y, teacher_logits=logits).teacher_score_ > 0.9
     True
     """
-    ensemble = as_ensemble(teacher)
-    members = ensemble.teachers if ensemble is not None else [teacher]
-    if any(is_unfitted_estimator(m) for m in members):
-        raise NotFittedError("teacher_logits needs fitted teachers; fit them first.")
-    adapted = [as_teacher(m) for m in members]
+    if combine not in COMBINE:
+        raise InvalidParameterError(
+            f"teacher_logits: combine={combine!r}; choose one of {', '.join(COMBINE)}.")
+    root = TeacherNode(teacher)
+    leaves = root.leaves()
+    unfitted = [leaf.describe() for leaf in leaves if is_unfitted_estimator(leaf.given)]
+    if unfitted:
+        raise NotFittedError(
+            f"teacher_logits needs fitted teachers; {', '.join(unfitted)} "
+            f"{'is' if len(unfitted) == 1 else 'are'} not fitted: fit it first.")
+    adapted = [as_teacher(leaf.given) for leaf in leaves]
     raw = None
     if classes is None:
         known = next((a.classes_ for a in adapted if a.classes_ is not None), None)
         if known is None:  # the columns are the classes: query once, align those outputs
-            raw = [np.asarray(a.logits(X, batch_size), dtype=np.float32) for a in adapted]
-            classes = np.arange(max(raw[0].shape[1], 2))
+            raw = [as_float32(a.logits(X, batch_size), "The teacher's output")
+                   for a in adapted]
+            classes = np.arange(max(raw[0].shape[1] if raw[0].ndim == 2 else 1, 2))
         else:
             classes = np.sort(known)
     classes = np.asarray(classes)
-    aligned = [AlignedTeacher(a, classes) for a in adapted]
-    if raw is None:
-        outs = [a.logits(X, batch_size) for a in aligned]
-    else:
-        outs = [np.ascontiguousarray(a._align(r), np.float32) for a, r in zip(aligned, raw,
-                                                                              strict=True)]
-    n = len(outs[0])
-    outs = [check_teacher_logits(o, n, len(classes), source="The teacher's output") for o in outs]
-    if ensemble is None:
-        return outs[0]
-    return combine_logits(outs, ensemble.normalized_weights(), combine)
-
-
-def check_teacher_logits(
-    logits: Any, n_samples: int, n_classes: int, source: str = "teacher_logits"
-) -> np.ndarray:
-    """Check teacher outputs: one finite row per sample, one column per class."""
-    logits = np.asarray(logits, dtype=np.float32)
-    if logits.shape != (n_samples, n_classes):
-        raise TeacherError(
-            f"{source} has shape {logits.shape}, expected ({n_samples}, {n_classes}): "
-            "one row per sample of X and one column per class, in classes_ order."
-        )
-    if not np.isfinite(logits).all():
-        raise TeacherError(
-            f"{source} contains NaN or infinity; check the teacher, or clip probabilities "
-            "before taking their log."
-        )
-    return logits
+    n = _num_samples(X)
+    outs: dict[int, np.ndarray] = {}
+    for i, (leaf, a) in enumerate(zip(leaves, adapted, strict=True)):
+        aligned = AlignedTeacher(a, classes)
+        out = aligned.logits(X, batch_size) if raw is None else np.ascontiguousarray(
+            aligned._align(raw[i]), np.float32)
+        outs[id(leaf)] = check_teacher_logits(out, n, len(classes), classes=classes,
+                                              source=f"The output of {leaf.describe()}")
+    return root.combined(lambda leaf: outs[id(leaf)], combine)
 
 
 def score_teacher(logits: np.ndarray, y_enc: np.ndarray) -> float:

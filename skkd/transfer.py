@@ -3,22 +3,32 @@
 The augmentations themselves are plugins (:mod:`skkd.augmentations` holds the
 built-ins); this module is what ``DistilledClassifier.fit`` does with one. A
 transfer set marked ``fresh = True`` becomes a :class:`FreshTransferSet`,
-which the net asks for new rows at the start of every epoch.
+which the net asks for new rows at the start of every epoch; a batch
+augmentation runs through :func:`augment_batch`, which checks what it returns.
+The teacher always answers for exactly the rows the student learns: generated
+rows reach a DataFrame teacher in the frame's dtypes only where those hold
+them exactly (:func:`skkd.arrays.frame_like`).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
 import numpy as np
+import torch
 from sklearn.utils import check_random_state
 
-from skkd.exceptions import InvalidParameterError
+from skkd.arrays import frame_like, is_frame, to_tensor
+from skkd.exceptions import InvalidParameterError, PluginError
 from skkd.params import check_options
 from skkd.plugins import get_augmentation
 from skkd.teachers import TeacherOutputs, teacher_logits
+
+# The name each augmentation was built under, for error messages.
+_NAMES: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 def build_augmentation(name: str | None, options: Mapping[str, Any]) -> Any:
@@ -44,7 +54,22 @@ def build_augmentation(name: str | None, options: Mapping[str, Any]) -> Any:
             f"augment={name!r} built {type(augmentation).__name__}, which has neither "
             "transfer_set nor augment_batch (see skkd.hookspecs)."
         )
+    try:
+        _NAMES[augmentation] = name
+    except TypeError:  # not hashable or not weakly referable: messages name its type
+        pass
     return augmentation
+
+
+def describe(augmentation: Any) -> str:
+    """``augment='name'`` for error messages (the type's name if it was built elsewhere)."""
+    try:
+        name = _NAMES.get(augmentation)
+    except TypeError:
+        name = None
+    if name is None:
+        return f"the augmentation {type(augmentation).__name__}"
+    return f"augment={name!r}"
 
 
 def needs_teacher(augmentation: Any) -> bool:
@@ -70,14 +95,20 @@ def _generate(augmentation: Any, X: np.ndarray, y_enc: np.ndarray, random_state:
                        dtype=np.float32)
     if extra.ndim != 2 or extra.shape[1] != X.shape[1]:
         raise ValueError(
-            f"The augmentation {type(augmentation).__name__} generated rows of shape "
-            f"{extra.shape}; they need the {X.shape[1]} columns of X."
+            f"{describe(augmentation)} generated rows of shape {extra.shape}; they need "
+            f"the {X.shape[1]} columns of X."
         )
     if n_rows is not None and len(extra) != n_rows:
         raise ValueError(
-            f"The augmentation {type(augmentation).__name__} (fresh = True) generated "
-            f"{len(extra)} rows for this epoch and {n_rows} for the first one; a fresh "
-            "transfer set must have as many rows every epoch."
+            f"{describe(augmentation)} (fresh = True) generated {len(extra)} rows for this "
+            f"epoch and {n_rows} for the first one; a fresh transfer set must have as many "
+            "rows every epoch."
+        )
+    if not np.isfinite(extra).all():
+        raise PluginError(
+            f"{describe(augmentation)} generated rows holding NaN or infinity "
+            f"({int((~np.isfinite(extra)).sum())} of {extra.size} values, in float32); "
+            "a transfer set must be finite rows for the teacher to label."
         )
     return extra
 
@@ -87,14 +118,16 @@ def add_transfer_set(augmentation: Any, X: np.ndarray, X_teacher: Any, y: np.nda
     """Append the rows ``augmentation.transfer_set`` generates, as unlabeled rows.
 
     Returns ``(X, X_teacher, y, y_enc)`` with the generated rows appended:
-    float32 rows for the student, rows in the user's format (a DataFrame keeps
-    its columns and dtypes) for the teacher, and -1 codes (their ``y``
-    entries are placeholders, never read).
+    float32 rows for the student; for the teacher, the user's rows as passed
+    followed by the same float32 values in the user's format (a DataFrame
+    keeps its columns and dtypes, and a ValueError names the columns whose
+    dtypes cannot hold them exactly); and -1 codes (their ``y`` entries are
+    placeholders, never read).
     """
     extra = _generate(augmentation, X, y_enc, random_state)
     return (
         np.concatenate([X, extra]),
-        _append_rows(X_teacher, extra),
+        _append_rows(X_teacher, extra, augmentation),
         np.concatenate([y, np.repeat(y[:1], len(extra))]),
         np.concatenate([y_enc, np.full(len(extra), -1, dtype=np.int64)]),
     )
@@ -118,7 +151,8 @@ class FreshTransferSet:
         The training rows the rows are drawn from, float32.
     X_teacher : array-like or DataFrame
         The same rows as the user passed them: new rows reach the teacher in
-        this format (a DataFrame keeps its columns and dtypes).
+        this format (a DataFrame keeps its columns and dtypes; the values are
+        the student's, exactly).
     y_enc : ndarray of shape (n_samples,)
         The encoded labels (-1: unlabeled).
     random_state : int, RandomState instance or None
@@ -177,21 +211,139 @@ class FreshTransferSet:
         """Epoch ``epoch``'s rows (float32) and their teacher logits (None: unlabelled)."""
         rows = _generate(self.augmentation, self.X, self.y_enc, self.random_state(epoch),
                          self.stop - self.start)
-        logits = None if self.labeler is None else self.labeler(_in_format(self.X_teacher,
-                                                                           rows))
+        logits = None if self.labeler is None else self.labeler(
+            _in_format(self.X_teacher, rows, self.augmentation))
         self.epoch = epoch
         return rows, logits
 
 
-def _in_format(X: Any, rows: np.ndarray) -> Any:
-    """Generated ``rows`` in the format of ``X`` as the user passed it."""
-    if hasattr(X, "iloc") and hasattr(X, "columns"):
-        return type(X)(rows, columns=X.columns).astype(X.dtypes.to_dict())
-    return rows
+def _in_format(X: Any, rows: np.ndarray, augmentation: Any) -> Any:
+    """Generated ``rows`` in the format of ``X`` as the user passed it, values exact."""
+    if not is_frame(X):
+        return rows
+    fix = (", or, if they hold categories, list them in augment__categorical so that their "
+           "values are swapped, never interpolated" if hasattr(augmentation, "categorical")
+           else "")
+    return frame_like(X, rows, source=describe(augmentation), fix=fix)
 
 
-def _append_rows(X: Any, rows: np.ndarray) -> Any:
-    """``X`` (as the user passed it) followed by generated ``rows``, in ``X``'s format."""
-    if hasattr(X, "iloc") and hasattr(X, "columns"):
-        return _in_format(X, np.concatenate([np.asarray(X, dtype=np.float64), rows]))
+def _append_rows(X: Any, rows: np.ndarray, augmentation: Any) -> Any:
+    """``X`` (as the user passed it) followed by generated ``rows``, in ``X``'s format.
+
+    The original rows reach the teacher untouched (a DataFrame's values and
+    dtypes too, with a fresh index); the generated ones as the student sees them.
+    """
+    if is_frame(X):
+        import pandas as pd  # a DataFrame was passed: pandas is there
+
+        return pd.concat([X, _in_format(X, rows, augmentation)], ignore_index=True)
     return np.concatenate([np.asarray(X), rows])
+
+
+def check_batch_augmentation(augmentation: Any, name: str, X: np.ndarray,
+                             y_enc: np.ndarray) -> None:
+    """Run a batch augmentation once on a few rows, before any teacher is fitted or queried.
+
+    Catches what only the data shows (e.g. ``augment__input_shape`` against
+    the number of features, ``augment__max_shift`` against the image size),
+    and any break of the contract (see :func:`augment_batch`), early. Runs on
+    the CPU under a forked random state: torch's global one is left as it was.
+
+    Parameters
+    ----------
+    augmentation : object
+        The batch augmentation built from ``augment`` and the ``augment__*`` options.
+    name : str
+        The name it was built under (``augment``).
+    X : ndarray of shape (n_rows, n_features)
+        A few training rows, float32.
+    y_enc : ndarray of shape (n_rows,)
+        Their encoded labels (-1: unlabeled).
+    """
+    with torch.random.fork_rng(devices=[]):
+        augment_batch(augmentation, to_tensor(X), to_tensor(y_enc, dtype=torch.int64), None,
+                      name=f"augment={name!r}")
+
+
+def augment_batch(augmentation: Any, xb: torch.Tensor, yb: torch.Tensor,
+                  n_classes: int | None, *, name: str | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``augmentation.augment_batch(xb, yb)``, its result checked against the contract.
+
+    The pair must be two tensors on ``xb``'s device with ``xb``'s and ``yb``'s
+    dtypes: rows with ``xb``'s columns, as many labels as rows, each -1 or a
+    class code, and finite rows. The value checks share one device sync.
+
+    Parameters
+    ----------
+    augmentation : object
+        A batch augmentation (see :func:`skkd.hookspecs.skkd_register_augmentations`).
+    xb, yb : torch.Tensor
+        The training batch and its encoded labels (-1: unlabeled).
+    n_classes : int or None
+        The number of classes; None does not check the labels' upper bound.
+    name : str or None, default=None
+        How messages name the augmentation; None: :func:`describe`.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        The new batch and its labels.
+
+    Raises
+    ------
+    PluginError
+        If the result breaks the contract; names the augmentation and what it returned.
+    InvalidParameterError
+        If the augmentation raised a ``ValueError`` (about its ``augment__*`` options).
+    """
+    name = describe(augmentation) if name is None else name
+    shape = tuple(xb.shape)
+    try:
+        out = augmentation.augment_batch(xb, yb)
+    except ValueError as exc:
+        raise InvalidParameterError(f"{name}: {exc}") from exc
+    except Exception as exc:
+        raise PluginError(f"{name} failed on a batch of shape {shape}: "
+                          f"{type(exc).__name__}: {exc}") from exc
+
+    def broken(what: str) -> PluginError:
+        return PluginError(
+            f"{name} returned {what} for a batch of shape {shape} ({xb.dtype}, labels "
+            f"{yb.dtype}); augment_batch(xb, yb) must return a pair (xb, yb): rows with "
+            f"the batch's {shape[1]} columns and dtype, and one label per row (-1 or a class "
+            "code), on the batch's device (see skkd.hookspecs.skkd_register_augmentations)."
+        )
+
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise broken(_what(out))
+    x_new, y_new = out
+    if not isinstance(x_new, torch.Tensor) or not isinstance(y_new, torch.Tensor):
+        raise broken(f"a pair ({_what(x_new)}, {_what(y_new)})")
+    if x_new.ndim != 2 or x_new.shape[1] != shape[1] or len(x_new) == 0:
+        raise broken(f"rows of shape {tuple(x_new.shape)}")
+    if y_new.ndim != 1 or len(y_new) != len(x_new):
+        raise broken(f"labels of shape {tuple(y_new.shape)} for {len(x_new)} rows")
+    if x_new.dtype != xb.dtype or y_new.dtype != yb.dtype:
+        raise broken(f"rows of dtype {x_new.dtype} and labels of dtype {y_new.dtype}")
+    if x_new.device != xb.device or y_new.device != yb.device:
+        raise broken(f"tensors on {x_new.device} and {y_new.device}")
+    high = n_classes if n_classes is not None else torch.iinfo(torch.int64).max
+    bad_labels, non_finite = torch.stack([
+        ((y_new < -1) | (y_new >= high)).any(), ~torch.isfinite(x_new).all()]).tolist()
+    if bad_labels:
+        wrong = y_new[(y_new < -1) | (y_new >= high)]
+        raise broken(f"labels outside -1..{high - 1} (e.g. {int(wrong[0])})")
+    if non_finite:
+        count = int((~torch.isfinite(x_new)).sum())
+        raise broken(f"rows holding NaN or infinity ({count} of {x_new.numel()} values)")
+    return x_new, y_new
+
+
+def _what(obj: Any) -> str:
+    """A short description of what a plugin returned."""
+    if isinstance(obj, torch.Tensor):
+        return f"a tensor of shape {tuple(obj.shape)}"
+    if isinstance(obj, (tuple, list)):
+        return f"a {type(obj).__name__} of {len(obj)} items"
+    return f"a {type(obj).__name__}"

@@ -5,15 +5,16 @@ import math
 import numpy as np
 import pytest
 import torch
-from doubles import RecordingLR
+from doubles import CountingLR, RecordingLR
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_random_state
 
 from skkd import DistilledClassifier, hookimpl
 from skkd.augmentations import Mixup, Munge, Shift
-from skkd.exceptions import InvalidParameterError
+from skkd.exceptions import InvalidParameterError, PluginError
 from skkd.plugins import get_loss
+from skkd.transfer import check_batch_augmentation
 
 
 def test_munge_keeps_shapes_and_categorical_values():
@@ -88,11 +89,11 @@ def test_munge_rows_are_labelled_once_by_the_teacher(digits):
 
 
 class RecordingNet(torch.nn.Module):
-    def __init__(self, seen):
+    def __init__(self, seen, n_features=64, n_classes=10):
         super().__init__()
         self.seen = seen
         torch.manual_seed(0)
-        self.linear = torch.nn.Linear(64, 10)
+        self.linear = torch.nn.Linear(n_features, n_classes)
 
     def forward(self, x):
         self.seen.append(x.detach().clone())
@@ -161,7 +162,9 @@ def test_an_augmentation_from_a_plugin_works_by_name(fresh_plugins, digits, lr_t
     HalfFlip.calls = 0
     clf = DistilledClassifier(lr_teacher, augment="flip", augment__side=8, max_epochs=1,
                               random_state=0).fit(X_train, y_train)
-    assert HalfFlip.calls == clf.history_[-1, "train_batch_count"] > 0
+    # once per training batch, plus at most one try on two rows before the teacher runs
+    assert HalfFlip.calls - clf.history_[-1, "train_batch_count"] in (0, 1)
+    assert clf.history_[-1, "train_batch_count"] > 0
 
 
 @pytest.mark.parametrize(
@@ -319,3 +322,254 @@ def test_fresh_rows_refresh_cached_hint_features_from_the_labelling_pass(digits)
     # epoch: their features come from the pass that labels them
     assert teacher.calls == 1 + 5 + 2 * 2
     assert np.isfinite(clf.history_[:, "train_loss"]).all()
+
+
+# ------------------------------------------------- options checked before the teacher
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"augment": "munge", "augment__categorical": "none"},
+         r"augment__categorical='none' is not one of the accepted values: None, 'auto', or a "
+         "sequence"),
+        ({"augment": "munge", "augment__categorical": 3}, "augment__categorical=3 is not one"),
+        ({"augment": "munge", "augment__categorical": [1.5]}, r"has the item 1.5"),
+        ({"augment": "munge", "augment__categorical": [[]]}, r"has the item \[\]"),
+        ({"augment": "munge", "augment__categorical": [True, False]}, "not a boolean mask"),
+        ({"augment": "munge", "augment__categorical": [1, [1, 2]]}, r"column\(s\) \[1\] twice"),
+        ({"augment": "munge", "augment__size": math.inf}, "a finite augment__size > 0"),
+        ({"augment": "munge", "augment__size": "2"}, "a finite augment__size > 0"),
+        ({"augment": "shift", "augment__max_shift": math.inf}, "augment__max_shift must be an"),
+        ({"augment": "shift", "augment__max_shift": True}, "augment__max_shift must be an"),
+        ({"augment": "shift", "augment__input_shape": 64}, "augment__input_shape=64 must be"),
+        ({"augment": "shift", "augment__input_shape": (1, -8, -8)}, "three positive ints"),
+        ({"augment": "mixup", "augment__alpha": math.inf}, "augment__alpha must be a finite"),
+        ({"augment": "mixup", "augment__alpha": "0.4"}, "augment__alpha must be a finite"),
+    ],
+)
+def test_augmentation_options_are_checked_when_built(digits, params, match):
+    X_train, _, y_train, _ = digits
+    CountingLR.fits = 0
+    with pytest.raises(InvalidParameterError, match=match):
+        DistilledClassifier(CountingLR(), max_epochs=1, **params).fit(X_train, y_train)
+    assert CountingLR.fits == 0  # before any teacher is fitted
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"augment__categorical": [100]},
+         r"augment__categorical names column\(s\) \[100\], but X has 64 columns"),
+        ({"augment__categorical": [[0, 1], -65]}, r"column\(s\) \[-65\]"),
+        ({"augment__size": 1e9},
+         r"augment__size=1000000000.0 asks MUNGE for 1,347,000,000,000 synthetic rows of 64 "
+         r"columns .*needs about [\d.,]+ PiB of memory.* Lower augment__size"),
+    ],
+)
+def test_munge_options_that_need_the_data_fail_before_the_teacher_is_fitted(
+        digits, params, match):
+    X_train, _, y_train, _ = digits
+    CountingLR.fits = 0
+    with pytest.raises(ValueError, match=match):
+        DistilledClassifier(CountingLR(), augment="munge", max_epochs=1, **params).fit(
+            X_train, y_train)
+    assert CountingLR.fits == 0
+
+
+def test_munge_refuses_a_transfer_set_larger_than_the_memory_available(monkeypatch, digits):
+    X_train, _, y_train, _ = digits
+    monkeypatch.setattr("skkd.augmentations.available_memory", lambda: 2**20)
+    with pytest.raises(ValueError, match=r"needs about 1.4 MiB of memory, and this machine "
+                                         r"has 1.0 MiB available"):
+        Munge(size=2.0).transfer_set(X_train[:300], None, random_state=0)
+    # negative indices count from the end
+    out = Munge(categorical=[-1]).transfer_set(X_train[:300], None, random_state=0)
+    assert np.isin(out[:, 63], X_train[:300, 63]).all()
+
+
+def test_shift_refuses_a_shift_as_large_as_the_image(digits, lr_teacher):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(InvalidParameterError,
+                       match=r"augment='shift'.*augment__max_shift=8 shifts 8x8 images by "
+                             r"their whole height or width .* augment__max_shift <= 7"):
+        DistilledClassifier(lr_teacher, augment="shift", augment__max_shift=8,
+                            max_epochs=1).fit(X_train, y_train)
+
+
+# ----------------------------------------- DataFrames: the teacher sees the student's rows
+
+
+def _frame(pd, n=200):
+    X, y = make_classification(n_samples=n, n_features=4, n_informative=3, n_redundant=0,
+                               random_state=0)
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(X, columns=list("abcd")).assign(
+        k=np.arange(n) % 3,  # a category: swapped ("auto"), never interpolated
+        age=rng.integers(18, 90, size=n),  # an integer column of many values
+    )
+    return frame, y
+
+
+class FrameLR(LogisticRegression):
+    """Reads columns a-d of a DataFrame; records every frame it is asked about."""
+
+    calls = []
+
+    def fit(self, X, y):
+        return super().fit(X[list("abcd")], y)
+
+    def predict_proba(self, X):
+        type(self).calls.append(X.copy())
+        return super().predict_proba(X[list("abcd")])
+
+
+def test_munge_refuses_to_truncate_an_integer_column_for_the_teacher():
+    pd = pytest.importorskip("pandas")
+    frame, y = _frame(pd)
+    teacher = FrameLR().fit(frame, y)
+    FrameLR.calls = []
+    for fresh in (False, True):
+        with pytest.raises(ValueError, match=(
+                r"augment='munge' made rows that the DataFrame's dtypes cannot hold exactly, "
+                r"in column\(s\) 'age' \(int64: [\d.]+ would become \d+\)\. .*X = X.astype\("
+                r"\{'age': 'float64'\}\)\), or, if they hold categories, list them in "
+                r"augment__categorical")):
+            DistilledClassifier(teacher, augment="munge", augment__fresh=fresh,
+                                max_epochs=1).fit(frame, y)
+    assert FrameLR.calls == []  # the teacher never labelled truncated rows
+
+
+def test_munge_hands_the_teacher_exactly_the_rows_the_student_learns():
+    pd = pytest.importorskip("pandas")
+    frame, y = _frame(pd)
+    frame["id"] = 2**53 + np.arange(len(frame))  # not exact in float64
+    teacher = FrameLR().fit(frame, y)
+    FrameLR.calls = []
+    seen = []
+    clf = DistilledClassifier(teacher, module=RecordingNet(seen, n_features=7, n_classes=2),
+                              augment="munge", augment__categorical=[4, 5, 6],
+                              max_epochs=1, random_state=0).fit(frame, y)
+    (labelled,) = FrameLR.calls
+    assert (labelled.dtypes == frame.dtypes).all()
+    # the original rows as the user passed them, then the generated ones
+    pd.testing.assert_frame_equal(labelled.iloc[: len(frame)], frame)
+    student_rows = torch.cat(clf.net_.module_.seen).numpy()
+    assert _rows(student_rows) == _rows(np.concatenate([frame.to_numpy(np.float32),
+                                                        labelled.iloc[len(frame):]]))
+    generated = labelled.iloc[len(frame):].to_numpy(np.float64)
+    assert np.array_equal(generated, generated.astype(np.float32))  # float32 values, exactly
+
+
+def test_a_batch_augmentation_refuses_to_truncate_an_integer_column():
+    pd = pytest.importorskip("pandas")
+    frame, y = _frame(pd)
+    teacher = FrameLR().fit(frame, y)
+    with pytest.raises(ValueError, match=r"A batch augmentation made rows .* column\(s\) "
+                                         r"'k' \(int64: .*\); 'age' \(int64: "):
+        DistilledClassifier(teacher, augment="mixup", max_epochs=1,
+                            random_state=0).fit(frame, y)
+    floats = frame.astype({"k": "float64", "age": "float64"})
+    teacher = FrameLR().fit(floats, y)
+    FrameLR.calls = []
+    seen = []
+    clf = DistilledClassifier(teacher, module=RecordingNet(seen, n_features=6, n_classes=2),
+                              augment="mixup", max_epochs=1, random_state=0).fit(floats, y)
+    batches = FrameLR.calls[1:]  # after the probe on the training rows
+    for xb, asked in zip(clf.net_.module_.seen, batches, strict=True):
+        np.testing.assert_array_equal(asked.to_numpy(np.float32), xb.numpy())
+
+
+# ------------------------------------------------ plugins that break the batch contract
+
+
+class Broken:
+    """A batch augmentation that breaks the contract the way ``mode`` says."""
+
+    def __init__(self, mode="ok"):
+        self.mode = mode
+
+    def augment_batch(self, xb, yb):
+        if self.mode == "drop a column":
+            return xb[:, 1:], yb
+        if self.mode == "drop a label":
+            return xb, yb[1:]
+        if self.mode == "bare tensor":
+            return xb
+        if self.mode == "labels out of range":
+            return xb, yb + 100
+        if self.mode == "nan":
+            return xb / 0 * 0, yb
+        if self.mode == "float64":
+            return xb.double(), yb
+        if self.mode == "raises":
+            raise RuntimeError("shape '[-1, 9, 9]' is invalid")
+        return xb, yb
+
+
+class BrokenPlugin:
+    @hookimpl
+    def skkd_register_augmentations(self, register):
+        register("broken", Broken)
+
+
+@pytest.mark.parametrize(
+    ("mode", "match"),
+    [
+        ("drop a column", r"augment='broken' returned rows of shape \(\d+, 63\) for a batch "
+                          r"of shape \(\d+, 64\)"),
+        ("drop a label", r"augment='broken' returned labels of shape \(\d+,\) for \d+ rows"),
+        ("bare tensor", r"augment='broken' returned a tensor of shape \(\d+, 64\) for a "
+                        r"batch .* must return a pair \(xb, yb\)"),
+        ("labels out of range", r"augment='broken' returned labels outside -1..9 \(e.g. 10\d\)"),
+        ("nan", r"augment='broken' returned rows holding NaN or infinity"),
+        ("float64", r"augment='broken' returned rows of dtype torch.float64"),
+        ("raises", r"augment='broken'.*shape '\[-1, 9, 9\]' is invalid"),
+    ],
+)
+def test_a_batch_augmentation_that_breaks_the_contract_is_named(fresh_plugins, digits,
+                                                                 lr_teacher, mode, match):
+    X_train, _, y_train, _ = digits
+    fresh_plugins.register(BrokenPlugin(), name="broken-plugin")
+    # a plugin that raises may be caught by fit's try on two rows, before training
+    error = (PluginError, InvalidParameterError) if mode == "raises" else PluginError
+    with pytest.raises(error, match=match):
+        DistilledClassifier(lr_teacher, augment="broken", augment__mode=mode, max_epochs=1,
+                            random_state=0).fit(X_train, y_train)
+
+
+class NanRows:
+    def transfer_set(self, X, y, *, random_state):
+        return np.where(np.arange(X.shape[1]) == 3, np.nan, X)
+
+
+class NanRowsPlugin:
+    @hookimpl
+    def skkd_register_augmentations(self, register):
+        register("nan-rows", NanRows)
+
+
+def test_a_transfer_set_with_nan_is_blamed_on_the_augmentation(fresh_plugins, digits):
+    X_train, _, y_train, _ = digits
+    fresh_plugins.register(NanRowsPlugin(), name="nan-plugin")
+    RecordingLR.calls = []
+    teacher = RecordingLR(max_iter=300).fit(X_train, y_train)
+    RecordingLR.calls = []
+    with pytest.raises(PluginError, match=r"augment='nan-rows' generated rows holding NaN "
+                                          r"or infinity \(1347 of 86208 values"):
+        DistilledClassifier(teacher, augment="nan-rows", max_epochs=1).fit(X_train, y_train)
+    assert RecordingLR.calls == []
+
+
+def test_a_batch_augmentation_is_tried_on_two_rows_without_touching_torch_s_random_state(
+        digits):
+    X_train, _, y_train, _ = digits
+    state = torch.random.get_rng_state()
+    check_batch_augmentation(Mixup(), "mixup", X_train[:2], y_train[:2])
+    assert torch.equal(torch.random.get_rng_state(), state)
+    with pytest.raises(InvalidParameterError, match=r"augment='shift': augment__input_shape="
+                                                    r"\(1, 4, 4\) must be"):
+        check_batch_augmentation(Shift(input_shape=(1, 4, 4)), "shift", X_train[:2],
+                                 y_train[:2])
+    with pytest.raises(PluginError, match=r"augment='broken' returned a tensor of shape"):
+        check_batch_augmentation(Broken("bare tensor"), "broken", X_train[:2], y_train[:2])

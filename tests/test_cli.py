@@ -226,8 +226,9 @@ def test_import_skkd_is_lazy_and_exports_the_public_names():
     assert "'torch'" not in out  # the exceptions need scikit-learn, not torch
     assert sorted(skkd.__all__) == sorted([
         "DistilledClassifier", "EnsembleTeacher", "teacher_logits", "hookimpl", "list_plugins",
-        "__version__", "InvalidParameterError", "PluginError", "PluginWarning", "TeacherError",
-        "StudentError", "LossError", "TeacherNearChanceWarning",
+        "save_student", "load_student", "__version__", "InvalidParameterError", "PluginError",
+        "PluginWarning", "TeacherError", "StudentError", "LossError", "TeacherNearChanceWarning",
+        "SampleWeightIgnoredWarning",
     ])
     namespace = {}
     exec("from skkd import *", namespace)
@@ -240,6 +241,18 @@ def test_import_skkd_is_lazy_and_exports_the_public_names():
     assert "DistilledClassifier" in dir(skkd)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         skkd.nope  # noqa: B018
+
+
+def test_export_help_says_which_models_are_safe_and_the_exit_statuses():
+    parser = build_parser()
+    export = parser._subparsers._group_actions[0].choices["export"]
+    flat = " ".join(export.format_help().split())
+    assert "a student file written by skkd.save_student (safe: read with " \
+           "torch.load(weights_only=True)" in flat
+    assert "unpickling runs any code the file holds" in flat
+    assert "Only pass pickles you trust" in flat
+    assert "0 OUT written" in flat and "1 --check found a difference" in flat
+    assert "2 usage error, one line on stderr, nothing written" in flat
 
 
 def test_every_demo_option_says_its_default_and_the_run_time():

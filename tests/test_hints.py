@@ -302,6 +302,66 @@ def test_a_module_that_runs_twice_per_pass_is_refused(digits):
     assert _no_hooks(teacher) and _no_hooks(shared_teacher)
 
 
+class _Pair(nn.Module):
+    """Returns a (features, extra) tuple, like an LSTM's (output, state)."""
+
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.linear = nn.Linear(n_in, n_out)
+
+    def forward(self, x):
+        out = self.linear(x)
+        return out, out.sum(1)
+
+
+class _Branchy(nn.Module):
+    """A model with a tuple-returning block and a layer forward() never calls."""
+
+    def __init__(self, n_in=64, n_classes=10):
+        super().__init__()
+        self.block = _Pair(n_in, 16)
+        self.unused = nn.Linear(16, 16)
+        self.head = nn.Linear(16, n_classes)
+
+    def forward(self, x):
+        features, _ = self.block(x)
+        return self.head(features)
+
+
+@pytest.mark.parametrize(("owner", "hints", "problem"), [
+    ("teacher", [("layers.0", "unused")],
+     r"hints \('layers\.0', 'unused'\): the teacher module 'unused' \(Linear\) did not run "
+     r"in the teacher's forward pass.*name a module the teacher's forward\(\) runs"),
+    ("teacher", [("layers.0", "block")],
+     r"hints \('layers\.0', 'block'\): the teacher module 'block' \(_Pair\) returns a "
+     r"tuple, not a tensor.*name a submodule that returns a single tensor"),
+    ("student", [("block", "0")],
+     r"hints \('block', '0'\): the student module 'block' \(_Pair\) returns a tuple"),
+    ("student", [("unused", "0")],
+     r"the student module 'unused' \(Linear\) did not run in the student's forward pass"),
+])
+def test_a_hinted_module_that_does_not_give_one_tensor_is_named(digits, owner, hints,
+                                                                problem):
+    # Before: a raw IndexError (a module that never ran) or AttributeError (a tuple).
+    X, _, y, _ = _small(digits)
+    torch.manual_seed(0)
+    teacher = _Branchy().eval() if owner == "teacher" else _teacher()
+    student = {"module": "mlp", "module__hidden_sizes": (16,)} if owner == "teacher" else {
+        "module": _Branchy}
+    with pytest.raises(InvalidParameterError, match=problem):
+        DistilledClassifier(teacher, hints=hints, max_epochs=1, random_state=0,
+                            **student).fit(X, y)
+    assert _no_hooks(teacher)
+
+
+def test_hints_with_a_teacher_class_say_pass_an_instance(digits):
+    X, _, y, _ = _small(digits)
+    with pytest.raises(InvalidParameterError,
+                       match=r"teacher is the class _Branchy; pass an instance, e\.g\. "
+                             r"_Branchy\(\)"):
+        DistilledClassifier(_Branchy, hints=[("layers.0", "head")], **MLP_KW).fit(X, y)
+
+
 def test_hints_need_a_torch_teacher(digits):
     X, _, y, _ = _small(digits)
     fitted = DummyClassifier().fit(X, y)

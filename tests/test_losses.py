@@ -92,3 +92,39 @@ def test_kl_is_finite_at_magnitude_100_and_beyond():
     # Almost all teacher mass is on class 1, where the student's log-prob is -400.
     assert value.item() == pytest.approx(400.0, rel=1e-4)
     assert torch.isfinite(s.grad).all()
+
+
+def _kl_reference(s: np.ndarray, t: np.ndarray, T: float) -> float:
+    """``KL * T**2``, batch mean, in extended precision (numpy's longdouble)."""
+    s, t = s.astype(np.longdouble) / T, t.astype(np.longdouble) / T
+    log_q = s - s.max(1, keepdims=True)
+    log_q -= np.log(np.exp(log_q).sum(1, keepdims=True))
+    log_p = t - t.max(1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(1, keepdims=True))
+    return float((np.exp(log_p) * (log_p - log_q)).sum(1).mean() * T**2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=logits, T=st.sampled_from([1e-4, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4]),
+       gap=st.sampled_from([1e-3, 0.1, 1.0]))
+def test_kl_is_exact_and_non_negative_over_the_accepted_temperatures(x, T, gap):
+    # Close distributions at large T are where float32 lost every digit (and went
+    # negative at T=1e4): the value must match an extended-precision reference.
+    s = torch.from_numpy(x)
+    t = s + gap * torch.linspace(-1, 1, x.shape[1])
+    value = kl_divergence(s, t, temperature=T).item()
+    expected = _kl_reference(s.numpy(), t.numpy(), T)
+    assert value >= 0
+    assert value == pytest.approx(expected, rel=1e-4, abs=1e-7)
+
+
+def test_weighted_losses_sum_the_rows_losses_with_their_weights():
+    s = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [2.0, -1.0, 0.5]])
+    t = torch.tensor([[3.0, 2.0, 1.0], [1.0, 0.0, -1.0], [0.0, 0.0, 1.0]])
+    w = torch.tensor([0.25, 0.75, 0.0])
+    for name in ("kl", "soft_ce", "mse"):
+        fn = get_loss(name)
+        rows = [fn(s[i : i + 1], t[i : i + 1], temperature=2.0).item() for i in range(3)]
+        got = fn(s, t, temperature=2.0, sample_weight=w).item()
+        assert got == pytest.approx(0.25 * rows[0] + 0.75 * rows[1], rel=1e-6), name
+        assert fn(s, t, temperature=2.0).item() == pytest.approx(sum(rows) / 3, rel=1e-6)

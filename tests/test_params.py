@@ -24,8 +24,10 @@ from skkd.losses import kl_divergence
         ({"alpha": 1.5}, r"'alpha' parameter .* must be a real number in \[0, 1\].*Got 1.5"),
         ({"alpha": -0.1}, r"'alpha' parameter .* must be a real number in \[0, 1\]"),
         ({"alpha": True}, r"'alpha' parameter .* Got True"),
-        ({"temperature": 0}, r"'temperature' parameter .* finite real number > 0"),
+        ({"temperature": 0}, r"'temperature' parameter .* real number in \[0.0001, 10000\]"),
         ({"temperature": float("inf")}, r"'temperature' parameter .* Got inf"),
+        ({"temperature": 1e-8}, r"'temperature' .* below, the soft term's gradient vanishes"),
+        ({"temperature": 1e8}, r"'temperature' .*for logit matching use loss='mse'.*Got 1"),
         ({"batch_size": 0}, r"'batch_size' parameter .* integer >= 1, or -1"),
         ({"max_epochs": 0}, r"'max_epochs' parameter .* integer >= 1. Got 0"),
         ({"max_epochs": 2.0}, r"'max_epochs' parameter .* Got 2.0"),
@@ -59,16 +61,34 @@ from skkd.losses import kl_divergence
         ({"callbacks": [EarlyStopping()]},
          r"EarlyStopping monitors 'valid_loss', which needs a validation split, but "
          r"train_split=None. Set train_split=skorch.dataset.ValidSplit"),
+        # checked against the data (features, classes), still before the teacher
+        ({"module__hidden_sizes": "ab"},
+         r"module='mlp' cannot be built .*module__hidden_sizes must be a sequence of integer"),
+        ({"module__dropout": 1.5}, r"module__dropout must be a number in \[0, 1\)"),
+        ({"criterion__weight": [1.0, 2.0]}, r"criterion__weight has shape \(2,\)"),
+        ({"criterion__label_smoothing": 2.0}, r"criterion__\* \['label_smoothing'\]: "
+                                              r"torch.nn.CrossEntropyLoss refuses them"),
+        ({"device": "nodevice"}, r"device='nodevice' cannot be used here"),
+        ({"augment": "shift", "augment__input_shape": (1, 5, 5)},
+         r"augment='shift': augment__input_shape=\(1, 5, 5\) must be \(channels, height, "
+         r"width\) holding the 64 features"),
     ],
 )
-def test_bad_parameters_fail_up_front_naming_the_parameter(params, match, digits):
+@pytest.mark.parametrize("fitted", [True, False], ids=["fitted", "unfitted"])
+def test_bad_parameters_fail_up_front_naming_the_parameter(params, match, fitted, digits):
     X_train, _, y_train, _ = digits
 
     class ExplodingTeacher(LogisticRegression):
         def predict_proba(self, X):
             raise AssertionError("the teacher was queried before the parameters were checked")
 
-    teacher = ExplodingTeacher().fit(X_train[:50], y_train[:50])
+        def fit(self, X, y, sample_weight=None):
+            if not fitted:
+                raise AssertionError("the teacher was fitted before the parameters were checked")
+            return super().fit(X, y, sample_weight)
+
+    teacher = ExplodingTeacher().fit(X_train[:50], y_train[:50]) if fitted else (
+        ExplodingTeacher())
     with pytest.raises(InvalidParameterError, match=match):
         DistilledClassifier(teacher, **{"max_epochs": 1, **params}).fit(X_train, y_train)
 

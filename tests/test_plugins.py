@@ -413,6 +413,46 @@ def test_the_allow_list_limits_which_plugins_load(installed_plugins, monkeypatch
         installed_plugins.get_loss("fake")
 
 
+def test_a_misspelt_allow_list_warns_and_unknown_names_mention_it(installed_plugins,
+                                                                  monkeypatch):
+    # Before: the typo silently dropped every plugin; "Unknown loss" never said why.
+    monkeypatch.setenv("SKKD_LOAD_PLUGINS", "fake-kdd")
+    with pytest.warns(PluginWarning) as record:
+        installed_plugins.get_loss("kl")
+    (message,) = [str(w.message) for w in record]
+    assert "SKKD_LOAD_PLUGINS='fake-kdd' names 'fake-kdd'" in message
+    assert "Installed plugin distributions: broken-kd, fake-kd" in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once, at loading
+        with pytest.raises(ValueError, match=r"Unknown loss 'fake'.*SKKD_LOAD_PLUGINS="
+                                             r"'fake-kdd' limits which installed plugins "
+                                             r"load \(installed but not loaded: broken-kd, "
+                                             r"fake-kd[,)]"):
+            installed_plugins.get_loss("fake")
+        with pytest.raises(ValueError, match=r"Unknown model 'nope'.*SKKD_LOAD_PLUGINS="):
+            installed_plugins.get_model("nope")
+        with pytest.raises(ValueError, match=r"Unknown hint loss 'nope'.*SKKD_LOAD_PLUGINS="):
+            installed_plugins.get_hint_loss("nope")
+        with pytest.raises(TypeError, match=r"not supported.*SKKD_LOAD_PLUGINS='fake-kdd'"):
+            DistilledClassifier(teacher=object()).fit(np.zeros((4, 2)), [0, 1, 0, 1])
+
+
+def test_an_allow_list_of_installed_names_is_not_warned_about(installed_plugins, monkeypatch):
+    monkeypatch.setenv("SKKD_LOAD_PLUGINS", "Fake_KD")  # names are normalized
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert installed_plugins.get_loss("fake") is not None
+        with pytest.raises(ValueError, match=r"not loaded: broken-kd[,)]") as info:
+            installed_plugins.get_loss("other")
+    assert "fake-kd" not in re.search(r"not loaded: [^)]*", str(info.value)).group()
+    installed_plugins.reset()
+    monkeypatch.delenv("SKKD_LOAD_PLUGINS")
+    with pytest.warns(PluginWarning, match="broken_kd_plugin"):  # the import failure
+        with pytest.raises(ValueError, match="Unknown loss 'other'") as info:
+            installed_plugins.get_loss("other")
+    assert "SKKD_LOAD_PLUGINS" not in str(info.value)
+
+
 def test_first_lookups_in_two_threads_both_see_installed_plugins(tmp_path, monkeypatch,
                                                                  fresh_plugins):
     # The plugin is slow to import, so a second thread looks up while the first loads.
@@ -555,16 +595,68 @@ def test_a_teacher_adapter_plugin_adds_a_kind_of_teacher(fresh_plugins, digits):
     assert [name for name, _ in fresh_plugins.teacher_adapters()][0] == "scorer"
 
 
-def test_an_adapter_returning_the_wrong_type_names_its_plugin(fresh_plugins, digits):
+@pytest.mark.filterwarnings(NEAR_CHANCE)
+def test_an_adapter_returning_the_wrong_type_is_skipped_and_named(fresh_plugins, digits):
     class Bad:
         @hookimpl
         def skkd_register_teachers(self, register):
             register("bad-adapter", lambda obj: "not a teacher")
 
     fresh_plugins.register(Bad(), name="bad-teacher-plugin", distribution="bad-dist")
-    with pytest.raises(TypeError, match="'bad-adapter' of plugin 'bad-teacher-plugin' "
-                                        r"\(distribution 'bad-dist'\) returned str"):
-        DistilledClassifier(teacher=torch.nn.Linear(64, 10)).fit(*digits[0::2])
+    named = (r"'bad-adapter' of plugin 'bad-teacher-plugin' \(distribution 'bad-dist'\) "
+             "returned str")
+    with pytest.warns(PluginWarning, match=named):  # the built-in torch adapter still works
+        DistilledClassifier(teacher=torch.nn.Linear(64, 10), max_epochs=1).fit(*digits[0::2])
+    with pytest.warns(PluginWarning), pytest.raises(PluginError, match=named):
+        DistilledClassifier(teacher=Scorer(np.zeros((64, 10))), max_epochs=1).fit(
+            *digits[0::2])
+
+
+class Kaput:
+    """A plugin whose teacher adapter raises on every object."""
+
+    @hookimpl
+    def skkd_register_teachers(self, register):
+        def kaput(obj):
+            raise RuntimeError("kaput")
+
+        register("kaput-adapter", kaput)
+
+
+@pytest.mark.filterwarnings(NEAR_CHANCE)
+def test_an_adapter_that_raises_is_skipped_with_a_warning_naming_it(fresh_plugins, digits):
+    # Before: its RuntimeError broke every fit, naming neither adapter nor plugin.
+    X, y = digits[0][:200], digits[2][:200]
+    fresh_plugins.register(Kaput(), name="kaput-plugin", distribution="kaput-dist")
+    named = (r"Teacher adapter 'kaput-adapter' of plugin 'kaput-plugin' \(distribution "
+             r"'kaput-dist'\) raised RuntimeError: kaput")
+    with pytest.warns(PluginWarning, match=named + ".*skipped it and tries the other"):
+        clf = DistilledClassifier(teacher=torch.nn.Linear(64, 10), max_epochs=1).fit(X, y)
+    assert clf.teacher_score_ is not None
+    # No other adapter takes the object: the error is the broken adapter's, chained.
+    with pytest.warns(PluginWarning), pytest.raises(PluginError, match=named) as info:
+        DistilledClassifier(teacher=Scorer(np.zeros((64, 10))), max_epochs=1).fit(X, y)
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_an_adapters_refusal_of_a_known_object_is_raised_as_it_is(fresh_plugins, digits):
+    from skkd.exceptions import TeacherError
+
+    class Picky:
+        @hookimpl
+        def skkd_register_teachers(self, register):
+            def picky(obj):
+                if isinstance(obj, Scorer):
+                    raise TeacherError("this Scorer has no weights yet")
+                return None
+
+            register("picky", picky)
+
+    fresh_plugins.register(Picky(), name="picky-plugin")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PluginWarning)
+        with pytest.raises(TeacherError, match="^this Scorer has no weights yet$"):
+            DistilledClassifier(teacher=Scorer(None), max_epochs=1).fit(*digits[0::2])
 
 
 def test_a_model_factory_building_no_module_names_its_plugin(fresh_plugins, digits):

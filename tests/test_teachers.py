@@ -2,6 +2,7 @@
 
 import copy
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -14,9 +15,14 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from skorch import NeuralNetClassifier
 
-from skkd import DistilledClassifier
-from skkd.exceptions import StudentError, TeacherError, TeacherNearChanceWarning
-from skkd.teachers import AlignedTeacher, as_teacher, eval_mode
+from skkd import DistilledClassifier, teacher_logits
+from skkd.exceptions import (
+    InvalidParameterError,
+    StudentError,
+    TeacherError,
+    TeacherNearChanceWarning,
+)
+from skkd.teachers import AlignedTeacher, Teacher, as_teacher, check_teacher_logits, eval_mode
 
 
 def torch_teacher(n_features=64, n_classes=10, seed=0):
@@ -265,3 +271,80 @@ def test_a_dataframe_reaches_the_teacher_with_its_column_names(inference):
     assert clf.teacher_score_ > 0.95
     assert list(clf.feature_names_in_) == ["size", "noise", "count"]
     assert clf.score(frame, y) > 0.8
+
+
+# --------------------------------------------------------------------------- hardening
+
+
+@pytest.mark.parametrize(("teacher", "path", "name"), [
+    (LogisticRegression, "teacher", "LogisticRegression"),
+    ([LogisticRegression(), LinearSVC], "teacher[1]", "LinearSVC"),
+    ([[LogisticRegression(), LinearSVC]], "teacher[0][1]", "LinearSVC"),
+], ids=["teacher", "member", "nested-member"])
+def test_a_teacher_given_as_a_class_says_pass_an_instance(digits, teacher, path, name):
+    # Before: "fit() missing 1 required positional argument", from deep inside.
+    X_train, _, y_train, _ = digits
+    with pytest.raises(InvalidParameterError, match=re.escape(
+            f"{path} is the class {name}; pass an instance, e.g. {name}()")):
+        fit_quick(teacher, X_train[:100], y_train[:100])
+    with pytest.raises(InvalidParameterError, match="is the class"):
+        teacher_logits(teacher, X_train[:10])
+
+
+def test_teacher_logits_of_the_wrong_kind_name_the_cell_and_the_shape():
+    expected = r"expected numeric logits of shape \(3, 2\)"
+    with pytest.raises(TeacherError, match=r"teacher_logits holds 'a' \(str\) at row 1, "
+                                           r"column 0, which is not a number; " + expected):
+        check_teacher_logits([[0.0, 1.0], ["a", 1.0], [2.0, 3.0]], 3, 2)
+    with pytest.raises(TeacherError, match=r"teacher_logits has rows of different lengths: "
+                                           r"row 0 has 2 values, row 2 has 1; expected an "
+                                           r"array of shape \(3, 2\)"):
+        check_teacher_logits([[0.0, 1.0], [1.0, 2.0], [3.0]], 3, 2)
+    # 1e39 is finite, but float32 (where logits are kept) cannot hold it.
+    with pytest.raises(TeacherError, match=r"holds 1e\+39 at row 2, column 1, beyond "
+                                           r"float32's range"):
+        check_teacher_logits(np.array([[0.0, 1.0], [1.0, 2.0], [3.0, 1e39]]), 3, 2)
+    with pytest.raises(TeacherError, match=r"NaN or infinity \(nan at row 1, column 1"):
+        check_teacher_logits(np.array([[0.0, 1.0], [1.0, np.nan], [3.0, 1.0]]), 3, 2)
+
+
+def test_precomputed_teacher_logits_of_the_wrong_kind_fail_the_fit_clearly(binary):
+    X, y = binary
+    logits = [[0.0, 1.0]] * len(y)
+    logits[7] = [0.0, "1.5"]
+    with pytest.raises(TeacherError, match=r"holds '1\.5' \(str\) at row 7, column 1"):
+        DistilledClassifier(max_epochs=1).fit(X, y, teacher_logits=logits)
+
+
+class Huge(Teacher):
+    """A plugin-style teacher whose float64 logits overflow float32."""
+
+    def logits(self, X, batch_size=1024):
+        out = np.zeros((len(X), 2))
+        out[3, 0] = -1e39
+        return out
+
+
+def test_a_teacher_whose_logits_overflow_float32_is_not_called_nan(binary):
+    X, _ = binary
+    with pytest.raises(TeacherError, match=r"The output of the teacher .* holds -1e\+39 at "
+                                           r"row 3, column 0, beyond float32's range"):
+        teacher_logits(Huge(None), X, classes=[0, 1])
+
+
+def test_minus_one_in_y_points_to_the_unlabeled_parameter(binary):
+    # The semi-supervised convention marks unlabeled rows -1; with unlabeled=None
+    # that is a class the teacher never saw.
+    X, y = binary
+    y_semi = y.copy()
+    y_semi[::5] = -1
+    hint = r"y has the class -1: pass unlabeled=-1 if -1 marks unlabeled rows"
+    teacher = LogisticRegression().fit(X, y)
+    with pytest.raises(TeacherError, match=r"classes_ \[0, 1\] differ.*" + hint):
+        fit_quick(teacher, X, y_semi)
+    with pytest.raises(TeacherError, match=r"outputs 2 columns but y has 3 classes.*" + hint):
+        fit_quick(torch.nn.Linear(3, 2), X, y_semi)
+    with pytest.raises(TeacherError, match="differ") as info:
+        fit_quick(teacher, X, np.where(y_semi == -1, 2, y_semi))  # no -1: no hint
+    assert "unlabeled" not in str(info.value)
+    assert fit_quick(teacher, X, y_semi, unlabeled=-1).teacher_score_ > 0.9

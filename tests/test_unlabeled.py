@@ -6,6 +6,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 
 from skkd import DistilledClassifier
+from skkd.exceptions import InvalidParameterError
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +77,27 @@ def test_without_a_marker_minus_one_is_an_ordinary_class():
     clf = DistilledClassifier(max_epochs=5, random_state=0).fit(X, y)
     assert list(clf.classes_) == [-1, 1]
     assert clf.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize(("labels", "marker"), [("strings", -1), ("ints", ""),
+                                                 ("objects", -1)])
+def test_a_marker_of_another_type_than_y_is_refused(labels, marker, scarce):
+    X_train, _, _, _, y_partial, _ = scarce
+    y = {"strings": np.array([f"c{v}" for v in y_partial]),
+         "objects": np.array([f"c{v}" for v in y_partial], dtype=object),
+         "ints": y_partial}[labels]
+    clf = DistilledClassifier(LogisticRegression(max_iter=300), max_epochs=1, unlabeled=marker)
+    with pytest.raises(InvalidParameterError, match=rf"unlabeled={marker!r} cannot mark a row: "
+                                                    "y holds .*Pass a marker of y's type"):
+        clf.fit(X_train, y)
+    assert not hasattr(clf, "classes_")
+
+
+def test_minus_one_in_y_without_unlabeled_points_to_the_parameter(scarce, lr_teacher):
+    X_train, _, _, _, y_partial, _ = scarce  # -1 marks the unlabeled rows
+    hint = "pass unlabeled=-1 if -1 marks unlabeled rows"
+    with pytest.raises(ValueError, match=hint):
+        DistilledClassifier(lr_teacher, max_epochs=1).fit(X_train, y_partial)
+    with pytest.raises(ValueError, match=hint):
+        DistilledClassifier(max_epochs=1).fit(
+            X_train, y_partial, teacher_logits=lr_teacher.predict_log_proba(X_train))
