@@ -86,7 +86,12 @@ def skkd_register_teachers(register):
     returns a :class:`skkd.teachers.Teacher` when it knows how to query
     ``obj`` and ``None`` otherwise. Adapters are tried in registration order
     (plugins loaded from entry points before built-ins); the first that
-    accepts an object wins.
+    accepts an object wins. An adapter refuses an object it knows but cannot
+    use by raising :class:`skkd.TeacherError` (or scikit-learn's
+    ``NotFittedError``), which reaches the user as it is. Any other exception,
+    or a return value that is neither a ``Teacher`` nor ``None``, breaks the
+    contract: that adapter is skipped with a :class:`skkd.PluginWarning`
+    naming it and its plugin, and the next adapters are tried.
 
     Parameters
     ----------
@@ -119,7 +124,17 @@ def skkd_register_augmentations(register):
       ("consistent teaching"); rows labeled -1 get the soft term only. An
       augmentation that keeps every row's label may set the attribute
       ``needs_teacher = False``: it then also trains students without a
-      teacher (``alpha=1`` or ``teacher=None``).
+      teacher (``alpha=1`` or ``teacher=None``). The returned pair is checked
+      on every batch: two tensors on ``xb``'s device, rows with ``xb``'s
+      columns and dtype, finite, one label per row, each in ``-1 ..
+      n_classes - 1``; a break raises :class:`skkd.PluginError` naming
+      ``augment=<name>``. ``fit`` also runs it once on two training rows
+      before any teacher is fitted, so options that do not fit the data
+      fail early.
+
+    A transfer set must be finite; a ``ValueError`` raised by either method
+    (e.g. an option that does not fit the data) reaches the user as
+    :class:`skkd.InvalidParameterError` naming the augmentation.
 
     Parameters
     ----------
