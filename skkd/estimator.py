@@ -2,108 +2,32 @@
 
 from __future__ import annotations
 
-import copy
 import importlib.util
-import inspect
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
 from scipy.special import softmax
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import ClassifierMixin
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
-from skkd.adapters import TorchTeacher
+from skkd.base import BaseDistiller
 from skkd.exceptions import InvalidParameterError
-from skkd.hints import (
-    HINT_CACHE_BYTES,
-    HintPlan,
-    capture_features,
-    probe_shapes,
-    resolve_modules,
-    torch_teacher_module,
-)
 from skkd.labels import encode_labels, unlabeled_rows
-from skkd.net import (
-    HINT_KEY,
-    INPUT_KEY,
-    TEACHER_KEY,
-    WEIGHT_KEY,
-    ArrayDataset,
-    BatchLoader,
-    DistillationNet,
-)
-from skkd.params import (
-    PREFIXES,
-    SKORCH_PREFIXES,
-    check_callbacks_need_no_split,
-    check_options,
-    class_weights,
-    shape_arguments,
-    validate_parameters,
-)
-from skkd.plugins import get_hint_loss, get_loss, get_model
-from skkd.seeding import RandomState
+from skkd.params import class_weights
 from skkd.teachers import (
     TeacherOutputs,
     check_teacher_logits,
-    is_unfitted_estimator,
     score_teacher,
-    share_or_clone,
     teacher_outputs,
     warn_if_near_chance,
 )
-from skkd.transfer import (
-    FreshTransferSet,
-    add_transfer_set,
-    build_augmentation,
-    check_batch_augmentation,
-    is_fresh,
-    needs_teacher,
-)
+from skkd.transfer import FreshTransferSet
 
 
-def _named_or_callable(
-    param: str, value: Any, lookup: Callable[[str], Callable[..., Any]]
-) -> tuple[Callable[..., Any], str]:
-    """``(function, name)`` of a parameter that is a registered name or a callable."""
-    if not isinstance(value, str):
-        return value, getattr(value, "__name__", repr(value))
-    try:
-        return lookup(value), value
-    except ValueError as exc:
-        raise InvalidParameterError(f"{param}={value!r}: {exc}") from exc
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Whether two parameter values are equal (arrays and tensors elementwise)."""
-    if a is b:
-        return True
-    try:
-        equal = a == b
-        if isinstance(equal, bool | np.bool_) and equal:
-            return True
-        # sequences of either kind ([8] and (8,)), arrays and tensors elementwise
-        return (isinstance(a, list | tuple | np.ndarray | torch.Tensor)
-                and bool(np.array_equal(np.asarray(a), np.asarray(b))))
-    except Exception:  # values that cannot be compared are not the same
-        return False
-
-
-def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
-    """Whether ``fn`` accepts the keyword argument ``name`` (or any, through ``**kwargs``)."""
-    try:
-        parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.kind is p.VAR_KEYWORD or (p.name == name and p.kind in (
-        p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)) for p in parameters)
-
-
-class DistilledClassifier(ClassifierMixin, BaseEstimator):
+class DistilledClassifier(ClassifierMixin, BaseDistiller):
     """Distill a fitted teacher into a small PyTorch student trained by skorch.
 
     The student minimizes
@@ -335,134 +259,6 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         # The module__*, loss__*, ... parameters, tracked apart from attributes.
         self._keyword_params = dict(kwargs)
 
-    # -- parameters -------------------------------------------------------
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        params = super().get_params(deep=deep)
-        if deep and not is_unfitted_estimator(self.teacher):
-            # A fitted teacher is shared by every clone: its parameters are not ours to set.
-            params = {k: v for k, v in params.items() if not k.startswith("teacher__")}
-        params.update(self._keyword_params)
-        return params
-
-    def set_params(self, **params: Any) -> DistilledClassifier:
-        plain = {}
-        for key, value in params.items():
-            if key.startswith(tuple(PREFIXES)):
-                self._keyword_params[key] = value
-            elif key.startswith("teacher__") and not is_unfitted_estimator(self.teacher):
-                raise InvalidParameterError(
-                    f"Cannot set {key!r}: the teacher is fitted and shared, never modified. "
-                    "Fit the teacher with the parameters you want, or pass an unfitted "
-                    "teacher (DistilledClassifier then fits a clone of it)."
-                )
-            else:
-                plain[key] = value
-        return super().set_params(**plain)
-
-    def __sklearn_clone__(self) -> DistilledClassifier:
-        params = self.get_params(deep=False)
-        teacher = params.pop("teacher")
-        # A fitted teacher is shared, never copied: clone() would unfit a
-        # scikit-learn model and deep-copy a torch module per candidate.
-        teacher = share_or_clone(teacher)
-        cloned = type(self)(teacher, **{k: clone(v, safe=False) for k, v in params.items()})
-        if hasattr(self, "_metadata_request"):  # set_fit_request(teacher_logits=True)
-            cloned._metadata_request = copy.deepcopy(self._metadata_request)
-        return cloned
-
-    def _params_with(self, prefix: str) -> dict[str, Any]:
-        return {
-            k[len(prefix) :]: v for k, v in self._keyword_params.items() if k.startswith(prefix)
-        }
-
-    def _check_params(self) -> tuple[Callable[..., Any], str, Any, HintPlan | None]:
-        """Validate every parameter before any data or teacher is touched."""
-        validate_parameters(self.get_params(deep=False))
-        check_callbacks_need_no_split(self.callbacks, self.train_split)
-        soft_loss, loss_name = _named_or_callable("loss", self.loss, get_loss)
-        check_options("loss__", self._params_with("loss__"), soft_loss, f"loss {loss_name!r}",
-                      skip=2, reserved=("temperature", "y", "sample_weight"))
-        check_options("criterion__", self._params_with("criterion__"), torch.nn.CrossEntropyLoss,
-                      "the hard-label loss torch.nn.CrossEntropyLoss")
-        self._module_factory()
-        augmentation = build_augmentation(self.augment, self._params_with("augment__"))
-        return soft_loss, loss_name, augmentation, self._hint_plan()
-
-    def _hint_plan(self) -> HintPlan | None:
-        """The hints' loss, options and torch teacher, checked; None without hints."""
-        options = self._params_with("hint_loss__")
-        if self.hints is None:
-            if options:
-                raise InvalidParameterError(
-                    f"hint_loss__* parameters {sorted(options)} are set but hints=None; "
-                    "name (student path, teacher path) pairs in hints."
-                )
-            return None
-        fn, name = _named_or_callable("hint_loss", self.hint_loss, get_hint_loss)
-        check_options("hint_loss__", options, fn, f"hint loss {name!r}", skip=2)
-        module = torch_teacher_module(self.teacher)
-        pairs = [(str(s), str(t)) for s, t in self.hints]
-        resolve_modules(module, [t for _, t in pairs], "teacher")
-        return HintPlan(pairs, fn, name, options, float(self.hint_weight), TorchTeacher(module))
-
-    def _probe_student(self, X: np.ndarray, y_enc: np.ndarray,
-                       encoded: bool = False) -> torch.nn.Module | None:
-        """A student like the one fit builds, to check its options and hint paths early.
-
-        None for a data-aware student (one with ``fit_encoding``), which is
-        built, and so checked, once its encoding is fitted after the teacher
-        step, unless ``encoded`` is False: then it is built without its
-        encoding (for the hints' paths). Built under a forked random state,
-        so torch's global one is unchanged.
-        """
-        factory = self._module_factory()
-        if isinstance(factory, torch.nn.Module):
-            return factory  # the user's instance: probed in eval mode, modes restored
-        if encoded and self._encoding_fitter() is not None:
-            return None
-        options = self._params_with("module__")
-        n_features, n_classes = X.shape[1], len(self.classes_)
-        with torch.random.fork_rng(devices=[]):
-            try:
-                if isinstance(self.module, str):
-                    return factory(n_features, n_classes, **options)
-                return factory(**shape_arguments(factory, options, n_features, n_classes),
-                               **options)
-            except (TypeError, ValueError) as exc:
-                raise InvalidParameterError(
-                    f"module={self._module_name()} cannot be built from its module__* "
-                    f"options {sorted(options)}: {exc}"
-                ) from exc
-
-    def _encoding_fitter(self) -> Callable[..., dict[str, Any]] | None:
-        """The student's ``fit_encoding`` (see :meth:`_fit_encoding`), or None."""
-        factory = self._module_factory()
-        if isinstance(factory, torch.nn.Module):
-            return None
-        return getattr(getattr(factory, "factory", factory), "fit_encoding", None)
-
-    def _module_factory(self) -> Any:
-        """The student's constructor (checked against ``module__*``), or an instance."""
-        options = self._params_with("module__")
-        if isinstance(self.module, torch.nn.Module):
-            if options:
-                raise InvalidParameterError(
-                    f"module is an instance, so module__* parameters {sorted(options)} "
-                    "cannot reach it; pass the class instead."
-                )
-            return self.module
-        if isinstance(self.module, str):
-            try:
-                factory = get_model(self.module)
-            except ValueError as exc:
-                raise InvalidParameterError(f"module={self.module!r}: {exc}") from exc
-            check_options("module__", options, factory.factory, f"model {self.module!r}",
-                          skip=2, reserved=("name",) if factory.name else ())
-            return factory
-        check_options("module__", options, self.module, f"module {self.module.__name__}")
-        return self.module
-
     # -- fitting ----------------------------------------------------------
 
     def fit(self, X: Any, y: Any, teacher_logits: Any = None, sample_weight: Any = None,
@@ -515,68 +311,14 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         self : DistilledClassifier
             The fitted estimator.
         """
-        saved = self._fitted_state()
-        try:
-            net, X_fit, y_fit, continuing, random_state = self._prepare_fit(
-                X, y, teacher_logits, sample_weight, groups)
-        except BaseException:
-            self._restore(saved)
-            raise
-        try:
-            with random_state:
-                (net.partial_fit if continuing else net.fit)(X_fit, y_fit)
-        except KeyboardInterrupt:
-            self._keep(net, random_state)
-            raise
-        except BaseException as exc:
-            if continuing:
-                self._keep(net, random_state)  # trained in place: it is the student now
-            else:
-                self._restore(saved)
-            if isinstance(exc, KeyError) and exc.args and str(exc.args[0]).startswith("valid_"):
-                raise InvalidParameterError(
-                    f"A callback needs {exc.args[0]!r}, which only a validation split "
-                    "records, but train_split=None: set "
-                    "train_split=skorch.dataset.ValidSplit(0.2)."
-                ) from exc
-            raise
-        self._keep(net, random_state)
-        return self
+        return self._fit(X, y, teacher_logits, sample_weight, groups)
 
-    def _fitted_state(self) -> dict[str, Any]:
-        """The fitted attributes (``*_``, and the random state a warm start resumes)."""
-        return {k: v for k, v in vars(self).items()
-                if (k.endswith("_") and not k.startswith("__")) or k == "_torch_random_state"}
+    # -- the classification hooks of BaseDistiller -------------------------
 
-    def _restore(self, state: dict[str, Any]) -> None:
-        """Put back the fitted attributes of :meth:`_fitted_state`, dropping newer ones."""
-        for key in self._fitted_state().keys() - state.keys():
-            delattr(self, key)
-        vars(self).update(state)
+    def _validate(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        return validate_data(self, X, y, dtype=np.float32, reset=reset)
 
-    def _prepare_fit(self, X: Any, y: Any, teacher_logits: Any, sample_weight: Any,
-                     groups: Any) -> tuple[DistillationNet, Any, np.ndarray, bool, RandomState]:
-        """Everything of a fit but training: the net, its inputs and the random state.
-
-        Sets ``classes_``, ``n_features_in_`` and the teacher's attributes;
-        :meth:`fit` restores them if this raises.
-        """
-        soft_loss, loss_name, augmentation, hint_plan = self._check_params()
-        continuing = self.warm_start and hasattr(self, "net_")
-        if continuing:
-            self._check_unchanged_build()
-        X_teacher = X
-        X, y = validate_data(self, X, y, dtype=np.float32, reset=not continuing)
-        weights = self._check_sample_weight(sample_weight, X, soft_loss, loss_name,
-                                            augmentation, hint_plan)
-        if groups is not None and self.teacher_cv is None:
-            raise InvalidParameterError(
-                "groups is passed to fit, but only teacher_cv's splitter reads it and "
-                "teacher_cv=None: set teacher_cv (e.g. GroupKFold(5)) or drop groups."
-            )
-        if groups is not None and len(groups) != len(X):
-            raise ValueError(f"groups has {len(groups)} entries, but X has {len(X)} rows: "
-                             "pass one group label per row.")
+    def _encode_targets(self, y: np.ndarray, continuing: bool) -> np.ndarray:
         classes, y_enc = encode_labels(y, self.unlabeled)
         if continuing and not np.array_equal(classes, self.classes_):
             raise ValueError(
@@ -585,186 +327,19 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                 "set warm_start=False to train a new student."
             )
         self.classes_ = classes
-        unlabeled = y_enc < 0
-        if unlabeled.any() and (self.alpha == 1 or (teacher_logits is None
-                                                    and self.teacher is None)):
-            raise ValueError(
-                f"y marks {int(unlabeled.sum())} rows as unlabeled ({self.unlabeled!r}), which "
-                "only learn from the teacher's soft labels, but there is no soft term: pass a "
-                "teacher (or fit(..., teacher_logits=...)) and alpha < 1, or drop those rows."
-            )
-        # What can fail in building and training the student fails now, before a
-        # teacher is fitted or queried.
-        probe = self._check_build(X, y_enc, augmentation, continuing)
+        return y_enc
 
-        n_rows = len(X)  # the training rows, before any transfer rows are appended
-        inference = self.teacher_inference
-        fresh = None  # a transfer set drawn anew every epoch
-        if augmentation is not None:
-            soft_term = self.alpha < 1 and self.teacher is not None
-            if teacher_logits is not None or (needs_teacher(augmentation) and not soft_term):
-                raise ValueError(
-                    f"augment={self.augment!r} makes rows only a teacher can label: pass a "
-                    "teacher (not teacher_logits) and alpha < 1, or set augment=None."
-                )
-            if is_fresh(augmentation):  # a warm start continues the epochs' sequence
-                fresh = FreshTransferSet(augmentation, X, X_teacher, y_enc, self.random_state,
-                                         epoch=len(self.net_.history) if continuing else 0)
-                X, X_teacher, y, y_enc = fresh.add(X, X_teacher, y, y_enc)
-            elif hasattr(augmentation, "transfer_set"):
-                X, X_teacher, y, y_enc = add_transfer_set(augmentation, X, X_teacher, y, y_enc,
-                                                          self.random_state)
-            if hasattr(augmentation, "augment_batch"):
-                inference = "per_batch"  # the teacher sees every augmented batch
-        if weights is not None and len(X) > n_rows:  # transfer rows weigh the mean weight
-            weights = np.concatenate([weights, np.full(len(X) - n_rows, weights.mean(),
-                                                       dtype=weights.dtype)])
-        if groups is not None and len(X) > n_rows:  # unlabeled rows: never split by groups
-            groups = np.asarray(groups)
-            groups = np.concatenate([groups, np.repeat(groups[:1], len(X) - n_rows)])
-        cache_hints = False
-        if hint_plan is not None:
-            student = self.net_.module_ if continuing else (
-                probe if probe is not None else self._probe_student(X, y_enc))
-            probe_shapes(hint_plan, student, X[:2])
-            if continuing and (getattr(self.net_, "hint_plan", None) is None
-                               or self.net_.hint_plan.shapes != hint_plan.shapes
-                               or self.net_.hint_plan.hints != hint_plan.hints):
-                raise ValueError(
-                    "warm_start=True continues the fitted student with the hints it was "
-                    "trained with; set warm_start=False to train with other hints."
-                )
-            cache_hints = (inference == "once"
-                           and len(X) * hint_plan.row_bytes() <= HINT_CACHE_BYTES)
-            if not cache_hints:
-                inference = "per_batch"  # the teacher's features are needed on every batch
-        features = None
-        step = partial(self._teacher_step, X_teacher, y, y_enc, teacher_logits, inference,
-                       sample_weight=weights, groups=groups)
-        if cache_hints:
-            assert hint_plan is not None
-            # the pass that gives the teacher's logits records its features too
-            with capture_features(hint_plan.teacher_modules()) as records:
-                outputs = step()
-            features = hint_plan.recorded_features(records, len(X))
-            if features is None:  # the teacher did not run on every row once
-                features = hint_plan.all_teacher_features(
-                    X, self.teacher_batch_size or self.batch_size)
-        else:
-            outputs = step()
-        net_params = {
-            "alpha": self.alpha,
-            "temperature": self.temperature,
-            "soft_loss": soft_loss if outputs is not None else None,
-            "loss_name": loss_name,
-            "loss_options": self._params_with("loss__"),
-            "online_teacher": outputs.per_batch if outputs is not None else None,
-            "augmentation": augmentation if hasattr(augmentation, "augment_batch") else None,
-            "hint_plan": hint_plan,
-            "fresh_transfer": None if fresh is None else fresh.label_with(
-                outputs, self.classes_, batch_size=self.teacher_batch_size or self.batch_size,
-                combine=self.teacher_combine),
-        }
-        if continuing:
-            net, resume = self.net_, self._torch_random_state
-            net.set_params(max_epochs=self.max_epochs, batch_size=self.batch_size,
-                           verbose=self.verbose, **net_params)
-            if self.lr != net.lr:
-                net.set_params(lr=self.lr)
-        else:
-            encoding = self._fit_encoding(X[:n_rows], y_enc[:n_rows], outputs, n_rows)
-            net, resume = self._build_net(X.shape[1], len(self.classes_), net_params,
-                                          encoding), None
-            net.fitted_encoding = encoding
-            net.built_with = self._build_params()
+    def _labeled(self, y_enc: np.ndarray) -> np.ndarray:
+        return y_enc >= 0
 
-        X_fit: Any = X
-        if outputs is not None and outputs.logits is not None:
-            X_fit = {INPUT_KEY: X, TEACHER_KEY: outputs.logits}
-        if features is not None:
-            X_fit = {**(X_fit if isinstance(X_fit, dict) else {INPUT_KEY: X}),
-                     **{HINT_KEY.format(i): f for i, f in enumerate(features)}}
-        if weights is not None:
-            X_fit = {**(X_fit if isinstance(X_fit, dict) else {INPUT_KEY: X}),
-                     WEIGHT_KEY: weights}
-        return net, X_fit, y_enc, continuing, RandomState(self.random_state, self.device,
-                                                          resume=resume)
+    def _n_outputs(self) -> int:
+        return len(self.classes_)
 
-    def _check_sample_weight(self, sample_weight: Any, X: np.ndarray, soft_loss: Any,
-                             loss_name: str, augmentation: Any,
-                             hint_plan: HintPlan | None) -> np.ndarray | None:
-        """``sample_weight`` as float32 weights, or None; refused where it cannot apply."""
-        if sample_weight is None:
-            return None
-        weights = _check_sample_weight(sample_weight, X, dtype=np.float32,
-                                       ensure_non_negative=True, copy=True)
-        if not np.all(np.isfinite(weights)):
-            raise ValueError("sample_weight holds NaN or infinity; weights must be finite.")
-        if not weights.any():
-            raise ValueError("Sample weights must contain at least one non-zero number; "
-                             "every sample_weight is 0.")
-        if hint_plan is not None:
-            raise InvalidParameterError(
-                "sample_weight is not supported with hints: the hint term has no per-row "
-                "weights. Drop sample_weight or hints."
-            )
-        if hasattr(augmentation, "augment_batch"):
-            raise InvalidParameterError(
-                f"sample_weight is not supported with augment={self.augment!r}, which makes "
-                "new rows from every batch; drop sample_weight or use a transfer set "
-                "(augment='munge')."
-            )
-        if self.alpha < 1 and not _takes_keyword(soft_loss, "sample_weight"):
-            raise InvalidParameterError(
-                f"loss {loss_name!r} takes no sample_weight keyword, so fit(sample_weight=...) "
-                "cannot weight its rows: use a built-in loss ('kl', 'soft_ce', 'mse'), or add "
-                "sample_weight to the loss (see skkd.hookspecs.skkd_register_losses)."
-            )
-        return weights
+    def _soft_loss_params(self) -> dict[str, Any]:
+        return {"temperature": self.temperature}
 
-    #: The parameters a student is built with; a warm start cannot change them.
-    _BUILD_PARAMS = ("module", "optimizer", "device", "callbacks", "train_split")
-    _BUILD_PREFIXES = ("module__", "optimizer__", "criterion__", "callbacks__",
-                       "iterator_train__", "iterator_valid__")
-
-    def _build_params(self) -> dict[str, Any]:
-        """The parameters the student is built with (see :meth:`_check_unchanged_build`)."""
-        params = {name: getattr(self, name) for name in self._BUILD_PARAMS}
-        params.update({k: v for k, v in self._keyword_params.items()
-                       if k.startswith(self._BUILD_PREFIXES)})
-        return params
-
-    def _check_unchanged_build(self) -> None:
-        """A warm start continues the built student: refuse changed build parameters."""
-        built = getattr(self.net_, "built_with", None)
-        if built is None:  # a student fitted before build parameters were recorded
-            return
-        now = self._build_params()
-        changed = sorted(k for k in built.keys() | now.keys()
-                         if not _same(built.get(k), now.get(k)))
-        if changed:
-            raise InvalidParameterError(
-                f"warm_start=True continues the fitted student, which was built with other "
-                f"{', '.join(changed)} ({', '.join(f'{k}={built.get(k)!r}' for k in changed)}); "
-                "a warm start cannot change them. Set them back, or set warm_start=False to "
-                "train a new student."
-            )
-
-    def _check_build(self, X: np.ndarray, y_enc: np.ndarray, augmentation: Any,
-                     continuing: bool) -> torch.nn.Module | None:
-        """Check the device, the hard-label loss, the student and the batch augmentation.
-
-        Returns the probe student (None when continuing, and for a data-aware
-        student, which learns its encoding after the teacher step).
-        """
+    def _check_hard_loss(self) -> None:
         n_classes = len(self.classes_)
-        try:
-            torch.empty(0, device=self.device)
-        except (RuntimeError, AssertionError) as exc:
-            raise InvalidParameterError(
-                f"device={self.device!r} cannot be used here ({exc}); pass device='cpu', or "
-                "a device torch can reach (torch.cuda.is_available())."
-            ) from exc
         options = self._params_with("criterion__")
         if "weight" in options:
             options["weight"] = class_weights(options["weight"], n_classes)
@@ -775,16 +350,18 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             raise InvalidParameterError(
                 f"criterion__* {sorted(options)}: torch.nn.CrossEntropyLoss refuses them: {exc}"
             ) from exc
-        probe = None if continuing else self._probe_student(X, y_enc, encoded=True)
-        if hasattr(augmentation, "augment_batch"):
-            check_batch_augmentation(augmentation, self.augment, X[:2], y_enc[:2])
-        return probe
 
-    def _keep(self, net: DistillationNet, random_state: RandomState) -> None:
-        self.net_ = net
-        self.history_ = net.history
-        self.encoding_ = dict(getattr(net, "fitted_encoding", {}))
-        self._torch_random_state = random_state.final
+    def _criterion_options(self, forwarded: dict[str, Any], n_outputs: int) -> dict[str, Any]:
+        if "criterion__weight" in forwarded:
+            forwarded = {**forwarded, "criterion__weight": class_weights(
+                forwarded["criterion__weight"], n_outputs)}
+        return forwarded
+
+    def _label_fresh(self, fresh: FreshTransferSet,
+                     outputs: TeacherOutputs | None) -> FreshTransferSet:
+        return fresh.label_with(outputs, self.classes_,
+                                batch_size=self.teacher_batch_size or self.batch_size,
+                                combine=self.teacher_combine)
 
     def _teacher_step(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
                       teacher_logits: Any, inference: str, *, sample_weight: Any = None,
@@ -815,110 +392,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         warn_if_near_chance(outputs.score, y_enc[labeled], len(self.classes_), stacklevel=4)
         return outputs
 
-    def _fit_encoding(self, X: np.ndarray, y_enc: np.ndarray, outputs: TeacherOutputs | None,
-                      n_rows: int) -> dict[str, Any]:
-        """The ``module__*`` options a data-aware student learns from the training rows.
-
-        A student whose factory (or class) has ``fit_encoding`` (see
-        :func:`skkd.hookspecs.skkd_register_models`) gets the training rows,
-        the fitted teacher and its outputs on those rows; others learn nothing.
-        """
-        fit_encoding = self._encoding_fitter()
-        if fit_encoding is None:
-            return {}
-        teacher = outputs.fitted if outputs is not None else None
-        if teacher is None and not is_unfitted_estimator(self.teacher):
-            teacher = self.teacher  # a student trained without a soft term may still read it
-        logits = None if outputs is None or outputs.logits is None else outputs.logits[:n_rows]
-        options = self._params_with("module__")
-        try:
-            learned = fit_encoding(X, y_enc, teacher=teacher, teacher_logits=logits, **options)
-        except ValueError as exc:
-            raise InvalidParameterError(f"module={self._module_name()}: {exc}") from exc
-        return dict(learned)
-
-    def _module_name(self) -> str:
-        return repr(self.module) if isinstance(self.module, str) else getattr(
-            self.module, "__name__", type(self.module).__name__)
-
-    def _build_net(self, n_features: int, n_classes: int, net_params: dict[str, Any],
-                   encoding: dict[str, Any] | None = None) -> DistillationNet:
-        module = self._module_factory()
-        options = {**self._params_with("module__"), **(encoding or {})}
-        if isinstance(module, torch.nn.Module):
-            module = copy.deepcopy(module)
-        elif isinstance(self.module, str):
-            module = partial(module, n_features, n_classes)
-        else:
-            module = partial(module, **shape_arguments(module, options, n_features, n_classes))
-        forwarded = {
-            "iterator_train__shuffle": True,
-            **{k: v for k, v in self._keyword_params.items() if k.startswith(SKORCH_PREFIXES)},
-            **{f"module__{k}": v for k, v in options.items()},
-        }
-        if "criterion__weight" in forwarded:
-            forwarded["criterion__weight"] = class_weights(forwarded["criterion__weight"],
-                                                            n_classes)
-        return DistillationNet(
-            module=module,
-            n_classes=n_classes,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            iterator_train=BatchLoader,
-            iterator_valid=BatchLoader,
-            dataset=ArrayDataset,
-            train_split=self.train_split,
-            callbacks=self.callbacks,
-            predict_nonlinearity=None,
-            verbose=self.verbose,
-            device=self.device,
-            **net_params,
-            **forwarded,
-        )
-
-    def without_teacher(self) -> DistilledClassifier:
-        """A fitted copy that carries no teacher: the student alone, to ship.
-
-        The copy is a complete classifier (``predict``, ``predict_proba``,
-        ``score``, ``classes_``) whose pickle holds neither the teacher nor
-        its adapter, its outputs or the augmentation: it is small, and it
-        loads where the teacher's code cannot be imported. Its
-        ``teacher`` and ``teacher_`` are None; ``teacher_score_`` is kept.
-        The optimizer's state (e.g. Adam's moments) is left behind too:
-        continuing to train the copy (``warm_start=True``) starts a fresh
-        optimizer, without a teacher (set ``teacher`` first to distill).
-
-        Returns
-        -------
-        DistilledClassifier
-            A new estimator; this one is left as it is.
-        """
-        check_is_fitted(self, "net_")
-        net = self.net_
-        # Deep-copy everything but the teacher's side: a memo entry makes
-        # deepcopy use None in place of that object, without copying it.
-        plan = getattr(net, "hint_plan", None)
-        memo: dict[int, Any] = {id(obj): None for obj in (
-            self.teacher, self.teacher_, net.online_teacher, net.augmentation,
-            plan.teacher if plan is not None else None,
-            getattr(net, "optimizer_", None)) if obj is not None}
-        state = {k: v for k, v in self.__dict__.items() if k not in ("teacher", "teacher_")}
-        slim = type(self).__new__(type(self))
-        slim.__dict__.update(copy.deepcopy(state, memo))
-        slim.teacher = None
-        slim.teacher_ = None
-        slim.history_ = slim.net_.history
-        slim.net_.initialize_optimizer()  # a fresh one: the moments are training state
-        return slim
-
     # -- prediction -------------------------------------------------------
-
-    def _student_logits(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "net_")
-        X = validate_data(self, X, reset=False, dtype=np.float32)
-        return self.net_.forward(X, training=False, device="cpu").numpy()
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities: the softmax of the student's logits.
@@ -933,7 +407,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, n_classes)
             Probabilities, columns in ``classes_`` order.
         """
-        return softmax(self._student_logits(X).astype(np.float64), axis=1)
+        return softmax(self._student_outputs(X).astype(np.float64), axis=1)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels, in the labels seen in ``fit``.
@@ -948,7 +422,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        logits = self._student_logits(X)
+        logits = self._student_outputs(X)
         return self.classes_[np.argmax(logits, axis=1)]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:

@@ -145,19 +145,23 @@ SKORCH_PREFIXES = ("criterion__", "optimizer__", "iterator_train__", "iterator_v
                    "callbacks__")
 
 
-def validate_parameters(params: Mapping[str, Any], owner: str = "DistilledClassifier") -> None:
+def validate_parameters(params: Mapping[str, Any], owner: str = "DistilledClassifier",
+                        overrides: Mapping[str, tuple[Callable[[Any], bool], str]] | None = None
+                        ) -> None:
     """Check parameter values against :data:`PARAMETERS` and :data:`PREFIXES`.
 
-    Names outside the table must start with a known prefix.
+    Names outside the table must start with a known prefix; ``overrides``
+    replaces entries of the table for an estimator that reads them otherwise.
 
     Raises
     ------
     InvalidParameterError
         Naming the first offending parameter, its value and what is allowed.
     """
+    table = {**PARAMETERS, **(overrides or {})}
     for name, value in params.items():
-        if name in PARAMETERS:
-            accepts, allowed = PARAMETERS[name]
+        if name in table:
+            accepts, allowed = table[name]
             if not accepts(value):
                 raise InvalidParameterError(
                     f"The {name!r} parameter of {owner} must be {allowed}. Got {value!r} instead."

@@ -121,16 +121,24 @@ def add_transfer_set(augmentation: Any, X: np.ndarray, X_teacher: Any, y: np.nda
     float32 rows for the student; for the teacher, the user's rows as passed
     followed by the same float32 values in the user's format (a DataFrame
     keeps its columns and dtypes, and a ValueError names the columns whose
-    dtypes cannot hold them exactly); and -1 codes (their ``y`` entries are
+    dtypes cannot hold them exactly); and unlabeled targets (-1 codes, or NaN
+    rows for a regressor's float targets; their ``y`` entries are
     placeholders, never read).
     """
     extra = _generate(augmentation, X, y_enc, random_state)
     return (
         np.concatenate([X, extra]),
         _append_rows(X_teacher, extra, augmentation),
-        np.concatenate([y, np.repeat(y[:1], len(extra))]),
-        np.concatenate([y_enc, np.full(len(extra), -1, dtype=np.int64)]),
+        np.concatenate([y, np.repeat(y[:1], len(extra), axis=0)]),
+        np.concatenate([y_enc, unlabeled_targets(y_enc, len(extra))]),
     )
+
+
+def unlabeled_targets(y_enc: np.ndarray, n: int) -> np.ndarray:
+    """``n`` unlabeled targets like ``y_enc``'s: -1 codes, or NaN rows for float targets."""
+    if y_enc.dtype.kind == "f":
+        return np.full((n, *y_enc.shape[1:]), np.nan, dtype=y_enc.dtype)
+    return np.full(n, -1, dtype=np.int64)
 
 
 class FreshTransferSet:
