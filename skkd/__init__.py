@@ -29,10 +29,12 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     )
     from skkd.persistence import load_student, save_student
     from skkd.plugins import list_plugins
+    from skkd.regressor import DistilledRegressor
     from skkd.teachers import teacher_logits
 
 _LAZY = {
     "DistilledClassifier": "skkd.estimator",
+    "DistilledRegressor": "skkd.regressor",
     "EnsembleTeacher": "skkd.ensembles",
     "teacher_logits": "skkd.teachers",
     "list_plugins": "skkd.plugins",
@@ -50,6 +52,7 @@ _LAZY = {
 
 __all__ = [
     "DistilledClassifier",
+    "DistilledRegressor",
     "EnsembleTeacher",
     "teacher_logits",
     "hookimpl",

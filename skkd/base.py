@@ -112,6 +112,8 @@ class BaseDistiller(BaseEstimator):
     _hard_loss_class: type = torch.nn.CrossEntropyLoss
     #: The skorch net that trains the student.
     _net_class: type = DistillationNet
+    #: The name of ``fit``'s precomputed teacher outputs, for messages.
+    _outputs_param = "teacher_logits"
     #: Entries of :data:`skkd.params.PARAMETERS` this estimator reads otherwise.
     _parameter_overrides: dict[str, Any] = {}
 
@@ -119,7 +121,8 @@ class BaseDistiller(BaseEstimator):
         """``X`` as float32 rows and ``y`` checked (sets ``n_features_in_`` when ``reset``)."""
         raise NotImplementedError
 
-    def _encode_targets(self, y: np.ndarray, continuing: bool) -> np.ndarray:
+    def _encode_targets(self, y: np.ndarray, continuing: bool,
+                        sample_weight: np.ndarray | None) -> np.ndarray:
         """The targets the net trains on; sets the fitted attributes that decode them."""
         raise NotImplementedError
 
@@ -353,14 +356,15 @@ class BaseDistiller(BaseEstimator):
         if groups is not None and len(groups) != len(X):
             raise ValueError(f"groups has {len(groups)} entries, but X has {len(X)} rows: "
                              "pass one group label per row.")
-        y_enc = self._encode_targets(y, continuing)
+        y_enc = self._encode_targets(y, continuing, weights)
         unlabeled = ~self._labeled(y_enc)
         if unlabeled.any() and (self.alpha == 1 or (teacher_logits is None
                                                     and self.teacher is None)):
             raise ValueError(
                 f"y marks {int(unlabeled.sum())} rows as unlabeled ({self.unlabeled!r}), which "
                 "only learn from the teacher's soft labels, but there is no soft term: pass a "
-                "teacher (or fit(..., teacher_logits=...)) and alpha < 1, or drop those rows."
+                f"teacher (or fit(..., {self._outputs_param}=...)) and alpha < 1, or drop those "
+                "rows."
             )
         # What can fail in building and training the student fails now, before a
         # teacher is fitted or queried.
@@ -374,7 +378,7 @@ class BaseDistiller(BaseEstimator):
             if teacher_logits is not None or (needs_teacher(augmentation) and not soft_term):
                 raise ValueError(
                     f"augment={self.augment!r} makes rows only a teacher can label: pass a "
-                    "teacher (not teacher_logits) and alpha < 1, or set augment=None."
+                    f"teacher (not {self._outputs_param}) and alpha < 1, or set augment=None."
                 )
             if is_fresh(augmentation):  # a warm start continues the epochs' sequence
                 fresh = FreshTransferSet(augmentation, X, X_teacher, y_enc, self.random_state,

@@ -318,7 +318,8 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
     def _validate(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         return validate_data(self, X, y, dtype=np.float32, reset=reset)
 
-    def _encode_targets(self, y: np.ndarray, continuing: bool) -> np.ndarray:
+    def _encode_targets(self, y: np.ndarray, continuing: bool,
+                        sample_weight: np.ndarray | None) -> np.ndarray:
         classes, y_enc = encode_labels(y, self.unlabeled)
         if continuing and not np.array_equal(classes, self.classes_):
             raise ValueError(

@@ -138,13 +138,15 @@ def logit_mse(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
     *,
-    temperature: float,
+    temperature: float | None = None,
     y: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Ba & Caruana (2014): mean squared error between the raw logits.
 
-    ``temperature`` does not enter this loss.
+    ``temperature`` does not enter this loss, so it is also a regression loss
+    (``DistilledRegressor``'s default): the squared error between the
+    student's and the teacher's standardized predictions.
 
     Parameters
     ----------
@@ -152,7 +154,7 @@ def logit_mse(
         The student's logits; the gradient flows through them.
     teacher_logits : torch.Tensor of shape (batch, n_classes)
         The teacher's logits (log-probabilities are logits too), without gradient.
-    temperature : float
+    temperature : float or None, default=None
         The softmax temperature ``T``; not used by this loss.
     y : torch.Tensor or None, default=None
         The encoded labels, -1 for rows without one; not used by this loss.
@@ -169,8 +171,51 @@ def logit_mse(
     return weighted_mean(per_row, sample_weight)
 
 
+def huber(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    *,
+    temperature: float | None = None,
+    y: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
+    delta: float = 1.0,
+) -> torch.Tensor:
+    """Huber loss between the student's and the teacher's outputs (or logits).
+
+    Quadratic within ``delta`` of the teacher, linear beyond, so a teacher's
+    outliers pull less than with ``"mse"``. A regression loss (no
+    temperature); for a classifier, it matches logits as ``"mse"`` does.
+
+    Parameters
+    ----------
+    student_logits : torch.Tensor of shape (batch, n_outputs)
+        The student's outputs; the gradient flows through them.
+    teacher_logits : torch.Tensor of shape (batch, n_outputs)
+        The teacher's outputs, without gradient.
+    temperature : float or None, default=None
+        Not used by this loss.
+    y : torch.Tensor or None, default=None
+        The targets; not used by this loss.
+    sample_weight : torch.Tensor of shape (batch,) or None, default=None
+        Row weights summing to 1: the rows' losses are summed with these
+        weights instead of averaged.
+    delta : float, default=1.0
+        Where the loss turns from quadratic to linear (``loss__delta``), in
+        the standardized units the regressor trains in.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar: the soft term, which the estimator weights by ``1 - alpha``.
+    """
+    per_row = F.huber_loss(student_logits, teacher_logits.to(student_logits.dtype),
+                           reduction="none", delta=delta).mean(dim=1)
+    return weighted_mean(per_row, sample_weight)
+
+
 @hookimpl
 def skkd_register_losses(register):
     register("kl", kl_divergence)
     register("soft_ce", soft_cross_entropy)
     register("mse", logit_mse)
+    register("huber", huber)

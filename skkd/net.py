@@ -197,6 +197,8 @@ class DistillationNet(NeuralNet):
         self.hint_plan = hint_plan
         self.fresh_transfer = fresh_transfer
 
+    _outputs_word = "classes"
+
     def initialize_module(self):
         """The student, and with hints the adapters, a module of their own (``hint_adapters_``)."""
         super().initialize_module()
@@ -337,9 +339,10 @@ class DistillationNet(NeuralNet):
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise StudentError(
                 f"The student module {type(self.module_).__name__} returned {shape}, but "
-                f"the task has {self.n_classes} classes: the student must return logits of "
-                f"shape (batch, {self.n_classes}), one per class. Set its output width "
-                "(e.g. module__n_classes) to the number of classes."
+                f"the task has {self.n_classes} {self._outputs_word}: the student must return "
+                f"shape (batch, {self.n_classes}), one value per {self._outputs_word[:-1]}. "
+                f"Set its output width (e.g. module__n_classes) to the number of "
+                f"{self._outputs_word}."
             )
         return out
 
@@ -387,10 +390,11 @@ class DistillationNet(NeuralNet):
         if weights is not None:  # summing to 1 over the batch (0 if every row weighs 0)
             weighted["sample_weight"] = weights / weights.sum().clamp_min(
                 torch.finfo(weights.dtype).tiny)
+        if self.temperature is not None:  # a regressor's losses take none
+            weighted["temperature"] = self.temperature
         soft = self.soft_loss(
             y_pred,
             teacher_logits,
-            temperature=self.temperature,
             y=y_true,
             **weighted,
             **(self.loss_options or {}),
@@ -411,3 +415,27 @@ class DistillationNet(NeuralNet):
 
 def _has_teacher(X: Any) -> bool:
     return isinstance(X, Mapping) and TEACHER_KEY in X
+
+
+class RegressionNet(DistillationNet):
+    """The net of ``DistilledRegressor``: the hard loss is the mean squared error.
+
+    Targets arrive standardized, shaped ``(batch, n_outputs)`` (``n_classes``
+    is the number of outputs); a row of NaN targets is unlabeled (soft term
+    only). The soft loss is called without ``temperature``.
+    """
+
+    _outputs_word = "outputs"
+
+    def __init__(self, module, criterion=torch.nn.MSELoss, **kwargs):
+        super().__init__(module, criterion, **kwargs)
+
+    def _hard_loss(self, y_pred, y_true, weights, X, training):
+        y_true = y_true.to(y_pred.dtype).reshape(y_pred.shape)
+        labeled = ~torch.isnan(y_true).any(dim=1)
+        per_row = (y_pred - torch.nan_to_num(y_true)).square().mean(dim=1)
+        row_weights = labeled.to(y_pred.dtype)
+        if weights is not None:
+            row_weights = row_weights * weights
+        return (row_weights * per_row).sum() / row_weights.sum().clamp_min(
+            torch.finfo(row_weights.dtype).tiny)

@@ -209,10 +209,16 @@ class FreshTransferSet:
         precomputed logits (per-batch teaching) the draws stay unlabelled: the
         teacher is queried on every batch anyway.
         """
-        self.labeler, self.batch_size = None, batch_size
+        labeler = None
         if outputs is not None and outputs.logits is not None:
-            self.labeler = partial(teacher_logits, outputs.fitted, classes=classes,
-                                   batch_size=batch_size, combine=combine)
+            labeler = partial(teacher_logits, outputs.fitted, classes=classes,
+                              batch_size=batch_size, combine=combine)
+        return self.label_by(labeler, batch_size)
+
+    def label_by(self, labeler: Callable[[Any], np.ndarray] | None,
+                 batch_size: int) -> FreshTransferSet:
+        """Have ``labeler(rows)`` (rows in the user's format) label every new draw."""
+        self.labeler, self.batch_size = labeler, batch_size
         return self
 
     def draw(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:

@@ -1,0 +1,168 @@
+"""The teacher step of ``DistilledRegressor``: predictions, fitted and combined.
+
+A regression teacher is anything that predicts: a fitted scikit-learn
+regressor or ``Pipeline`` (``predict``), a skorch net (``predict``), a torch
+module (its outputs), or an ensemble of them (a weighted mean, nested
+ensembles combined inside out). Unfitted scikit-learn regressors are cloned
+and fitted on the labeled rows; with ``cv``, each labeled row gets the
+prediction of a clone that did not see it. Outputs are in ``y``'s units;
+the estimator standardizes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import r2_score
+from sklearn.model_selection import check_cv
+from sklearn.utils.validation import _num_samples
+
+from skkd.adapters import TorchTeacher
+from skkd.ensembles import TeacherNode, combine_logits
+from skkd.exceptions import InvalidParameterError, TeacherError
+from skkd.folds import CloneFitter, _splits_by_groups, per_row, rows_of
+from skkd.outputs import as_float32
+from skkd.teachers import TeacherOutputs, is_unfitted_estimator
+
+
+def predictions(model: Any, X: Any, n_outputs: int, *, batch_size: int = 1024,
+                name: str | None = None) -> np.ndarray:
+    """``model``'s predictions on ``X`` as float32 of shape ``(n_samples, n_outputs)``.
+
+    Raises
+    ------
+    skkd.TeacherError
+        If ``model`` cannot predict, fails, or predicts another shape or a
+        non-finite value.
+    """
+    name = name or type(model).__name__
+    n = _num_samples(X)
+    try:
+        if isinstance(model, torch.nn.Module):
+            out = TorchTeacher(model).logits(X, batch_size)
+        elif hasattr(model, "predict"):
+            out = model.predict(X)
+        else:
+            raise TeacherError(
+                f"The teacher {name} cannot predict: a regression teacher needs predict(X) "
+                "(a scikit-learn regressor or Pipeline, a skorch net) or must be a "
+                "torch.nn.Module returning (batch, n_outputs)."
+            )
+    except TeacherError:
+        raise
+    except Exception as exc:
+        raise TeacherError(f"The teacher {name} failed to predict on {n} rows: "
+                           f"{type(exc).__name__}: {exc}") from exc
+    out = as_float32(out, source=f"The predictions of the teacher {name}",
+                     expected=f"({n}, {n_outputs})")
+    if out.ndim == 1:
+        out = out.reshape(-1, 1)
+    if out.shape != (n, n_outputs):
+        raise TeacherError(
+            f"The teacher {name} predicted shape {tuple(out.shape)} for {n} rows; y has "
+            f"{n_outputs} output(s), so it must predict ({n}, {n_outputs})"
+            f"{f' or ({n},)' if n_outputs == 1 else ''}."
+        )
+    if not np.isfinite(out).all():
+        row, col = (int(i) for i in np.argwhere(~np.isfinite(out))[0])
+        raise TeacherError(f"The teacher {name} predicted {out[row, col]} for row {row}, "
+                           f"output {col}: teacher predictions must be finite.")
+    return out
+
+
+def regression_outputs(teacher: Any, X: Any, y: np.ndarray, labeled: np.ndarray, *,
+                       batch_size: int = 1024, cv: Any = None, groups: Any = None,
+                       sample_weight: Any = None) -> TeacherOutputs:
+    """The teacher step of a regressor's fit: fit what is unfitted, predict, combine, score.
+
+    Parameters
+    ----------
+    teacher : object, list, tuple or EnsembleTeacher
+        One teacher or an ensemble (weighted mean of the members' predictions).
+    X : array-like or DataFrame
+        The rows as the user passed them.
+    y : ndarray of shape (n_samples, n_outputs)
+        The targets (unlabeled rows: NaN).
+    labeled : ndarray of bool of shape (n_samples,)
+        The rows with a target: clones are fitted on them, and scored.
+    batch_size : int, default=1024
+        Batch size of a torch teacher's pass.
+    cv : int, cross-validation splitter or None, default=None
+        Out-of-fold predictions for unfitted scikit-learn teachers.
+    groups, sample_weight : array-like of shape (n_samples,) or None
+        For a group splitter in ``cv``, and for fitting the clones.
+
+    Returns
+    -------
+    TeacherOutputs
+        ``logits`` holds the predictions (in ``y``'s units), ``score`` the
+        teacher's R² on the labeled rows, ``member_scores`` each ensemble
+        member's.
+    """
+    root = TeacherNode(teacher)
+    leaves = root.leaves()
+    rows = np.flatnonzero(labeled)
+    n_outputs = y.shape[1]
+    groups = per_row(groups, "groups", len(y))
+    sample_weight = per_row(sample_weight, "sample_weight", len(y), dtype=np.float64)
+    if cv is not None and not any(is_unfitted_estimator(leaf.given) for leaf in leaves):
+        raise InvalidParameterError(
+            "teacher_cv needs an unfitted scikit-learn teacher (or ensemble member) to fit "
+            "on each fold; the teacher is fitted already.")
+    target = y[:, 0] if n_outputs == 1 else y
+    fitter = CloneFitter(X, target, sample_weight)
+    outs: dict[int, np.ndarray] = {}
+    for leaf in leaves:
+        if is_unfitted_estimator(leaf.given):
+            try:
+                leaf.fitted = fitter.fit(leaf.given, rows, leaf.describe())
+            except Exception as exc:
+                hint = (" For several outputs, wrap a single-output regressor in "
+                        "sklearn.multioutput.MultiOutputRegressor." if n_outputs > 1 else "")
+                reason = str(exc).rstrip(".")
+                raise TeacherError(f"Fitting a clone of the teacher {leaf.describe()} on the "
+                                   f"labeled rows failed: {type(exc).__name__}: {reason}.{hint}"
+                                   ) from exc
+        outs[id(leaf)] = predictions(leaf.fitted, X, n_outputs, batch_size=batch_size,
+                                     name=leaf.describe())
+        if cv is not None and is_unfitted_estimator(leaf.given):
+            _out_of_fold(leaf, X, target, rows, outs[id(leaf)], cv, groups, fitter,
+                         n_outputs, batch_size)
+    fitter.warn_unweighted()
+    spec = root.rebuild()
+    member_scores = None
+    if root.is_leaf:
+        combined = outs[id(root)]
+    else:
+        assert root.weights is not None
+        members = [c.combined(lambda leaf: outs[id(leaf)], "logits") for c in root.children]
+        combined = np.asarray(combine_logits(members, root.weights, "logits"), np.float32)
+        member_scores = [_r2(y[rows], m[rows]) for m in members]
+    return TeacherOutputs(combined, None, _r2(y[rows], combined[rows]), member_scores, spec)
+
+
+def _out_of_fold(leaf: TeacherNode, X: Any, target: np.ndarray, rows: np.ndarray,
+                 out: np.ndarray, cv: Any, groups: np.ndarray | None, fitter: CloneFitter,
+                 n_outputs: int, batch_size: int) -> None:
+    """Overwrite the labeled rows of ``out`` with predictions of clones that did not see them."""
+    splitter = check_cv(cv, target[rows], classifier=False)
+    if _splits_by_groups(splitter) and groups is None:
+        raise InvalidParameterError(
+            f"teacher_cv={splitter!r} splits by groups: pass fit(..., groups=...).")
+    fold_groups = None if groups is None else groups[rows]
+    folds = list(splitter.split(np.zeros(len(rows)), target[rows], fold_groups))
+    for i, (train, test) in enumerate(folds):
+        fold = fitter.fit_fold(leaf.given, rows[train], leaf.describe(), i, len(folds),
+                               np.array([]))
+        out[rows[test]] = predictions(fold, rows_of(X, rows[test]), n_outputs,
+                                      batch_size=batch_size,
+                                      name=f"a cross-validation clone of {leaf.describe()}")
+
+
+def _r2(y: np.ndarray, predicted: np.ndarray) -> float:
+    """R² of ``predicted`` for ``y``, averaged over outputs (NaN with under two rows)."""
+    if len(y) < 2:
+        return float("nan")
+    return float(r2_score(y, predicted))

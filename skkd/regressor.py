@@ -1,0 +1,414 @@
+"""``DistilledRegressor``: a regression model compressed into a small torch student."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils.validation import check_array, check_consistent_length, validate_data
+
+from skkd.base import BaseDistiller
+from skkd.exceptions import InvalidParameterError
+from skkd.hints import HintPlan
+from skkd.net import RegressionNet
+from skkd.outputs import as_float32
+from skkd.regression_teachers import regression_outputs
+from skkd.teachers import TeacherOutputs
+from skkd.transfer import FreshTransferSet
+
+
+def _nan_marker(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+class DistilledRegressor(RegressorMixin, BaseDistiller):
+    """Distill a fitted regression teacher into a small PyTorch student trained by skorch.
+
+    The regression twin of :class:`~skkd.DistilledClassifier`, on the same
+    machinery. The student minimizes
+
+    ``alpha * mse(student, y) + (1 - alpha) * soft_loss(student, teacher)``
+
+    on standardized targets: ``y`` (each output) and the teacher's
+    predictions are centred and scaled by the labeled training rows' mean and
+    standard deviation, and ``predict`` maps the student's outputs back, so no
+    ``TransformedTargetRegressor`` is needed. ``alpha`` weights the
+    *hard-label* term as in the classifier: ``alpha=1`` is plain training on
+    ``y``, ``alpha=0`` pure distillation from the teacher's predictions.
+
+    Parameters
+    ----------
+    teacher : object, list or EnsembleTeacher, default=None
+        What predicts: a fitted scikit-learn regressor or ``Pipeline``
+        (``predict``), a fitted skorch net (``predict``), a ``torch.nn.Module``
+        returning ``(batch, n_outputs)``, a ``FrozenEstimator`` around one; or
+        several, as a list, tuple or :class:`~skkd.EnsembleTeacher` (a weighted
+        mean of their predictions; nested ensembles are combined inside out).
+        An *unfitted* scikit-learn regressor is cloned and fitted on the
+        labeled rows (kept in ``teacher_``); a fitted one is never refitted,
+        mutated or copied (also by ``clone`` and ``GridSearchCV``). None: no
+        soft term (as ``alpha=1``) unless ``teacher_predictions`` is passed to
+        ``fit``. All arguments after ``teacher`` are keyword-only.
+    module : str, torch.nn.Module class or instance, default="mlp"
+        The student, as for the classifier; a registered factory is called as
+        ``factory(n_features, n_outputs, **module__*)`` (``"tabular-mlp"`` for
+        tables and tree teachers).
+    loss : str or callable, default="mse"
+        The soft loss between the student's and the teacher's standardized
+        predictions: ``"mse"`` or ``"huber"`` (``loss__delta``), any
+        registered loss that takes no ``temperature``, or a callable
+        ``fn(student_outputs, teacher_outputs, *, y=None, sample_weight=None,
+        **options)`` returning a scalar tensor.
+    alpha : float in [0, 1], default=0.5
+        Weight of the hard-label mean squared error; ``1 - alpha`` weights
+        the soft term.
+    optimizer : torch optimizer class, default=torch.optim.Adam
+        ``optimizer__*`` parameters reach it.
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int >= 1, default=20
+        Number of epochs (more epochs, when ``warm_start`` continues).
+    batch_size : int, default=32
+        Mini-batch size for training and prediction; -1 is one batch of all rows.
+    callbacks : list of skorch callbacks, default=None
+        Passed to skorch.
+    device : str, default="cpu"
+        Torch device of the student.
+    train_split : callable or None, default=None
+        skorch's internal validation split; off by default.
+    teacher_batch_size : int or None, default=None
+        Batch size of a torch teacher's pass; None uses ``batch_size``.
+    teacher_cv : int, cross-validation splitter or None, default=None
+        Out-of-fold predictions for an *unfitted* teacher (or ensemble
+        member): each labeled row gets the prediction of a clone not fitted on
+        it (``cross_val_predict``'s rule, an int is ``KFold``); the clone
+        fitted on all labeled rows is ``teacher_``.
+    unlabeled : None or float("nan"), default=None
+        ``float("nan")`` (``np.nan``) marks rows whose target is NaN (every
+        output) as unlabeled: they learn from the teacher alone and are ignored
+        by ``score``. None: a NaN target is an error, as in scikit-learn.
+    augment : str or None, default=None
+        A transfer set (``"munge"``, with ``augment__*`` options, fresh per
+        epoch with ``augment__fresh=True``): rows the teacher labels, soft
+        term only. Batch augmentations (``"shift"``, ``"mixup"``) are for
+        classifiers.
+    warm_start : bool, default=False
+        Continue training the fitted student in ``fit`` (see the classifier).
+    verbose : int, default=0
+        skorch's verbosity.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the student's initialization, shuffling and dropout.
+    **kwargs
+        ``module__*``, ``loss__*``, ``optimizer__*``, ``iterator_train__*``,
+        ``iterator_valid__*``, ``callbacks__*`` and ``augment__*`` parameters.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    n_outputs_ : int
+        Number of regression outputs (columns of ``y``).
+    target_mean_, target_scale_ : ndarray of shape (n_outputs_,)
+        The standardization of the targets: the student predicts
+        ``(y - target_mean_) / target_scale_``.
+    encoding_ : dict
+        What a data-aware student learned from the training rows.
+    teacher_ : object or None
+        The teacher as queried (fitted clones for unfitted ones).
+    teacher_score_ : float or None
+        The teacher's R² on the labeled training rows.
+    teacher_scores_ : list of float or None
+        Each ensemble member's R²; None for a single teacher.
+    net_ : skorch.NeuralNet
+        The fitted skorch net; the student is ``net_.module_``.
+    history_ : skorch.History
+        Per-epoch losses and timings.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.ensemble import HistGradientBoostingRegressor
+    >>> from skkd import DistilledRegressor
+    >>> X, y = make_regression(500, 8, noise=5.0, random_state=0)
+    >>> teacher = HistGradientBoostingRegressor(random_state=0).fit(X, y)
+    >>> student = DistilledRegressor(teacher, alpha=0.2, max_epochs=30,
+    ...                              random_state=0).fit(X, y)
+    >>> student.predict(X[:2]).shape
+    (2,)
+    """
+
+    _hard_loss_class = torch.nn.MSELoss
+    _net_class = RegressionNet
+    _outputs_param = "teacher_predictions"
+    _parameter_overrides = {
+        "unlabeled": (_nan_marker, "None or float('nan') (NaN targets mark unlabeled rows)"),
+    }
+    #: A regressor's teacher is queried once per fit (and per epoch on fresh rows).
+    teacher_inference = "once"
+
+    def __init__(
+        self,
+        teacher: Any = None,
+        *,
+        module: Any = "mlp",
+        loss: str | Callable[..., Any] = "mse",
+        alpha: float = 0.5,
+        optimizer: Any = torch.optim.Adam,
+        lr: float = 1e-3,
+        max_epochs: int = 20,
+        batch_size: int = 32,
+        callbacks: Any = None,
+        device: str = "cpu",
+        train_split: Any = None,
+        teacher_batch_size: int | None = None,
+        teacher_cv: Any = None,
+        unlabeled: Any = None,
+        augment: str | None = None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        random_state: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        self.teacher = teacher
+        self.module = module
+        self.loss = loss
+        self.alpha = alpha
+        self.optimizer = optimizer
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.callbacks = callbacks
+        self.device = device
+        self.train_split = train_split
+        self.teacher_batch_size = teacher_batch_size
+        self.teacher_cv = teacher_cv
+        self.unlabeled = unlabeled
+        self.augment = augment
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.random_state = random_state
+        self._keyword_params = dict(kwargs)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def fit(self, X: Any, y: Any, teacher_predictions: Any = None, sample_weight: Any = None,
+            groups: Any = None) -> DistilledRegressor:
+        """Train the student on ``(X, y)`` and the teacher's predictions.
+
+        A fit either completes or leaves a fitted estimator as it was (see
+        :meth:`skkd.DistilledClassifier.fit`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows; the teacher receives them as passed.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets. With ``unlabeled=float("nan")``, rows whose targets are
+            all NaN are unlabeled (soft term only).
+        teacher_predictions : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Precomputed teacher predictions in ``y``'s units (e.g. the
+            teacher's ``predict`` on raw features while the student sits after
+            a transformer in a ``Pipeline``; route it as
+            ``distilledregressor__teacher_predictions``). The ``teacher`` is
+            then not queried.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights of the hard and soft loss (and of an
+            unfitted teacher's fit, where it takes them).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for a group splitter in ``teacher_cv``.
+
+        Returns
+        -------
+        self : DistilledRegressor
+            The fitted estimator.
+        """
+        return self._fit(X, y, teacher_predictions, sample_weight, groups)
+
+    # -- the regression hooks of BaseDistiller -----------------------------
+
+    def _check_params(self) -> tuple[Callable[..., Any], str, Any, HintPlan | None]:
+        checked = super()._check_params()
+        if hasattr(checked[2], "augment_batch"):
+            raise InvalidParameterError(
+                f"augment={self.augment!r} makes new rows from every batch, which "
+                "DistilledRegressor does not support; use a transfer set (augment='munge')."
+            )
+        return checked
+
+    def _check_loss(self, soft_loss: Callable[..., Any], loss_name: str) -> None:
+        try:
+            parameters = inspect.signature(soft_loss).parameters
+        except (TypeError, ValueError):
+            return
+        temperature = parameters.get("temperature")
+        if temperature is not None and temperature.default is inspect.Parameter.empty:
+            raise InvalidParameterError(
+                f"loss={loss_name!r} needs a temperature: it compares class distributions, "
+                "a classification loss. DistilledRegressor's soft losses take no temperature: "
+                "'mse' (default), 'huber', or a callable fn(student_outputs, teacher_outputs, "
+                "*, y=None, sample_weight=None)."
+            )
+
+    def _check_hard_loss(self) -> None:
+        options = self._params_with("criterion__")
+        if options:
+            raise InvalidParameterError(
+                f"criterion__* {sorted(options)}: DistilledRegressor's hard loss is the mean "
+                "squared error on standardized targets and takes no options; weight rows with "
+                "fit(..., sample_weight=...)."
+            )
+
+    def _validate(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        if y is None:
+            raise ValueError("DistilledRegressor requires y to be passed, but the target y "
+                             "is None.")
+        X = validate_data(self, X, reset=reset, dtype=np.float32)
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y",
+                        ensure_all_finite="allow-nan" if self.unlabeled is not None else True)
+        if y.ndim > 2:
+            raise ValueError(f"y has shape {y.shape}; it must be (n_samples,) or "
+                             "(n_samples, n_outputs).")
+        check_consistent_length(X, y)
+        return X, y
+
+    def _encode_targets(self, y: np.ndarray, continuing: bool,
+                        sample_weight: np.ndarray | None) -> np.ndarray:
+        targets = y.reshape(len(y), -1)
+        missing = np.isnan(targets)
+        labeled = ~missing.any(axis=1)
+        if (missing.any(axis=1) & ~missing.all(axis=1)).any():
+            row = int(np.flatnonzero(missing.any(axis=1) & ~missing.all(axis=1))[0])
+            raise ValueError(f"y's row {row} has NaN in some outputs only; an unlabeled row "
+                             "(unlabeled=float('nan')) has NaN in every output.")
+        if labeled.sum() < 2:
+            raise ValueError(f"DistilledRegressor needs at least two rows with a target to "
+                             f"standardize the targets; got {int(labeled.sum())} sample(s).")
+        if continuing:
+            if targets.shape[1] != self.n_outputs_:
+                raise ValueError(
+                    f"warm_start=True continues the fitted student, trained on "
+                    f"{self.n_outputs_} output(s), but y has {targets.shape[1]}; set "
+                    "warm_start=False to train a new student.")
+        else:
+            # weighted as the loss is, so integer weights equal repeated rows here too
+            weights = None if sample_weight is None else sample_weight[labeled]
+            mean = np.average(targets[labeled], axis=0, weights=weights)
+            scale = np.sqrt(np.average((targets[labeled] - mean) ** 2, axis=0,
+                                       weights=weights))
+            self.target_mean_ = mean
+            self.target_scale_ = np.where(scale > 0, scale, 1.0)
+            self.n_outputs_ = targets.shape[1]
+            self.target_ndim_ = y.ndim
+        return self._standardize(targets)
+
+    def _standardize(self, values: np.ndarray) -> np.ndarray:
+        return ((values - self.target_mean_) / self.target_scale_).astype(np.float32)
+
+    def _labeled(self, y_enc: np.ndarray) -> np.ndarray:
+        return ~np.isnan(y_enc).any(axis=1)
+
+    def _n_outputs(self) -> int:
+        return self.n_outputs_
+
+    def _teacher_step(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
+                      teacher_logits: Any, inference: str, *, sample_weight: Any = None,
+                      groups: Any = None) -> TeacherOutputs | None:
+        self.teacher_ = None
+        self.teacher_score_ = None
+        self.teacher_scores_ = None
+        if self.alpha == 1 or (teacher_logits is None and self.teacher is None):
+            return None
+        labeled = self._labeled(y_enc)
+        targets = y.reshape(len(y), -1)
+        if teacher_logits is not None:
+            raw = as_float32(teacher_logits, source="teacher_predictions",
+                             expected=f"({len(y)}, {self.n_outputs_})")
+            raw = raw.reshape(len(y), -1) if raw.ndim == 1 else raw
+            if raw.shape != (len(y), self.n_outputs_) or not np.isfinite(raw).all():
+                raise ValueError(
+                    f"teacher_predictions has shape {raw.shape}"
+                    f"{'' if np.isfinite(raw).all() else ' and non-finite values'}; it must "
+                    f"be finite, of shape ({len(y)}, {self.n_outputs_}) (or ({len(y)},) for "
+                    "one output), one prediction per row in y's units.")
+            outputs = TeacherOutputs(raw, None, float(r2_score(targets[labeled],
+                                                               raw[labeled])))
+        else:
+            outputs = regression_outputs(
+                self.teacher, X_teacher, targets, labeled,
+                batch_size=self.teacher_batch_size or self.batch_size, cv=self.teacher_cv,
+                groups=groups, sample_weight=sample_weight)
+            self.teacher_ = outputs.fitted
+            self.teacher_scores_ = outputs.member_scores
+        self.teacher_score_ = outputs.score
+        return outputs._replace(logits=self._standardize(outputs.logits))
+
+    def _label_fresh(self, fresh: FreshTransferSet,
+                     outputs: TeacherOutputs | None) -> FreshTransferSet:
+        batch_size = self.teacher_batch_size or self.batch_size
+        labeler = None
+        if outputs is not None and outputs.fitted is not None:
+            labeler = partial(self._standardized_predictions, outputs.fitted,
+                              batch_size=batch_size)
+        return fresh.label_by(labeler, batch_size)
+
+    def _standardized_predictions(self, teacher: Any, X: Any, batch_size: int) -> np.ndarray:
+        root_predictions = regression_outputs(
+            teacher, X, np.full((len(X), self.n_outputs_), np.nan), np.zeros(len(X), bool),
+            batch_size=batch_size)
+        return self._standardize(root_predictions.logits)
+
+    # -- prediction -------------------------------------------------------
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted targets, in ``y``'s units and shape.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The student's predictions, de-standardized.
+        """
+        out = self._student_outputs(X).astype(np.float64) * self.target_scale_
+        out += self.target_mean_
+        return out.ravel() if self.target_ndim_ == 1 else out
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """R² on the labeled rows; rows whose targets are NaN are ignored when
+        ``unlabeled=float("nan")``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Their targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows.
+
+        Returns
+        -------
+        float
+            R² of ``predict(X)``.
+        """
+        y = np.asarray(y, dtype=np.float64)
+        if self.unlabeled is None:
+            return super().score(X, y, sample_weight)
+        labeled = ~np.isnan(y.reshape(len(y), -1)).any(axis=1)
+        X = X[labeled] if not hasattr(X, "iloc") else X.iloc[np.flatnonzero(labeled)]
+        weights = None if sample_weight is None else np.asarray(sample_weight)[labeled]
+        return float(r2_score(y[labeled], self.predict(X), sample_weight=weights))
+
