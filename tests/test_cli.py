@@ -225,7 +225,8 @@ def test_import_skkd_is_lazy_and_exports_the_public_names():
     assert "BEFORE []" in out
     assert "'torch'" not in out  # the exceptions need scikit-learn, not torch
     assert sorted(skkd.__all__) == sorted([
-        "DistilledClassifier", "EnsembleTeacher", "teacher_logits", "hookimpl", "list_plugins",
+        "DistilledClassifier", "DistilledRegressor", "EnsembleTeacher", "teacher_logits",
+        "hookimpl", "list_plugins",
         "save_student", "load_student", "__version__", "InvalidParameterError", "PluginError",
         "PluginWarning", "TeacherError", "StudentError", "LossError", "TeacherNearChanceWarning",
         "SampleWeightIgnoredWarning",

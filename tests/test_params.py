@@ -46,7 +46,7 @@ from skkd.losses import kl_divergence
         ({"module": 3}, r"'module' parameter .* registered model name"),
         ({"loss": 3}, r"'loss' parameter .* registered loss name or a callable"),
         ({"loss": "nope"},
-         r"loss='nope': Unknown loss 'nope'. Registered losses: 'kl', 'mse', 'soft_ce'"),
+         r"loss='nope': Unknown loss 'nope'. Registered losses: 'huber', 'kl', 'mse', 'soft_ce'"),
         ({"module": "nope"}, r"module='nope': Unknown model 'nope'. Registered models: .*'mlp'"),
         ({"modul__x": 1}, r"Unknown parameter 'modul__x'.*must start with one of module__"),
         ({"loss__bta": 1}, r"loss__bta: loss 'kl' takes no option 'bta'. Accepted loss__\* "

@@ -292,7 +292,7 @@ def test_entry_point_plugins_load_and_are_listed(installed_plugins, monkeypatch,
     assert listed["broken_kd_plugin"]["distribution"] == "broken-kd"
     assert listed["broken_kd_plugin"]["error"] == (
         "it failed to import: ImportError: missing dependency")
-    assert listed["skkd.losses"]["registers"]["losses"] == ["kl", "soft_ce", "mse"]
+    assert listed["skkd.losses"]["registers"]["losses"] == ["kl", "soft_ce", "mse", "huber"]
 
 
 def test_skkd_plugins_lists_a_plugin_that_failed_to_import_instead_of_warning(
