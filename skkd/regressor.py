@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import math
 from collections.abc import Callable
@@ -237,6 +238,7 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
     # -- the regression hooks of BaseDistiller -----------------------------
 
     def _check_params(self) -> tuple[Callable[..., Any], str, Any, HintPlan | None]:
+        self._check_hard_loss()
         checked = super()._check_params()
         if hasattr(checked[2], "augment_batch"):
             raise InvalidParameterError(
@@ -412,3 +414,9 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
         weights = None if sample_weight is None else np.asarray(sample_weight)[labeled]
         return float(r2_score(y[labeled], self.predict(X), sample_weight=weights))
 
+
+
+if importlib.util.find_spec("skl2onnx") is not None:  # the "onnx" extra
+    from skkd.export import register_converter
+
+    register_converter(DistilledRegressor)
