@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.special import softmax
 from sklearn.base import ClassifierMixin
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import validate_data
@@ -25,6 +24,20 @@ from skkd.teachers import (
     warn_if_near_chance,
 )
 from skkd.transfer import FreshTransferSet
+
+
+def _row_max(values: np.ndarray) -> np.ndarray:
+    """``values.max(axis=1, keepdims=True)``, column by column when there are few columns.
+
+    A maximum is exact in any order, and numpy reduces a short last axis
+    slowly (a third of ``predict_proba`` on 10,000 rows of 4 classes).
+    """
+    if values.shape[1] > 64 or values.shape[1] == 0:
+        return values.max(axis=1, keepdims=True)
+    out = values[:, :1].copy()
+    for j in range(1, values.shape[1]):
+        np.maximum(out, values[:, j : j + 1], out=out)
+    return out
 
 
 class DistilledClassifier(ClassifierMixin, BaseDistiller):
@@ -408,7 +421,12 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         ndarray of shape (n_samples, n_classes)
             Probabilities, columns in ``classes_`` order.
         """
-        return softmax(self._student_outputs(X).astype(np.float64), axis=1)
+        # scipy.special.softmax's arithmetic, in place: the same bits, fewer copies
+        proba = self._student_outputs(X).astype(np.float64)
+        proba -= _row_max(proba)
+        np.exp(proba, out=proba)
+        proba /= proba.sum(axis=1, keepdims=True)
+        return proba
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels, in the labels seen in ``fit``.
