@@ -438,6 +438,9 @@ class BaseDistiller(BaseEstimator):
             "online_teacher": outputs.per_batch if outputs is not None else None,
             "augmentation": augmentation if hasattr(augmentation, "augment_batch") else None,
             "hint_plan": hint_plan,
+            # a batch augmentation may make rows without a label (mixup does)
+            "has_unlabeled": bool((~self._labeled(y_enc)).any())
+                             or hasattr(augmentation, "augment_batch"),
             "fresh_transfer": None if fresh is None else self._label_fresh(fresh, outputs),
         }
         if continuing:
@@ -602,6 +605,7 @@ class BaseDistiller(BaseEstimator):
             iterator_train=BatchLoader,
             iterator_valid=BatchLoader,
             dataset=ArrayDataset,
+            dataset__device=self.device,
             train_split=self.train_split,
             callbacks=self.callbacks,
             predict_nonlinearity=None,

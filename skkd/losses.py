@@ -89,10 +89,13 @@ def kl_divergence(
     """
     log_p_teacher = _scaled_log_probs(teacher_logits, temperature)
     log_p_student = _scaled_log_probs(student_logits, temperature)
-    per_row = F.kl_div(log_p_student, log_p_teacher, reduction="none", log_target=True).sum(1)
-    per_row = per_row.clamp_min(0)  # rounding must not make a divergence negative
-    return _as_output_dtype(weighted_mean(per_row, sample_weight) * temperature**2,
-                            student_logits)
+    if sample_weight is None:
+        kl = F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True)
+    else:
+        kl = weighted_mean(F.kl_div(log_p_student, log_p_teacher, reduction="none",
+                                    log_target=True).sum(1), sample_weight)
+    # rounding must not make a divergence negative
+    return _as_output_dtype(kl.clamp_min(0) * temperature**2, student_logits)
 
 
 def soft_cross_entropy(

@@ -45,12 +45,14 @@ class ArrayDataset(torch.utils.data.Dataset):
 
     ``dataset[[i, j, ...]]`` returns one batch by fancy indexing, which is far
     cheaper than collating samples one by one. ``X`` may be an array or a
-    dict of arrays (sliced alike). Any array-like scikit-learn accepts works
+    dict of arrays (sliced alike). On a CUDA ``device``, the tensors are moved
+    there once when they take at most :data:`DEVICE_DATA_SHARE` of its free
+    memory, so no batch travels from the host. Any array-like scikit-learn accepts works
     (:func:`skkd.arrays.to_tensor`); the tensors may share the caller's
     memory, so write into them only through :meth:`writable`.
     """
 
-    def __init__(self, X: Any, y: Any = None) -> None:
+    def __init__(self, X: Any, y: Any = None, device: Any = None) -> None:
         self._borrowed: set[Any] = set()  # keys of tensors that may share the caller's memory
         if isinstance(X, Mapping):
             self.X: Any = {k: self._tensor(k, v) for k, v in X.items()}
@@ -59,6 +61,18 @@ class ArrayDataset(torch.utils.data.Dataset):
             self.X = self._tensor(None, X)
             self._len = len(self.X)
         self.y = None if y is None else arrays.to_tensor(y)
+        if _fits_on(device, self._nbytes()):
+            # rows, targets and teacher outputs travel to the device once per fit,
+            # not with every batch (copies: the caller's memory is not shared there)
+            self.X = ({k: v.to(device) for k, v in self.X.items()} if isinstance(self.X, dict)
+                      else self.X.to(device))
+            self.y = None if self.y is None else self.y.to(device)
+            self._borrowed.clear()
+
+    def _nbytes(self) -> int:
+        tensors = list(self.X.values()) if isinstance(self.X, dict) else [self.X]
+        tensors += [] if self.y is None else [self.y]
+        return sum(t.element_size() * t.nelement() for t in tensors)
 
     def _tensor(self, key: Any, value: Any) -> torch.Tensor:
         tensor, owned = arrays.tensor_of(value)
@@ -91,6 +105,18 @@ class ArrayDataset(torch.utils.data.Dataset):
         return Xb, yb
 
 
+#: The share of a device's free memory the training set may take there.
+DEVICE_DATA_SHARE = 0.5
+
+
+def _fits_on(device: Any, nbytes: int) -> bool:
+    """Whether ``nbytes`` of training data fit on the accelerator ``device`` (never the CPU)."""
+    if device is None or torch.device(device).type != "cuda":
+        return False
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    return nbytes <= DEVICE_DATA_SHARE * free
+
+
 class _IndexBatches:
     """Batches of indices as tensor slices of one (optionally shuffled) permutation."""
 
@@ -112,11 +138,16 @@ class _IndexBatches:
             yield order[i * self.batch_size : (i + 1) * self.batch_size]
 
 
-class BatchLoader(DataLoader):
-    """A ``DataLoader`` that asks an :class:`ArrayDataset` for whole batches.
+class BatchLoader:
+    """Whole batches of an :class:`ArrayDataset`, without ``DataLoader``'s per-batch machinery.
 
     Accepts skorch's ``iterator_train__*`` keywords (``shuffle``,
-    ``drop_last``, ``generator``, ``num_workers``, ...).
+    ``drop_last``, ``generator``, ...). With the defaults it yields
+    ``dataset[indices]`` itself, after drawing the one number a
+    ``DataLoader`` draws from the generator when iterated, so torch's random
+    stream (and so every seeded fit) is the one a ``DataLoader`` gives. Other
+    keywords (``num_workers``, ``pin_memory``, ``collate_fn``, ...) are handed
+    to a real ``DataLoader`` over the same batches.
     """
 
     def __init__(
@@ -132,9 +163,23 @@ class BatchLoader(DataLoader):
             # DataLoader draws a base seed when iterated; a private generator
             # keeps predict() from consuming torch's global random state.
             generator = torch.Generator()
-        sampler = _IndexBatches(len(dataset), batch_size, shuffle, drop_last, generator)
-        super().__init__(dataset, batch_size=None, sampler=sampler, generator=generator,
-                         **kwargs)
+        self.dataset, self.generator = dataset, generator
+        self.sampler = _IndexBatches(len(dataset), batch_size, shuffle, drop_last, generator)
+        self.loader = None if not kwargs else DataLoader(
+            dataset, batch_size=None, sampler=self.sampler, generator=generator, **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.loader is not None:
+            return iter(self.loader)
+        return self._batches()
+
+    def _batches(self) -> Iterator[Any]:
+        torch.empty((), dtype=torch.int64).random_(generator=self.generator)  # DataLoader's seed
+        for indices in self.sampler:
+            yield self.dataset[indices]
 
 
 class DistillationNet(NeuralNet):
@@ -164,6 +209,9 @@ class DistillationNet(NeuralNet):
     hint_plan : skkd.hints.HintPlan or None
         Feature distillation: the hint term is added to every training step's
         loss (not to ``valid_loss``); its adapters become ``hint_adapters_``.
+    has_unlabeled : bool, default=True
+        Whether any training row lacks a label (-1): when not, the hard loss
+        is the criterion on the whole batch, with no mask.
     fresh_transfer : skkd.transfer.FreshTransferSet or None
         At the start of every epoch but the one whose rows the training set
         holds, its ``draw(epoch)`` gives new rows and their teacher logits,
@@ -186,9 +234,12 @@ class DistillationNet(NeuralNet):
         augmentation=None,
         hint_plan=None,
         fresh_transfer=None,
+        has_unlabeled=True,
         **kwargs,
     ):
         super().__init__(module, criterion, **kwargs)
+        self.has_unlabeled = has_unlabeled
+        self._soft_nonfinite = None  # a device flag: a non-finite soft loss this epoch
         self.alpha = alpha
         self.temperature = temperature
         self.soft_loss = soft_loss
@@ -208,6 +259,13 @@ class DistillationNet(NeuralNet):
         if self.hint_plan is not None:
             self.hint_adapters_ = self.hint_plan.build_adapters()
         return self
+
+    def _set_training(self, training=True):
+        """skorch's, but a module already in the mode is left alone (it ran every step)."""
+        for name in self._modules + self._criteria:
+            module = getattr(self, name + "_")
+            if isinstance(module, torch.nn.Module) and module.training != training:
+                module.train(training)
 
     @property
     def distilling(self) -> bool:
@@ -338,8 +396,10 @@ class DistillationNet(NeuralNet):
         The fast path of ``predict`` and ``predict_proba``: the student runs in
         eval mode (as after skorch's ``forward``) under ``torch.inference_mode``,
         in chunks of :data:`PREDICT_ROWS` rows or ``batch_size`` if larger,
-        without skorch's per-batch DataLoader. A student's row results do not
-        depend on the batch they are in, so this equals skorch's ``forward``.
+        without skorch's per-batch DataLoader: up to 16,384 rows, exactly
+        ``module(X)``. skorch's ``forward`` ran ``batch_size`` rows at a time;
+        a matrix product's blocking depends on the batch's size, so values may
+        differ from it in the last float32 bits.
         """
         module = self.module_
         rows = len(X)
@@ -392,6 +452,10 @@ class DistillationNet(NeuralNet):
                 row_weights * criterion.weight[safe].to(weights.dtype))
             return (row_weights * per_row).sum() / total.sum().clamp_min(
                 torch.finfo(total.dtype).tiny)
+        if not self.has_unlabeled:  # no row of the training set lacks a label
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        if y_pred.device.type != "cpu":  # a masked mean: no host branch, no device sync
+            return self._hard_loss(y_pred, y_true, torch.ones_like(y_pred[:, 0]), X, training)
         if labeled.all():
             return super().get_loss(y_pred, y_true, X=X, training=training)
         if labeled.any():
@@ -428,12 +492,29 @@ class DistillationNet(NeuralNet):
                 f"KD loss {self.loss_name!r} returned {shape}; a loss must return a "
                 "scalar tensor (reduce over the batch)."
             )
-        if not torch.isfinite(soft):
-            raise FloatingPointError(
-                f"KD loss {self.loss_name!r} returned a non-finite value ({soft.item()}); "
-                "check its temperature, its loss__* options and the teacher's logits."
-            )
+        if soft.device.type == "cpu":
+            if not torch.isfinite(soft):
+                raise self._nonfinite_error(f"a non-finite value ({soft.item()})")
+        else:  # checked at the end of the epoch: a check here would sync every step
+            bad = ~torch.isfinite(soft.detach())
+            self._soft_nonfinite = bad if self._soft_nonfinite is None else (
+                self._soft_nonfinite | bad)
         return self.alpha * hard + (1 - self.alpha) * soft
+
+    def _nonfinite_error(self, what: str) -> FloatingPointError:
+        return FloatingPointError(
+            f"KD loss {self.loss_name!r} returned {what}; check its temperature, its "
+            "loss__* options and the teacher's logits."
+        )
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        flag, self._soft_nonfinite = self._soft_nonfinite, None
+        if flag is not None and bool(flag):
+            raise self._nonfinite_error(
+                f"a non-finite value in epoch {len(self.history)} (checked once per epoch on "
+                f"{flag.device.type})")
+        super().on_epoch_end(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
+                             **kwargs)
 
 
 def _has_teacher(X: Any) -> bool:

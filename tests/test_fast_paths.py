@@ -1,0 +1,90 @@
+"""The fast paths of predict and of the training loop give what the general ones give."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.utils.validation import validate_data
+from skorch.callbacks import Callback
+
+from skkd import DistilledClassifier
+
+
+@pytest.mark.parametrize("params", [
+    {"module__hidden_sizes": (32,), "module__dropout": 0.3},
+    {"module": "tabular-mlp", "module__hidden_sizes": (16,)},
+], ids=["mlp-dropout", "tabular-mlp"])
+def test_predict_is_one_forward_pass_of_the_student_in_eval_mode(params, digits, lr_teacher):
+    from scipy.special import softmax
+
+    X_train, X_test, y_train, _ = digits
+    clf = DistilledClassifier(lr_teacher, max_epochs=1, random_state=0, **params)
+    clf.fit(X_train, y_train)
+    module = clf.net_.module_
+    with torch.inference_mode():
+        logits = module.eval()(torch.from_numpy(X_test)).numpy()
+    module.train()
+    expected = softmax(logits.astype(np.float64), axis=1)
+    np.testing.assert_array_equal(clf.predict_proba(X_test), expected)
+    np.testing.assert_array_equal(clf.predict(X_test), clf.classes_[logits.argmax(1)])
+    assert not module.training  # eval mode after predict, as after skorch's forward
+    # skorch's forward runs batch_size rows at a time: the same values up to float32
+    # rounding (a matrix product's blocking depends on the batch's size)
+    chunked = clf.net_.forward(X_test, training=False).numpy()
+    np.testing.assert_allclose(logits, chunked, rtol=1e-5, atol=1e-6)
+
+
+def test_the_lean_batch_loop_trains_the_student_a_dataloader_trains(digits, lr_teacher):
+    X_train, X_test, y_train, _ = digits
+    params = {"max_epochs": 2, "random_state": 0, "module__dropout": 0.2, "alpha": 0.5}
+    lean = DistilledClassifier(lr_teacher, **params).fit(X_train, y_train)
+    # any DataLoader keyword hands the same batches to a real torch DataLoader
+    loader = DistilledClassifier(lr_teacher, iterator_train__num_workers=0,
+                                 iterator_valid__num_workers=0, **params).fit(X_train, y_train)
+    np.testing.assert_array_equal(lean.predict_proba(X_test), loader.predict_proba(X_test))
+    before = torch.random.get_rng_state()
+    lean.predict_proba(X_test)
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_callbacks_still_read_per_batch_history(digits):
+    X_train, _, y_train, _ = digits
+    seen = []
+
+    class BatchReader(Callback):
+        def on_batch_end(self, net, training=True, **kwargs):
+            if training:
+                seen.append(net.history[-1, "batches", -1, "train_loss"])
+
+    clf = DistilledClassifier(max_epochs=1, batch_size=256, callbacks=[BatchReader()])
+    clf.fit(X_train, y_train)
+    assert len(seen) == -(-len(X_train) // 256) and all(np.isfinite(seen))
+
+
+def test_a_non_finite_soft_loss_on_an_accelerator_is_reported_at_the_epoch_end(digits):
+    X_train, _, y_train, _ = digits
+    clf = DistilledClassifier(max_epochs=1).fit(X_train, y_train)
+    net = clf.net_
+    net._soft_nonfinite = torch.tensor(True)  # what get_loss records off the CPU
+    with pytest.raises(FloatingPointError, match="non-finite value in epoch 1"):
+        net.on_epoch_end(net)
+    assert net._soft_nonfinite is None
+
+
+def test_plain_rows_skip_validation_only_when_it_has_nothing_to_say(digits):
+    pd = pytest.importorskip("pandas")
+    X_train, X_test, y_train, _ = digits
+    clf = DistilledClassifier(max_epochs=1).fit(X_train, y_train)
+    for rows in (X_test, X_test.astype(np.float64), X_test[:1]):
+        np.testing.assert_array_equal(clf._validated_rows(rows),
+                                      validate_data(clf, rows, reset=False, dtype=np.float32))
+    bad = X_test.copy()
+    bad[3, 5] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        clf.predict(bad)
+    with pytest.raises(ValueError, match="X has 63 features, but DistilledClassifier is "
+                                         "expecting 64 features"):
+        clf.predict(X_test[:, 1:])
+    framed = DistilledClassifier(max_epochs=1).fit(pd.DataFrame(X_train).add_prefix("f"),
+                                                   y_train)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        framed.predict(X_test)
