@@ -345,16 +345,17 @@ def plugins_command(args: argparse.Namespace) -> int:
 
 
 _EXPORT_DESCRIPTION = """\
-Convert a DistilledClassifier, or a Pipeline ending in one, to ONNX with skl2onnx
-(pip install 'skkd[onnx]').
+Convert a DistilledClassifier or a DistilledRegressor, or a Pipeline ending in one,
+to ONNX with skl2onnx (pip install 'skkd[onnx]'). A regressor's ONNX output is
+'variable', predictions of shape (N, n_outputs) ((N, 1) for one target).
 
 MODEL is one of:
   a student file written by skkd.save_student (safe: read with
     torch.load(weights_only=True), tensors and plain data only; no code from the
     file runs; a student whose module is a registered name, e.g. 'mlp');
-  a pickle or joblib file (a DistilledClassifier or a Pipeline). UNSAFE with
-    files you did not write: unpickling runs any code the file holds, before
-    skkd can check what it is. Only pass pickles you trust.
+  a pickle or joblib file (a DistilledClassifier, a DistilledRegressor or a
+    Pipeline). UNSAFE with files you did not write: unpickling runs any code
+    the file holds, before skkd can check what it is. Only pass pickles you trust.
 The kind is told by content (a student file is a torch zip archive), not by name.
 """
 
@@ -362,7 +363,8 @@ _EXPORT_EPILOG = """\
 exit status:
   0  OUT written (and, with --check, onnxruntime agrees with scikit-learn)
   1  --check found a difference: labels differ, probabilities differ by more
-     than 1e-4, or onnxruntime cannot run OUT (OUT is written)
+     than 1e-4, a regressor's predictions differ by more than 1e-5 relative,
+     or onnxruntime cannot run OUT (OUT is written)
   2  usage error, one line on stderr, nothing written: a bad option, a MODEL
      that cannot be read or exported (e.g. its labels or a pipeline step), a
      --check file of the wrong shape or type, an OUT that cannot be written
@@ -464,15 +466,22 @@ def export_command(args: argparse.Namespace) -> int:
 
     from skkd.estimator import DistilledClassifier
     from skkd.export import compare_onnx, to_onnx
+    from skkd.regressor import DistilledRegressor
 
     model = _load_model(model_path)
     last = model.steps[-1][1] if hasattr(model, "steps") else model
-    if not isinstance(last, DistilledClassifier):
+    if not isinstance(last, DistilledClassifier | DistilledRegressor):
         raise _UsageError(f"argument MODEL: {model_path} holds a {type(model).__name__}; "
-                          "expected a DistilledClassifier or a Pipeline ending in one")
+                          "expected a DistilledClassifier, a DistilledRegressor or a "
+                          "Pipeline ending in one")
+    regressor = isinstance(last, DistilledRegressor)
+    if regressor and args.no_zipmap:
+        raise _UsageError(f"argument --no-zipmap: {model_path} holds a regressor, whose one "
+                          "output is a tensor of predictions ('variable'); --no-zipmap is "
+                          "for classifiers: leave it out")
     X = None if args.check is None else _load_check_rows(args.check, model)
     try:
-        onx = to_onnx(model, zipmap=not args.no_zipmap)
+        onx = to_onnx(model) if regressor else to_onnx(model, zipmap=not args.no_zipmap)
     except Exception as exc:  # noqa: BLE001 - skl2onnx raises many kinds for one cause
         raise _UsageError(f"argument MODEL: cannot export {model_path} to ONNX: "
                           f"{_first_line(exc)}") from None
@@ -486,11 +495,18 @@ def export_command(args: argparse.Namespace) -> int:
     if X is None:
         return 0
     try:
-        result = compare_onnx(model, onx, X, atol=1e-4)
+        result = (compare_onnx(model, onx, X, rtol=1e-5) if regressor
+                  else compare_onnx(model, onx, X, atol=1e-4))
     except Exception as exc:  # noqa: BLE001 - onnxruntime failing to run OUT fails the check
         print(f"check on {len(X)} rows of {args.check}: onnxruntime cannot run {out}: "
               f"{_first_line(exc)} (FAILED)")
         return 1
+    if regressor:
+        print(f"check on {result['rows']} rows of {args.check}: predictions, max |difference| "
+              f"{result['max_abs_diff']:.2e}, max relative difference "
+              f"{result['max_rel_diff']:.2e} ({'ok' if result['ok'] else 'FAILED'}, "
+              "tolerance 1e-5 relative)")
+        return 0 if result["ok"] else 1
     labels = ("equal" if result["labels_equal"] else
               f"DIFFER on {result['label_mismatches']} rows")
     print(f"check on {result['rows']} rows of {args.check}: labels {labels}, max "
@@ -552,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hide the progress bars (default: shown)")
     d.set_defaults(func=demo, parser=d)
     e = sub.add_parser(
-        "export", help="write a DistilledClassifier or Pipeline as ONNX",
+        "export", help="write a DistilledClassifier, DistilledRegressor or Pipeline as ONNX",
         description=_EXPORT_DESCRIPTION, epilog=_EXPORT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("model", metavar="MODEL",
@@ -561,11 +577,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--onnx", metavar="OUT", required=True, help="the ONNX file to write")
     e.add_argument("--check", metavar="X.npy", default=None,
                    help="rows to compare onnxruntime with scikit-learn on: equal labels, "
-                        "probabilities within 1e-4 (default: no check)")
+                        "probabilities within 1e-4; a regressor's predictions within 1e-5 "
+                        "relative (default: no check)")
     e.add_argument("--no-zipmap", action="store_true",
                    help="probabilities as an (N, n_classes) tensor, not one map per row; "
                         "needed by bool, floating-point and uint64 >= 2**63 labels, which "
-                        "keep their dtype (default: maps, skl2onnx's default)")
+                        "keep their dtype; classifiers only (default: maps, skl2onnx's "
+                        "default)")
     e.set_defaults(func=export_command, parser=e)
     p = sub.add_parser("plugins", help="list installed plugins and what they register")
     p.add_argument("--json", action="store_true",

@@ -1,14 +1,18 @@
-"""ONNX export of a fitted student, as a scikit-learn classifier, through skl2onnx.
+"""ONNX export of a fitted student, as a scikit-learn classifier or regressor, through skl2onnx.
 
 With the ``onnx`` extra installed (``pip install "skkd[onnx]"``), importing
-:class:`~skkd.DistilledClassifier` registers a skl2onnx converter for it, so
-``skl2onnx.to_onnx(model, X)`` converts a fitted ``DistilledClassifier`` and any
-``Pipeline`` that ends in one. The student's graph is exported by
-``torch.onnx``; the converter adds the softmax, the arg-max and the lookup of
-the original labels (strings included), and skl2onnx its usual classifier
-options (``zipmap``, ``nocl``). The teacher is never part of the graph.
+:class:`~skkd.DistilledClassifier` or :class:`~skkd.DistilledRegressor`
+registers a skl2onnx converter for it, so ``skl2onnx.to_onnx(model, X)``
+converts a fitted estimator and any ``Pipeline`` that ends in one. The
+student's graph is exported by ``torch.onnx``. For a classifier the converter
+adds the softmax, the arg-max and the lookup of the original labels (strings
+included), and skl2onnx its usual classifier options (``zipmap``, ``nocl``);
 onnxruntime returns the labels ``predict`` returns, or the export is refused
-(:func:`onnx_labels` says which labels ONNX can return, and with which options).
+(:func:`onnx_labels` says which labels ONNX can return, and with which
+options). For a regressor it adds the de-standardization (``Mul`` by
+``target_scale_``, ``Add`` of ``target_mean_``): one output, ``variable``, of
+shape ``(N, n_outputs_)`` (``(N, 1)`` for one target), as skl2onnx's own
+regressors give. The teacher is never part of the graph.
 """
 
 from __future__ import annotations
@@ -27,53 +31,23 @@ from skkd.exceptions import StudentError
 TORCH_MAX_OPSET = 20
 
 
-def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None, *,
-                  zipmap: bool | str = False, nocl: bool = False) -> Any:
-    """The student of a fitted ``DistilledClassifier`` as an ONNX model.
+def _is_regressor(estimator: Any) -> bool:
+    """Whether ``estimator`` (an instance or a class) is a scikit-learn regressor."""
+    from sklearn.base import RegressorMixin
 
-    Parameters
-    ----------
-    estimator : DistilledClassifier
-        Fitted.
-    opset : int, default=17
-        Target opset of the default domain (at most :data:`TORCH_MAX_OPSET`
-        is used for the student's own operators).
-    input_type : int or None, default=None
-        The ``onnx.TensorProto`` element type of the input rows; None is
-        float32. Other types are cast to float32 first.
-    zipmap : bool or "columns", default=False
-        Whether a ZipMap will key the probabilities by label (skl2onnx's
-        ``zipmap`` option): its keys are int64 or strings, so labels of other
-        types (bool, floating point, uint64 at or above ``2**63``) are then
-        refused; without it they keep ``classes_``'s dtype.
-    nocl : bool, default=False
-        skl2onnx's ``nocl`` option: output the index of each row's class
-        (int64) instead of its label.
+    if isinstance(estimator, type):
+        return issubclass(estimator, RegressorMixin)
+    return isinstance(estimator, RegressorMixin)
 
-    Returns
-    -------
-    onnx.ModelProto
-        Input ``X`` of shape ``(N, n_features_in_)``; outputs ``label`` (the
-        original labels, shape ``(N,)``: strings, int64 for integers, else
-        ``classes_``'s dtype) and ``probabilities`` (``(N, n_classes)``,
-        columns in ``classes_`` order; float64 when the input is, else
-        float32).
 
-    Raises
-    ------
-    skkd.StudentError
-        If ONNX cannot return the labels exactly as ``predict`` does (the
-        message names them and the fix), or if ``torch.onnx`` cannot export
-        the student module (the message names the module and the reason).
+def _torch_graph(estimator: Any, opset: int, input_type: int | None, output: str) -> Any:
+    """The student module of ``estimator`` as an ONNX model: input ``X``, output ``output``.
+
+    Rows of another element type than float32 are cast to float32 first.
     """
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
-    classes = np.asarray(estimator.classes_)
-    if nocl:
-        labels, label_type = np.arange(len(classes), dtype=np.int64), TensorProto.INT64
-    else:
-        labels, label_type = onnx_labels(classes, zipmap=zipmap)
     module = copy.deepcopy(estimator.net_.module_).cpu().eval()
     buffer = io.BytesIO()
     try:
@@ -89,8 +63,8 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
             warnings.filterwarnings("ignore", "Constant folding - Only steps=1")
             torch.onnx.export(
                 module, (torch.zeros(2, estimator.n_features_in_),), buffer, dynamo=False,
-                input_names=["X"], output_names=["logits"],
-                dynamic_axes={"X": {0: "N"}, "logits": {0: "N"}},
+                input_names=["X"], output_names=[output],
+                dynamic_axes={"X": {0: "N"}, output: {0: "N"}},
                 opset_version=min(opset, TORCH_MAX_OPSET),
             )
     except Exception as exc:  # torch raises many kinds; all mean "cannot export"
@@ -107,6 +81,71 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
             node.input[:] = ["X_float" if name == "X" else name for name in node.input]
         graph.node.insert(0, helper.make_node("Cast", ["X"], ["X_float"], name="cast_input",
                                               to=TensorProto.FLOAT))
+    return student
+
+
+def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None, *,
+                  zipmap: bool | str = False, nocl: bool = False) -> Any:
+    """The student of a fitted ``DistilledClassifier`` or ``DistilledRegressor`` as ONNX.
+
+    Parameters
+    ----------
+    estimator : DistilledClassifier or DistilledRegressor
+        Fitted.
+    opset : int, default=17
+        Target opset of the default domain (at most :data:`TORCH_MAX_OPSET`
+        is used for the student's own operators).
+    input_type : int or None, default=None
+        The ``onnx.TensorProto`` element type of the input rows; None is
+        float32. Other types are cast to float32 first.
+    zipmap : bool or "columns", default=False
+        Classifiers only: whether a ZipMap will key the probabilities by label
+        (skl2onnx's ``zipmap`` option): its keys are int64 or strings, so
+        labels of other types (bool, floating point, uint64 at or above
+        ``2**63``) are then refused; without it they keep ``classes_``'s
+        dtype.
+    nocl : bool, default=False
+        Classifiers only: skl2onnx's ``nocl`` option, output the index of
+        each row's class (int64) instead of its label.
+
+    Returns
+    -------
+    onnx.ModelProto
+        Input ``X`` of shape ``(N, n_features_in_)``. A classifier's outputs
+        are ``label`` (the original labels, shape ``(N,)``: strings, int64 for
+        integers, else ``classes_``'s dtype) and ``probabilities`` (``(N,
+        n_classes)``, columns in ``classes_`` order). A regressor's one output
+        is ``variable``, the predictions of shape ``(N, n_outputs_)`` (``(N,
+        1)`` for a 1-D target, as skl2onnx's regressors), the student's
+        outputs times ``target_scale_`` plus ``target_mean_``. Probabilities
+        and predictions are float64 when the input is, else float32.
+
+    Raises
+    ------
+    skkd.StudentError
+        If ONNX cannot return the labels exactly as ``predict`` does (the
+        message names them and the fix), or if ``torch.onnx`` cannot export
+        the student module (the message names the module and the reason).
+    ValueError
+        If ``zipmap`` or ``nocl`` is set for a regressor.
+    """
+    if _is_regressor(estimator):
+        if zipmap or nocl:
+            raise ValueError(
+                f"zipmap={zipmap!r}, nocl={nocl!r}: zipmap and nocl are classifier options, "
+                f"and {type(estimator).__name__} is a regressor (its one output, 'variable', "
+                "holds the predictions); leave them unset."
+            )
+        return _regressor_graph(estimator, opset, input_type)
+    from onnx import TensorProto, helper, numpy_helper
+
+    classes = np.asarray(estimator.classes_)
+    if nocl:
+        labels, label_type = np.arange(len(classes), dtype=np.int64), TensorProto.INT64
+    else:
+        labels, label_type = onnx_labels(classes, zipmap=zipmap)
+    student = _torch_graph(estimator, opset, input_type, "logits")
+    graph = student.graph
     if label_type == TensorProto.STRING:
         constant = helper.make_tensor("classes", label_type, [len(labels)], list(labels))
     else:
@@ -126,6 +165,41 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
         helper.make_tensor_value_info("label", label_type, ["N"]),
         helper.make_tensor_value_info("probabilities", proba_type, ["N", len(classes)]),
     ])
+    return student
+
+
+def _regressor_graph(estimator: Any, opset: int, input_type: int | None) -> Any:
+    """A regressor's student followed by ``Mul(target_scale_)`` and ``Add(target_mean_)``.
+
+    The arithmetic is done in the output's type: float64 for float64 rows (as
+    ``predict``), else float32.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    student = _torch_graph(estimator, opset, input_type, "outputs")
+    graph = student.graph
+    double = input_type == TensorProto.DOUBLE
+    dtype, out_type = (np.float64, TensorProto.DOUBLE) if double else (np.float32,
+                                                                       TensorProto.FLOAT)
+    n_outputs = int(estimator.n_outputs_)
+    graph.initializer.extend([
+        numpy_helper.from_array(np.asarray(estimator.target_scale_, dtype).reshape(1, -1),
+                                "target_scale"),
+        numpy_helper.from_array(np.asarray(estimator.target_mean_, dtype).reshape(1, -1),
+                                "target_mean"),
+    ])
+    source = "outputs"
+    if double:
+        graph.node.append(helper.make_node("Cast", ["outputs"], ["outputs_double"],
+                                           name="cast_outputs", to=TensorProto.DOUBLE))
+        source = "outputs_double"
+    graph.node.extend([
+        helper.make_node("Mul", [source, "target_scale"], ["scaled"], name="target_scale_mul"),
+        helper.make_node("Add", ["scaled", "target_mean"], ["variable"],
+                         name="target_mean_add"),
+    ])
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info("variable", out_type, ["N", n_outputs]))
     return student
 
 
@@ -238,33 +312,52 @@ def _name_absent_clip_bounds(graph: Any) -> None:
         graph.initializer.append(numpy_helper.from_array(np.array(value, np.float32), name))
 
 
-def to_onnx(model: Any, *, zipmap: bool | str = True, opset: int | None = None) -> Any:
-    """Convert a fitted ``DistilledClassifier``, or a ``Pipeline`` ending in one, to ONNX.
+def to_onnx(model: Any, *, zipmap: bool | str | None = None, opset: int | None = None) -> Any:
+    """Convert a fitted skkd estimator, or a ``Pipeline`` ending in one, to ONNX.
 
     A thin layer over ``skl2onnx.convert_sklearn``: the input is ``X``, float32
     rows of ``n_features_in_`` columns.
 
     Parameters
     ----------
-    model : DistilledClassifier or Pipeline
+    model : DistilledClassifier, DistilledRegressor or Pipeline
         Fitted.
-    zipmap : bool or "columns", default=True
-        skl2onnx's classifier option: True gives one ``{label: probability}``
-        map per row, False a ``(N, n_classes)`` tensor, ``"columns"`` one
-        output per class.
+    zipmap : bool, "columns" or None, default=None
+        skl2onnx's classifier option: True (what None means for a
+        classifier) gives one ``{label: probability}`` map per row, False a
+        ``(N, n_classes)`` tensor, ``"columns"`` one output per class. A
+        regressor has no such option: leave it None.
     opset : int or None, default=None
         Target opset; None is skl2onnx's newest tested one.
 
     Returns
     -------
     onnx.ModelProto
-        Input ``X``; outputs the labels and the probabilities.
+        Input ``X``. A classifier's outputs are the labels and the
+        probabilities; a regressor's one output is ``variable``, float32
+        predictions of shape ``(N, n_outputs_)`` (``(N, 1)`` for a 1-D
+        target).
 
     Raises
     ------
     skkd.StudentError
         If the labels cannot come back exactly with this ``zipmap`` (see
         :func:`onnx_labels`) or the student module cannot be exported.
+    ValueError
+        If ``model`` is not fitted, or ``zipmap`` is set for a regressor.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from skkd import DistilledRegressor
+    >>> from skkd.export import compare_onnx, to_onnx
+    >>> X, y = make_regression(200, 5, random_state=0)
+    >>> student = DistilledRegressor(max_epochs=2, random_state=0).fit(X, y)
+    >>> onx = to_onnx(student)
+    >>> [output.name for output in onx.graph.output]
+    ['variable']
+    >>> compare_onnx(student, onx, X)["ok"]
+    True
     """
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
@@ -273,44 +366,72 @@ def to_onnx(model: Any, *, zipmap: bool | str = True, opset: int | None = None) 
     if n_features is None:
         raise ValueError(f"{type(model).__name__} is not fitted, or has no n_features_in_.")
     last = model.steps[-1][1] if hasattr(model, "steps") else model
+    if _is_regressor(last):
+        if zipmap is not None:
+            raise ValueError(
+                f"zipmap={zipmap!r}: zipmap is a classifier option, and {type(last).__name__} "
+                "is a regressor (its one output, 'variable', holds the predictions); leave "
+                "zipmap unset."
+            )
+        options = None
+    else:
+        options = {id(last): {"zipmap": True if zipmap is None else zipmap}}
     return convert_sklearn(model, initial_types=[("X", FloatTensorType([None, n_features]))],
-                           target_opset=opset, options={id(last): {"zipmap": zipmap}})
+                           target_opset=opset, options=options)
 
 
-def compare_onnx(model: Any, onx: Any, X: Any, *, atol: float = 1e-4) -> dict[str, Any]:
+def compare_onnx(model: Any, onx: Any, X: Any, *, atol: float = 1e-4,
+                 rtol: float = 1e-5) -> dict[str, Any]:
     """Run ``onx`` with onnxruntime on ``X`` and compare it with ``model`` in scikit-learn.
 
-    What is compared is what a user receives: each label exactly as
-    onnxruntime returns it against ``model.predict``'s (same value and same
-    Python type once read from the arrays, so ``1`` is not ``True`` nor
-    ``1.0``, and an integer that wrapped around is a difference), and the
-    probabilities within ``atol``.
+    What is compared is what a user receives. For a classifier: each label
+    exactly as onnxruntime returns it against ``model.predict``'s (same value
+    and same Python type once read from the arrays, so ``1`` is not ``True``
+    nor ``1.0``, and an integer that wrapped around is a difference), and the
+    probabilities within ``atol``. For a regressor: the predictions, within
+    ``rtol`` relative to the size of each output's predictions.
 
     Parameters
     ----------
-    model : DistilledClassifier or Pipeline
+    model : DistilledClassifier, DistilledRegressor or Pipeline
         The fitted model ``onx`` was converted from.
     onx : onnx.ModelProto
         Its ONNX graph (ZipMap or not).
     X : array-like of shape (n_samples, n_features)
-        The rows to compare on, as float32.
+        The rows to compare on, as float32 (float64 for a graph whose input
+        is float64).
     atol : float, default=1e-4
-        The largest absolute probability difference that counts as equal.
+        Classifiers: the largest absolute probability difference that counts
+        as equal.
+    rtol : float, default=1e-5
+        Regressors: the largest relative difference that counts as equal.
 
     Returns
     -------
     dict
-        ``labels_equal`` (bool), ``label_mismatches`` (rows whose labels
-        differ), ``max_abs_proba_diff`` (float; inf when a ZipMap lacks one
-        of ``classes_``), ``rows`` and ``ok`` (labels equal and probabilities
-        within ``atol``).
+        For a classifier: ``labels_equal`` (bool), ``label_mismatches``
+        (rows whose labels differ), ``max_abs_proba_diff`` (float; inf when a
+        ZipMap lacks one of ``classes_``), ``rows`` and ``ok`` (labels equal
+        and probabilities within ``atol``). For a regressor:
+        ``max_abs_diff`` (the largest absolute difference of a prediction),
+        ``max_rel_diff`` (for each output, its largest absolute difference
+        divided by its largest absolute prediction, so that a prediction near
+        zero is not divided by itself; the largest over outputs), ``rows``
+        and ``ok`` (``max_rel_diff`` within ``rtol``); both differences are
+        inf when the shapes disagree, e.g. ``(N, n_outputs)`` against
+        ``(N,)`` of another length.
     """
     import onnxruntime
 
-    X = np.asarray(X, dtype=np.float32)
     session = onnxruntime.InferenceSession(onx.SerializeToString(),
                                            providers=["CPUExecutionProvider"])
-    labels, probabilities = session.run(None, {session.get_inputs()[0].name: X})[:2]
+    first = session.get_inputs()[0]
+    X = np.asarray(X, dtype=np.float64 if first.type == "tensor(double)" else np.float32)
+    last = model.steps[-1][1] if hasattr(model, "steps") else model
+    if _is_regressor(last):
+        return _compare_predictions(session.run(None, {first.name: X})[0], model.predict(X),
+                                    rtol)
+    labels, probabilities = session.run(None, {first.name: X})[:2]
     expected_proba = model.predict_proba(X)
     if isinstance(probabilities, list):  # ZipMap: one {label: probability} per row
         order = _python_values(model.classes_)
@@ -333,6 +454,28 @@ def compare_onnx(model: Any, onx: Any, X: Any, *, atol: float = 1e-4) -> dict[st
         "rows": len(X),
         "ok": mismatches == 0 and diff <= atol,
     }
+
+
+def _compare_predictions(got: Any, expected: Any, rtol: float) -> dict[str, Any]:
+    """:func:`compare_onnx`'s result for a regressor's predictions."""
+    expected = np.asarray(expected, dtype=np.float64)
+    rows = len(expected)
+    expected = expected.reshape(rows, -1)  # (N,) predictions are skl2onnx's (N, 1)
+    got = np.asarray(got, dtype=np.float64)
+    if got.size != expected.size or len(got) != rows:
+        abs_diff = rel_diff = float("inf")
+    else:
+        diff = np.abs(got.reshape(expected.shape) - expected)
+        abs_diff = float(np.max(diff, initial=0.0))
+        # NaN (a prediction ONNX could not compute) is a difference, not a pass
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        size = np.maximum(np.max(np.abs(expected), axis=0, initial=0.0),
+                          np.finfo(np.float64).tiny)
+        rel_diff = float(np.max(np.max(diff, axis=0, initial=0.0) / size, initial=0.0))
+        if np.isnan(abs_diff):
+            abs_diff = float("inf")
+    return {"max_abs_diff": abs_diff, "max_rel_diff": rel_diff, "rows": rows,
+            "ok": rel_diff <= rtol}
 
 
 def _python_values(values: Any) -> list[Any]:
@@ -380,18 +523,49 @@ def _converter(scope: Any, operator: Any, container: Any) -> None:
     add_onnx_graph(scope, operator, container, graph)
 
 
-def register_converter(estimator_class: type) -> None:
-    """Register the skl2onnx converter of ``estimator_class`` (``DistilledClassifier``).
+def _regressor_shape_calculator(operator: Any) -> None:
+    """``variable``: ``(N, n_outputs_)``, float64 for float64 rows, else float32."""
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    from skl2onnx.common.utils import check_input_and_output_numbers
 
-    ``skkd.estimator`` calls it on import when skl2onnx is installed.
+    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
+    tensor_type = (DoubleTensorType if isinstance(operator.inputs[0].type, DoubleTensorType)
+                   else FloatTensorType)
+    n_rows = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = tensor_type([n_rows, int(operator.raw_operator.n_outputs_)])
+
+
+def _regressor_converter(scope: Any, operator: Any, container: Any) -> None:
+    from skl2onnx.common.data_types import guess_proto_type
+    from skl2onnx.helpers.integration import add_onnx_graph
+
+    graph = student_graph(operator.raw_operator, container.target_opset,
+                          guess_proto_type(operator.inputs[0].type))
+    add_onnx_graph(scope, operator, container, graph)
+
+
+def register_converter(estimator_class: type) -> None:
+    """Register the skl2onnx converter of ``estimator_class``.
+
+    ``skkd.estimator`` (for ``DistilledClassifier``) and ``skkd.regressor``
+    (for ``DistilledRegressor``) call it on import when skl2onnx is
+    installed. A regressor's converter takes no options (skl2onnx refuses
+    ``zipmap`` for it).
 
     Parameters
     ----------
     estimator_class : type
-        The class skl2onnx maps to this converter.
+        The class skl2onnx maps to this converter: a classifier or a
+        regressor (a subclass of scikit-learn's ``RegressorMixin``).
     """
     from skl2onnx import update_registered_converter
 
+    if _is_regressor(estimator_class):
+        update_registered_converter(
+            estimator_class, "SkkdDistilledRegressor", _regressor_shape_calculator,
+            _regressor_converter, overwrite=True,
+        )
+        return
     update_registered_converter(
         estimator_class, "SkkdDistilledClassifier", _shape_calculator, _converter,
         options={"zipmap": [True, False, "columns"], "nocl": [True, False]},

@@ -3,13 +3,15 @@
 A pickle (``pickle``, ``joblib``) rebuilds objects by calling what the file
 names, so loading one runs any code it holds. :func:`save_student` writes
 instead, with ``torch.save``, the student's weights (``state_dict``) and plain
-values only: the fitted attributes (``classes_``, ``n_features_in_``,
-``feature_names_in_``, ``encoding_``, ...), the parameters that are plain
+values only: the fitted attributes (``classes_`` or ``target_mean_`` and
+``target_scale_``, ``n_features_in_``, ``feature_names_in_``, ``encoding_``,
+...), the estimator's class by name, the parameters that are plain
 values, the student module by its registered name, and the training history.
 :func:`load_student` reads them with ``torch.load(weights_only=True)``, which
 builds tensors and plain Python values and nothing else, then rebuilds the
-estimator from skkd's own code: a fitted ``DistilledClassifier`` without a
-teacher that predicts exactly as ``without_teacher()`` does and exports to ONNX.
+estimator from skkd's own code: a fitted ``DistilledClassifier`` or
+``DistilledRegressor`` without a teacher that predicts exactly as
+``without_teacher()`` does and exports to ONNX.
 """
 
 from __future__ import annotations
@@ -27,13 +29,20 @@ from sklearn.utils.validation import check_is_fitted
 from skkd._version import __version__
 from skkd.estimator import DistilledClassifier
 from skkd.params import validate_parameters
+from skkd.regressor import DistilledRegressor
 from skkd.seeding import RandomState
 
 #: The ``format`` entry of a student file.
 FORMAT = "skkd.student"
 
-#: The newest file layout this skkd writes and reads.
-FORMAT_VERSION = 1
+#: The newest file layout this skkd writes and reads. Version 2 added the
+#: ``estimator`` entry and regressors; a classifier's file is still written as
+#: version 1, which older skkd reads (a file without ``estimator`` is a classifier's).
+FORMAT_VERSION = 2
+
+#: The estimators a student file holds, by the name its ``estimator`` entry gives.
+_ESTIMATORS: dict[str, type] = {cls.__name__: cls
+                                for cls in (DistilledClassifier, DistilledRegressor)}
 
 _ARRAY_TAG = "__ndarray__"
 _DROPPED = object()  # what _plain_parts leaves out
@@ -101,7 +110,8 @@ def _qualified(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def save_student(estimator: DistilledClassifier, path: str | os.PathLike | IO[bytes]) -> None:
+def save_student(estimator: DistilledClassifier | DistilledRegressor,
+                 path: str | os.PathLike | IO[bytes]) -> None:
     """Write a fitted student as tensors and plain data, for :func:`load_student`.
 
     The file holds the student's weights, its fitted attributes, the
@@ -120,7 +130,7 @@ def save_student(estimator: DistilledClassifier, path: str | os.PathLike | IO[by
 
     Parameters
     ----------
-    estimator : DistilledClassifier
+    estimator : DistilledClassifier or DistilledRegressor
         Fitted; its teacher is left out.
     path : str, path-like or binary file
         Where to write (``torch.save``'s zip format).
@@ -128,8 +138,8 @@ def save_student(estimator: DistilledClassifier, path: str | os.PathLike | IO[by
     Raises
     ------
     TypeError
-        If ``estimator`` is not a ``DistilledClassifier`` (a ``Pipeline``,
-        a subclass).
+        If ``estimator`` is not a ``DistilledClassifier`` or a
+        ``DistilledRegressor`` (a ``Pipeline``, a subclass).
     sklearn.exceptions.NotFittedError
         If it is not fitted.
     ValueError
@@ -150,9 +160,10 @@ def save_student(estimator: DistilledClassifier, path: str | os.PathLike | IO[by
     >>> bool((loaded.predict_proba(X / 16) == student.predict_proba(X / 16)).all())
     True
     """
-    if type(estimator) is not DistilledClassifier:
+    if type(estimator) not in _ESTIMATORS.values():
         raise TypeError(
-            f"save_student saves a fitted DistilledClassifier; got {type(estimator).__name__}. "
+            f"save_student saves a fitted DistilledClassifier or DistilledRegressor; got "
+            f"{type(estimator).__name__}. "
             "For a Pipeline, save its last step with save_student and the steps before it "
             "with their own format (skops.io writes scikit-learn transformers safely), or "
             "export the whole pipeline to ONNX (skkd.export.to_onnx)."
@@ -203,9 +214,11 @@ def save_student(estimator: DistilledClassifier, path: str | os.PathLike | IO[by
             f"The student module {type(estimator.net_.module_).__name__}'s state_dict holds a "
             f"{exc} (extra state), which save_student cannot store as plain data."
         ) from None
+    regressor = type(estimator) is DistilledRegressor
     torch.save({
         "format": FORMAT,
-        "version": FORMAT_VERSION,
+        "version": 2 if regressor else 1,  # the oldest layout that holds this estimator
+        "estimator": type(estimator).__name__,
         "skkd_version": __version__,
         "torch_version": str(torch.__version__),
         "module": spec,
@@ -291,15 +304,16 @@ def _module_value(spec: dict[str, Any], module: Any, path: Any) -> Any:
 
 
 def load_student(path: str | os.PathLike | IO[bytes], *, module: Any = None,
-                 device: str | None = None) -> DistilledClassifier:
+                 device: str | None = None) -> DistilledClassifier | DistilledRegressor:
     """Read a file of :func:`save_student`; no code from the file runs.
 
     The file is read with ``torch.load(weights_only=True)`` (tensors and plain
     values only) and the estimator rebuilt from skkd's code: a fitted
-    ``DistilledClassifier`` with no teacher whose ``predict`` and
-    ``predict_proba`` are exactly those of the saved student's
-    ``without_teacher()``, that exports to ONNX, and that continues training
-    with ``warm_start=True`` (a fresh optimizer, as a slim copy's).
+    ``DistilledClassifier`` or ``DistilledRegressor`` (the one saved) with no
+    teacher whose ``predict`` (and a classifier's ``predict_proba``) are
+    exactly those of the saved student's ``without_teacher()``, that exports
+    to ONNX, and that continues training with ``warm_start=True`` (a fresh
+    optimizer, as a slim copy's).
 
     Parameters
     ----------
@@ -316,7 +330,7 @@ def load_student(path: str | os.PathLike | IO[bytes], *, module: Any = None,
 
     Returns
     -------
-    DistilledClassifier
+    DistilledClassifier or DistilledRegressor
         Fitted, without a teacher. Parameters that were not plain values
         (see :func:`save_student`) have their defaults.
 
@@ -332,6 +346,13 @@ def load_student(path: str | os.PathLike | IO[bytes], *, module: Any = None,
     See :func:`save_student`.
     """
     data = _read(path)
+    kind = data.get("estimator", "DistilledClassifier")  # version 1 files: classifiers
+    estimator_class = _ESTIMATORS.get(kind) if isinstance(kind, str) else None
+    if estimator_class is None:
+        raise ValueError(
+            f"{path}: its estimator entry {kind!r} is not one save_student writes "
+            f"({', '.join(_ESTIMATORS)})."
+        )
     params = _unplain(data["params"])
     params["module"] = _module_value(data["module"], module, path)
     if data.get("optimizer") is not None:
@@ -347,14 +368,16 @@ def load_student(path: str | os.PathLike | IO[bytes], *, module: Any = None,
             f"{path} holds a student on device {saved_device!r}, and CUDA is not available "
             "here: pass device='cpu' to load_student."
         )
-    estimator = DistilledClassifier(**params)
-    validate_parameters(estimator.get_params(deep=False))
+    estimator = estimator_class(**params)
+    validate_parameters(estimator.get_params(deep=False), estimator_class.__name__,
+                        estimator._parameter_overrides)
     fitted = _unplain(data["fitted"])
-    classes = fitted["classes_"]
+    for name, value in fitted.items():  # the width of the student's output reads them
+        setattr(estimator, name, value)
     encoding = dict(fitted.get("encoding_", {}))
-    net = estimator._build_net(int(fitted["n_features_in_"]), len(classes),
-                               {"alpha": estimator.alpha,
-                                "temperature": estimator.temperature}, encoding)
+    net = estimator._build_net(int(fitted["n_features_in_"]), estimator._n_outputs(),
+                               {"alpha": estimator.alpha, **estimator._soft_loss_params()},
+                               encoding)
     with torch.random.fork_rng(devices=[]):  # the initial weights drawn here are replaced
         net.initialize()
     try:
@@ -368,7 +391,7 @@ def load_student(path: str | os.PathLike | IO[bytes], *, module: Any = None,
     net.fitted_encoding = encoding
     net.history.extend(_unplain(data.get("history", [])))
     estimator._keep(net, RandomState(None, saved_device))
-    for name, value in fitted.items():
+    for name, value in fitted.items():  # the saved random state, not _keep's fresh one
         setattr(estimator, name, value)
     estimator.teacher_ = None
     return estimator

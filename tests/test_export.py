@@ -222,7 +222,8 @@ def test_the_export_command_refuses_what_it_cannot_export(tmp_path, digits, caps
     joblib.dump(LogisticRegression(max_iter=200).fit(X_train, y_train), tmp_path / "lr.pkl")
     for argv, message in (
         ([str(tmp_path / "lr.pkl")], "holds a LogisticRegression; expected a "
-                                     "DistilledClassifier or a Pipeline ending in one"),
+                                     "DistilledClassifier, a DistilledRegressor or a "
+                                     "Pipeline ending in one"),
         ([str(tmp_path / "missing.pkl")], "missing.pkl is not a file"),
     ):
         with pytest.raises(SystemExit) as exit_info:

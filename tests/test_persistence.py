@@ -174,8 +174,9 @@ def test_what_save_student_refuses(digits, forest_student, tmp_path):
     with pytest.raises(NotFittedError):
         save_student(DistilledClassifier(), tmp_path / "s.skkd")
     pipe = make_pipeline(StandardScaler(), DistilledClassifier(max_epochs=1))
-    with pytest.raises(TypeError, match="saves a fitted DistilledClassifier; got Pipeline. "
-                                        "For a Pipeline, save its last step"):
+    with pytest.raises(TypeError, match="saves a fitted DistilledClassifier or "
+                                        "DistilledRegressor; got Pipeline. For a Pipeline, "
+                                        "save its last step"):
         save_student(pipe.fit(X_train, y_train), tmp_path / "s.skkd")
     assert not (tmp_path / "s.skkd").exists()
 
