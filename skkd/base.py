@@ -206,6 +206,13 @@ class BaseDistiller(BaseEstimator):
 
     def _check_params(self) -> tuple[Callable[..., Any], str, Any, HintPlan | None]:
         """Validate every parameter before any data or teacher is touched."""
+        unknown = sorted(k for k in self._keyword_params if not k.startswith(tuple(PREFIXES)))
+        if unknown:  # e.g. a classifier's temperature given to the regressor
+            raise InvalidParameterError(
+                f"Unknown parameter {unknown[0]!r} for {type(self).__name__}; keyword "
+                f"parameters must start with one of {', '.join(PREFIXES)} (its other "
+                f"parameters: {', '.join(self._get_param_names())})."
+            )
         validate_parameters(self.get_params(deep=False), type(self).__name__,
                             self._parameter_overrides)
         check_callbacks_need_no_split(self.callbacks, self.train_split)
@@ -495,7 +502,7 @@ class BaseDistiller(BaseEstimator):
         if self.alpha < 1 and not _takes_keyword(soft_loss, "sample_weight"):
             raise InvalidParameterError(
                 f"loss {loss_name!r} takes no sample_weight keyword, so fit(sample_weight=...) "
-                "cannot weight its rows: use a built-in loss ('kl', 'soft_ce', 'mse'), or add "
+                "cannot weight its rows: use a built-in loss (they all take it), or add "
                 "sample_weight to the loss (see skkd.hookspecs.skkd_register_losses)."
             )
         return weights

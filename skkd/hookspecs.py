@@ -40,6 +40,15 @@ def skkd_register_losses(register):
     with ``sample_weight`` and a loss without that keyword fails before
     training, naming the loss.
 
+    ``DistilledRegressor`` finds its soft losses through this hook too, and
+    calls them as ``fn(student_outputs, teacher_outputs, *, y=None,
+    sample_weight=None, **options)``, without ``temperature``: standardized
+    predictions of shape ``(batch, n_outputs)``, ``y`` the standardized
+    targets (NaN for rows without one). A loss whose ``temperature`` has no
+    default is a classification loss: the regressor refuses it before
+    training, naming it. One whose ``temperature`` has a default, or that
+    takes none, serves both estimators (``"mse"``, ``"huber"``).
+
     Parameters
     ----------
     register : callable

@@ -116,7 +116,7 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
         Number of features seen in ``fit``.
     n_outputs_ : int
         Number of regression outputs (columns of ``y``).
-    target_mean_, target_scale_ : ndarray of shape (n_outputs_,)
+    target_mean_, target_scale_ : ndarray of shape (n_outputs,)
         The standardization of the targets: the student predicts
         ``(y - target_mean_) / target_scale_``.
     encoding_ : dict
@@ -275,8 +275,15 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
             raise ValueError("DistilledRegressor requires y to be passed, but the target y "
                              "is None.")
         X = validate_data(self, X, reset=reset, dtype=np.float32)
-        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y",
-                        ensure_all_finite="allow-nan" if self.unlabeled is not None else True)
+        try:
+            y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y",
+                            ensure_all_finite="allow-nan" if self.unlabeled is not None
+                            else True)
+        except ValueError as exc:
+            if "NaN" not in str(exc):
+                raise
+            raise ValueError(f"{exc} Pass unlabeled=float('nan') if NaN marks unlabeled rows "
+                             "(they then learn from the teacher alone).") from exc
         if y.ndim > 2:
             raise ValueError(f"y has shape {y.shape}; it must be (n_samples,) or "
                              "(n_samples, n_outputs).")

@@ -100,7 +100,7 @@ def test_unlabeled_rows_learn_from_the_teacher_and_score_ignores_them(data, ridg
     X, y = data
     partial = y.copy()
     partial[::2] = np.nan
-    with pytest.raises(ValueError, match="Input y contains NaN"):
+    with pytest.raises(ValueError, match=r"Input y contains NaN.*Pass unlabeled=float\('nan'\)"):
         DistilledRegressor(ridge, **FAST).fit(X, partial)
     clf = DistilledRegressor(ridge, unlabeled=np.nan, alpha=0.5, **FAST).fit(X, partial)
     assert clf.score(X, partial) == pytest.approx(clf.score(X[1::2], y[1::2]))
@@ -189,6 +189,9 @@ def test_what_a_regressor_cannot_use_is_refused(data, ridge):
         DistilledRegressor(ridge, augment="mixup", **FAST).fit(X, y)
     with pytest.raises(TeacherError, match="cannot predict"):
         DistilledRegressor(object(), **FAST).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="Unknown parameter 'temperature' for "
+                                                    "DistilledRegressor"):
+        DistilledRegressor(ridge, temperature=2.0, **FAST).fit(X, y)
 
 
 def test_munge_and_fresh_munge_train_and_a_failed_refit_keeps_the_student(data, ridge):
