@@ -225,10 +225,14 @@ def measure(name: str, teacher, student, X, y, Xt, yt, repeats: int) -> dict:
 
 def summarize(report: dict) -> str:
     m = report["machine"]
+    by_cpu: dict[str, list[str]] = {}  # a --keep run mixes cases measured on other machines
+    for name, case in report["cases"].items():
+        by_cpu.setdefault(case.get("machine", m)["cpu"], []).append(name)
+    where = "; ".join(f"{cpu} ({', '.join(names)})" for cpu, names in by_cpu.items())
     lines = [
         "# Shipping the student: size and latency against the teacher",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, onnxruntime "
+        f"Machines: {where}; {m['cores']} cores, torch {m['torch']}, onnxruntime "
         f"{report['onnxruntime']}, skkd {m['skkd']}. Every latency on one thread "
         "(torch, OpenMP/BLAS, onnxruntime); one row: median over "
         f"{report['repeats']} calls on different rows; batch: per row of a 1,000-row call.",
