@@ -674,8 +674,11 @@ class BaseDistiller(BaseEstimator):
         """
         if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _FAST_DTYPES
                 and X.shape[0] > 0 and X.shape[1] == self.n_features_in_
-                and not hasattr(self, "feature_names_in_")
-                # a finite sum proves every value finite (scikit-learn's own fast test)
-                and np.isfinite(X.sum())):
-            return X if X.dtype == np.float32 else X.astype(np.float32)
+                and not hasattr(self, "feature_names_in_")):
+            with np.errstate(over="ignore"):  # validate_data reports an overflow below
+                rows = X if X.dtype == np.float32 else X.astype(np.float32)
+            # a finite sum proves every value finite (scikit-learn's own fast test),
+            # after the cast: a float64 beyond float32's range becomes infinite
+            if np.isfinite(rows.sum()):
+                return rows
         return validate_data(self, X, reset=False, dtype=np.float32)

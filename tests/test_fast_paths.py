@@ -81,6 +81,10 @@ def test_plain_rows_skip_validation_only_when_it_has_nothing_to_say(digits):
     bad[3, 5] = np.nan
     with pytest.raises(ValueError, match="Input X contains NaN"):
         clf.predict(bad)
+    huge = X_test.astype(np.float64)
+    huge[0, 0] = 1e39  # finite in float64, infinite as the student's float32
+    with pytest.raises(ValueError, match="Input X contains infinity or a value too large"):
+        clf.predict(huge)
     with pytest.raises(ValueError, match="X has 63 features, but DistilledClassifier is "
                                          "expecting 64 features"):
         clf.predict(X_test[:, 1:])
