@@ -138,11 +138,41 @@ class BaseDistiller(BaseEstimator):
         """The width of the student's output (classes, or regression outputs)."""
         raise NotImplementedError
 
+    def _given_outputs(self, outputs: Any, y: np.ndarray, y_enc: np.ndarray) -> TeacherOutputs:
+        """``fit``'s precomputed teacher outputs, checked and scored."""
+        raise NotImplementedError
+
+    def _queried_outputs(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
+                         inference: str, *, sample_weight: Any,
+                         groups: Any) -> TeacherOutputs:
+        """The teacher's outputs: unfitted teachers' clones fitted, then queried and scored."""
+        raise NotImplementedError
+
+    def _trained_outputs(self, outputs: TeacherOutputs, y_enc: np.ndarray) -> TeacherOutputs:
+        """The teacher's outputs as the student trains on them (checked, rescaled)."""
+        return outputs
+
     def _teacher_step(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
                       teacher_logits: Any, inference: str, *, sample_weight: Any = None,
                       groups: Any = None) -> TeacherOutputs | None:
-        """Fit unfitted teachers' clones and compute the teacher's outputs, if needed."""
-        raise NotImplementedError
+        """Fit unfitted teachers' clones and compute the teacher's outputs, if needed.
+
+        Sets ``teacher_``, ``teacher_score_`` and ``teacher_scores_``.
+        """
+        self.teacher_ = None
+        self.teacher_score_ = None
+        self.teacher_scores_ = None
+        if self.alpha == 1 or (teacher_logits is None and self.teacher is None):
+            return None  # no soft term: the teacher is neither fitted nor queried
+        if teacher_logits is not None:
+            outputs = self._given_outputs(teacher_logits, y, y_enc)
+        else:
+            outputs = self._queried_outputs(X_teacher, y, y_enc, inference,
+                                            sample_weight=sample_weight, groups=groups)
+            self.teacher_ = outputs.fitted
+            self.teacher_scores_ = outputs.member_scores
+        self.teacher_score_ = outputs.score
+        return self._trained_outputs(outputs, y_enc)
 
     def _label_fresh(self, fresh: FreshTransferSet,
                      outputs: TeacherOutputs | None) -> FreshTransferSet:

@@ -376,33 +376,25 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
                                 batch_size=self.teacher_batch_size or self.batch_size,
                                 combine=self.teacher_combine)
 
-    def _teacher_step(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
-                      teacher_logits: Any, inference: str, *, sample_weight: Any = None,
-                      groups: Any = None) -> TeacherOutputs | None:
-        """Fit unfitted teachers' clones and compute the teacher's outputs, if needed."""
-        self.teacher_ = None
-        self.teacher_score_ = None
-        self.teacher_scores_ = None
-        if self.alpha == 1 or (teacher_logits is None and self.teacher is None):
-            return None  # no soft term: the teacher is neither fitted nor queried
+    def _given_outputs(self, outputs: Any, y: np.ndarray, y_enc: np.ndarray) -> TeacherOutputs:
         labeled = y_enc >= 0
-        if teacher_logits is not None:
-            logits = check_teacher_logits(teacher_logits, len(y_enc), len(self.classes_),
-                                          classes=self.classes_)
-            outputs = TeacherOutputs(logits, None,
-                                     score_teacher(logits[labeled], y_enc[labeled]))
-        else:
-            outputs = teacher_outputs(
-                self.teacher, X_teacher, y, y_enc, self.classes_,
-                inference=inference,
-                batch_size=self.teacher_batch_size or self.batch_size,
-                combine=self.teacher_combine, cv=self.teacher_cv,
-                sample_weight=sample_weight, groups=groups,
-            )
-            self.teacher_ = outputs.fitted
-            self.teacher_scores_ = outputs.member_scores
-        self.teacher_score_ = outputs.score
-        warn_if_near_chance(outputs.score, y_enc[labeled], len(self.classes_), stacklevel=4)
+        logits = check_teacher_logits(outputs, len(y_enc), len(self.classes_),
+                                      classes=self.classes_)
+        return TeacherOutputs(logits, None, score_teacher(logits[labeled], y_enc[labeled]))
+
+    def _queried_outputs(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
+                         inference: str, *, sample_weight: Any,
+                         groups: Any) -> TeacherOutputs:
+        return teacher_outputs(
+            self.teacher, X_teacher, y, y_enc, self.classes_,
+            inference=inference,
+            batch_size=self.teacher_batch_size or self.batch_size,
+            combine=self.teacher_combine, cv=self.teacher_cv,
+            sample_weight=sample_weight, groups=groups,
+        )
+
+    def _trained_outputs(self, outputs: TeacherOutputs, y_enc: np.ndarray) -> TeacherOutputs:
+        warn_if_near_chance(outputs.score, y_enc[y_enc >= 0], len(self.classes_))
         return outputs
 
     # -- prediction -------------------------------------------------------

@@ -55,21 +55,59 @@ def predictions(model: Any, X: Any, n_outputs: int, *, batch_size: int = 1024,
     except Exception as exc:
         raise TeacherError(f"The teacher {name} failed to predict on {n} rows: "
                            f"{type(exc).__name__}: {exc}") from exc
-    out = as_float32(out, source=f"The predictions of the teacher {name}",
-                     expected=f"({n}, {n_outputs})")
+    return check_predictions(out, n, n_outputs, f"The teacher {name} predicted")
+
+
+def check_predictions(values: Any, n_samples: int, n_outputs: int, source: str) -> np.ndarray:
+    """Teacher predictions as float32 of shape ``(n_samples, n_outputs)``, finite.
+
+    ``(n_samples,)`` is read as one output. ``source`` begins the messages
+    (``"teacher_predictions has"``, ``"The teacher Ridge predicted"``).
+
+    Raises
+    ------
+    skkd.TeacherError
+        For cells that are not numbers, another shape, or a value that is NaN,
+        infinite or beyond float32's range.
+    """
+    expected = f"({n_samples}, {n_outputs})"
+    out = as_float32(values, source=source, expected=expected)
     if out.ndim == 1:
         out = out.reshape(-1, 1)
-    if out.shape != (n, n_outputs):
+    if out.shape != (n_samples, n_outputs):
         raise TeacherError(
-            f"The teacher {name} predicted shape {tuple(out.shape)} for {n} rows; y has "
-            f"{n_outputs} output(s), so it must predict ({n}, {n_outputs})"
-            f"{f' or ({n},)' if n_outputs == 1 else ''}."
+            f"{source} shape {tuple(out.shape)} for {n_samples} rows; y has {n_outputs} "
+            f"output(s), so it must be {expected}"
+            f"{f' or ({n_samples},)' if n_outputs == 1 else ''}, in y's units."
         )
     if not np.isfinite(out).all():
         row, col = (int(i) for i in np.argwhere(~np.isfinite(out))[0])
-        raise TeacherError(f"The teacher {name} predicted {out[row, col]} for row {row}, "
-                           f"output {col}: teacher predictions must be finite.")
+        raise TeacherError(f"{source} {out[row, col]} for row {row}, output {col}: teacher "
+                           "predictions must be finite.")
     return out
+
+
+def teacher_predictions(teacher: Any, X: Any, n_outputs: int, *,
+                        batch_size: int = 1024) -> np.ndarray:
+    """A fitted teacher's (or ensemble's) predictions on ``X``, float32, ``(n, n_outputs)``.
+
+    What :func:`regression_outputs` computes for rows it did not fit on: each
+    member predicts, ensembles combine inside out with their weights.
+    """
+    root = TeacherNode(teacher)
+    outs = {id(leaf): predictions(leaf.fitted, X, n_outputs, batch_size=batch_size,
+                                  name=leaf.describe()) for leaf in root.leaves()}
+    return _combined(root, outs)[0]
+
+
+def _combined(root: TeacherNode, outs: dict[int, np.ndarray]
+              ) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """The teacher's predictions from its leaves' (``outs``), and its outer members'."""
+    if root.is_leaf:
+        return outs[id(root)], None
+    assert root.weights is not None
+    members = [c.combined(lambda leaf: outs[id(leaf)], "logits") for c in root.children]
+    return np.asarray(combine_logits(members, root.weights, "logits"), np.float32), members
 
 
 def regression_outputs(teacher: Any, X: Any, y: np.ndarray, labeled: np.ndarray, *,
@@ -132,14 +170,8 @@ def regression_outputs(teacher: Any, X: Any, y: np.ndarray, labeled: np.ndarray,
                          n_outputs, batch_size)
     fitter.warn_unweighted()
     spec = root.rebuild()
-    member_scores = None
-    if root.is_leaf:
-        combined = outs[id(root)]
-    else:
-        assert root.weights is not None
-        members = [c.combined(lambda leaf: outs[id(leaf)], "logits") for c in root.children]
-        combined = np.asarray(combine_logits(members, root.weights, "logits"), np.float32)
-        member_scores = [_r2(y[rows], m[rows]) for m in members]
+    combined, members = _combined(root, outs)
+    member_scores = None if members is None else [_r2(y[rows], m[rows]) for m in members]
     return TeacherOutputs(combined, None, _r2(y[rows], combined[rows]), member_scores, spec)
 
 

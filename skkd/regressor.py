@@ -19,8 +19,7 @@ from skkd.base import BaseDistiller
 from skkd.exceptions import InvalidParameterError
 from skkd.hints import HintPlan
 from skkd.net import RegressionNet
-from skkd.outputs import as_float32
-from skkd.regression_teachers import regression_outputs
+from skkd.regression_teachers import check_predictions, regression_outputs, teacher_predictions
 from skkd.teachers import TeacherOutputs
 from skkd.transfer import FreshTransferSet
 
@@ -329,36 +328,21 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
     def _n_outputs(self) -> int:
         return self.n_outputs_
 
-    def _teacher_step(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
-                      teacher_logits: Any, inference: str, *, sample_weight: Any = None,
-                      groups: Any = None) -> TeacherOutputs | None:
-        self.teacher_ = None
-        self.teacher_score_ = None
-        self.teacher_scores_ = None
-        if self.alpha == 1 or (teacher_logits is None and self.teacher is None):
-            return None
+    def _given_outputs(self, outputs: Any, y: np.ndarray, y_enc: np.ndarray) -> TeacherOutputs:
         labeled = self._labeled(y_enc)
-        targets = y.reshape(len(y), -1)
-        if teacher_logits is not None:
-            raw = as_float32(teacher_logits, source="teacher_predictions",
-                             expected=f"({len(y)}, {self.n_outputs_})")
-            raw = raw.reshape(len(y), -1) if raw.ndim == 1 else raw
-            if raw.shape != (len(y), self.n_outputs_) or not np.isfinite(raw).all():
-                raise ValueError(
-                    f"teacher_predictions has shape {raw.shape}"
-                    f"{'' if np.isfinite(raw).all() else ' and non-finite values'}; it must "
-                    f"be finite, of shape ({len(y)}, {self.n_outputs_}) (or ({len(y)},) for "
-                    "one output), one prediction per row in y's units.")
-            outputs = TeacherOutputs(raw, None, float(r2_score(targets[labeled],
-                                                               raw[labeled])))
-        else:
-            outputs = regression_outputs(
-                self.teacher, X_teacher, targets, labeled,
-                batch_size=self.teacher_batch_size or self.batch_size, cv=self.teacher_cv,
-                groups=groups, sample_weight=sample_weight)
-            self.teacher_ = outputs.fitted
-            self.teacher_scores_ = outputs.member_scores
-        self.teacher_score_ = outputs.score
+        raw = check_predictions(outputs, len(y), self.n_outputs_, "teacher_predictions has")
+        return TeacherOutputs(raw, None, float(r2_score(y.reshape(len(y), -1)[labeled],
+                                                        raw[labeled])))
+
+    def _queried_outputs(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
+                         inference: str, *, sample_weight: Any,
+                         groups: Any) -> TeacherOutputs:
+        return regression_outputs(
+            self.teacher, X_teacher, y.reshape(len(y), -1), self._labeled(y_enc),
+            batch_size=self.teacher_batch_size or self.batch_size, cv=self.teacher_cv,
+            groups=groups, sample_weight=sample_weight)
+
+    def _trained_outputs(self, outputs: TeacherOutputs, y_enc: np.ndarray) -> TeacherOutputs:
         return outputs._replace(logits=self._standardize(outputs.logits))
 
     def _label_fresh(self, fresh: FreshTransferSet,
@@ -371,10 +355,8 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
         return fresh.label_by(labeler, batch_size)
 
     def _standardized_predictions(self, teacher: Any, X: Any, batch_size: int) -> np.ndarray:
-        root_predictions = regression_outputs(
-            teacher, X, np.full((len(X), self.n_outputs_), np.nan), np.zeros(len(X), bool),
-            batch_size=batch_size)
-        return self._standardize(root_predictions.logits)
+        return self._standardize(teacher_predictions(teacher, X, self.n_outputs_,
+                                                     batch_size=batch_size))
 
     # -- prediction -------------------------------------------------------
 

@@ -524,9 +524,11 @@ def score_teacher(logits: np.ndarray, y_enc: np.ndarray) -> float:
     return float(np.mean(np.argmax(logits, axis=1) == y_enc)) if len(y_enc) else float("nan")
 
 
-def warn_if_near_chance(score: float, y_enc: np.ndarray, n_classes: int,
-                        stacklevel: int = 2) -> None:
-    """Warn (:class:`~skkd.exceptions.TeacherNearChanceWarning`) near chance level."""
+def warn_if_near_chance(score: float, y_enc: np.ndarray, n_classes: int) -> None:
+    """Warn (:class:`~skkd.exceptions.TeacherNearChanceWarning`) near chance level.
+
+    The warning points at the first frame outside skkd (the user's ``fit``).
+    """
     chance = np.bincount(y_enc, minlength=n_classes).max() / max(len(y_enc), 1)
     if score < chance + 0.25 * (1 - chance):
         warnings.warn(
@@ -536,5 +538,5 @@ def warn_if_near_chance(score: float, y_enc: np.ndarray, n_classes: int,
             "outputs on its own inputs as fit(..., teacher_logits=...) "
             "(distilledclassifier__teacher_logits in a Pipeline).",
             TeacherNearChanceWarning,
-            stacklevel=stacklevel + 1,
+            stacklevel=_caller_level(),
         )
