@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
-from skorch.dataset import unpack_data
+from skorch.callbacks import Callback, EarlyStopping
+from skorch.dataset import get_len, unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
@@ -100,9 +100,20 @@ class ArrayDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, idx: Any) -> tuple[Any, torch.Tensor]:
         idx = torch.as_tensor(idx)  # a batch of indices (a tensor already from BatchLoader)
-        Xb = {k: v[idx] for k, v in self.X.items()} if isinstance(self.X, dict) else self.X[idx]
-        yb = self.y[idx] if self.y is not None else torch.zeros(idx.numel())
+        take = _take if idx.ndim == 1 else _index
+        Xb = ({k: take(v, idx) for k, v in self.X.items()} if isinstance(self.X, dict)
+              else take(self.X, idx))
+        yb = take(self.y, idx) if self.y is not None else torch.zeros(idx.numel())
         return Xb, yb
+
+
+def _take(tensor: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """``tensor[indices]`` for a 1-d index: ``index_select``, a third of indexing's cost."""
+    return tensor.index_select(0, indices.to(tensor.device))
+
+
+def _index(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    return tensor[index]
 
 
 #: The share of a device's free memory the training set may take there.
@@ -239,7 +250,8 @@ class DistillationNet(NeuralNet):
     ):
         super().__init__(module, criterion, **kwargs)
         self.has_unlabeled = has_unlabeled
-        self._soft_nonfinite = None  # a device flag: a non-finite soft loss this epoch
+        # the epoch's soft-loss values, checked for finiteness at its end (one device sync)
+        self._soft_values: list[torch.Tensor] | None = None
         self.alpha = alpha
         self.temperature = temperature
         self.soft_loss = soft_loss
@@ -302,11 +314,13 @@ class DistillationNet(NeuralNet):
             self.notify("on_train_end", X=X, y=y)
         finally:
             self.fresh_transfer = None  # it holds the teacher and the training rows
+            self._soft_values = None  # an interrupted epoch's
         return self
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
                                **kwargs)
+        self._soft_values = []
         epoch = len(self.history) - 1  # from 0, this epoch included
         if self.fresh_transfer is not None and self.fresh_transfer.epoch != epoch:
             self._load_fresh_transfer(dataset_train, epoch)
@@ -346,6 +360,57 @@ class DistillationNet(NeuralNet):
         """Whether skorch's ``EarlyStopping`` ended training (it raises KeyboardInterrupt)."""
         return any(isinstance(cb, EarlyStopping) and cb.misses_ == cb.patience
                    for _, cb in getattr(self, "callbacks_", []))
+
+    def _listeners(self, event: str) -> bool:
+        """Whether the net or a callback does anything on ``event`` (skorch's are no-ops)."""
+        if getattr(type(self), event) is not getattr(NeuralNet, event):
+            return True
+        return any(getattr(type(cb), event) is not getattr(Callback, event)
+                   for _, cb in self.callbacks_)
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch, without per-batch work that nothing reads.
+
+        When neither the net nor a callback acts on ``on_batch_begin``,
+        ``on_batch_end`` or ``on_grad_computed`` (skorch's defaults,
+        ``EarlyStopping``, ``Checkpoint``, ``LRScheduler`` stepping per
+        epoch), batches run without those notifications, and the batch
+        losses are read off the device once, at the end of the epoch: the
+        history holds the same per-batch ``{prefix}_loss`` and
+        ``{prefix}_batch_size`` records as skorch writes. Otherwise (a
+        ``ProgressBar``, ``EpochScoring``, ``GradientNormClipping``, a
+        scheduler stepping per batch, ...) this is skorch's loop.
+        """
+        if iterator is None:
+            return
+        if any(self._listeners(e) for e in ("on_batch_begin", "on_batch_end",
+                                            "on_grad_computed")):
+            super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+            return
+        step_fn = self._lean_train_step if step_fn == self.train_step else step_fn
+        losses, sizes = [], []
+        for batch in iterator:
+            losses.append(step_fn(batch, **fit_params)["loss"].detach())
+            sizes.append(get_len(batch[0]) if isinstance(batch, (tuple, list))
+                         else get_len(batch))
+        values = torch.stack(losses).tolist() if losses else []
+        self.history[-1]["batches"].extend(
+            {prefix + "_loss": v, prefix + "_batch_size": n}
+            for v, n in zip(values, sizes, strict=True))
+        self.history.record(prefix + "_batch_count", len(sizes))
+
+    def _lean_train_step(self, batch, **fit_params):
+        """skorch's ``train_step`` without the ``on_grad_computed`` notification."""
+        accumulator = self.get_train_step_accumulator()
+
+        def closure():
+            self._zero_grad_optimizer()
+            step = self.train_step_single(batch, **fit_params)
+            accumulator.store_step(step)
+            return step["loss"]
+
+        self._step_optimizer(closure)
+        return accumulator.get_step()
 
     def train_step_single(self, batch, **fit_params):
         if self.augmentation is None and self.hint_plan is None:
@@ -492,13 +557,10 @@ class DistillationNet(NeuralNet):
                 f"KD loss {self.loss_name!r} returned {shape}; a loss must return a "
                 "scalar tensor (reduce over the batch)."
             )
-        if soft.device.type == "cpu":
-            if not torch.isfinite(soft):
-                raise self._nonfinite_error(f"a non-finite value ({soft.item()})")
-        else:  # checked at the end of the epoch: a check here would sync every step
-            bad = ~torch.isfinite(soft.detach())
-            self._soft_nonfinite = bad if self._soft_nonfinite is None else (
-                self._soft_nonfinite | bad)
+        if self._soft_values is not None:  # in an epoch: checked at its end, not every step
+            self._soft_values.append(soft.detach())
+        elif not torch.isfinite(soft):
+            raise self._nonfinite_error(f"a non-finite value ({soft.item()})")
         return self.alpha * hard + (1 - self.alpha) * soft
 
     def _nonfinite_error(self, what: str) -> FloatingPointError:
@@ -508,11 +570,10 @@ class DistillationNet(NeuralNet):
         )
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        flag, self._soft_nonfinite = self._soft_nonfinite, None
-        if flag is not None and bool(flag):
+        values, self._soft_values = self._soft_values, None
+        if values and not bool(torch.isfinite(torch.stack(values)).all()):
             raise self._nonfinite_error(
-                f"a non-finite value in epoch {len(self.history)} (checked once per epoch on "
-                f"{flag.device.type})")
+                f"a non-finite value in epoch {len(self.history)} (checked at the epoch's end)")
         super().on_epoch_end(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
                              **kwargs)
 

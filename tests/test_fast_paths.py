@@ -60,14 +60,58 @@ def test_callbacks_still_read_per_batch_history(digits):
     assert len(seen) == -(-len(X_train) // 256) and all(np.isfinite(seen))
 
 
-def test_a_non_finite_soft_loss_on_an_accelerator_is_reported_at_the_epoch_end(digits):
+class _BatchListener(Callback):
+    """Acts on every batch: the net runs skorch's own epoch loop."""
+
+    def __init__(self):
+        self.batches = 0
+
+    def on_batch_end(self, net, **kwargs):
+        self.batches += 1
+
+
+def test_the_lean_epoch_records_the_history_skorchs_epoch_records(digits, lr_teacher):
+    from skorch.dataset import ValidSplit
+
+    X_train, X_test, y_train, _ = digits
+    params = {"max_epochs": 2, "random_state": 0, "alpha": 0.5, "batch_size": 64,
+              "train_split": ValidSplit(4)}
+    lean = DistilledClassifier(lr_teacher, **params).fit(X_train, y_train)
+    listener = _BatchListener()
+    skorchs = DistilledClassifier(lr_teacher, callbacks=[listener], **params)
+    skorchs.fit(X_train, y_train)
+    assert listener.batches == sum(len(h["batches"]) for h in skorchs.history_)
+    np.testing.assert_array_equal(lean.predict_proba(X_test), skorchs.predict_proba(X_test))
+    for lean_epoch, skorch_epoch in zip(lean.history_, skorchs.history_, strict=True):
+        assert lean_epoch["batches"] == skorch_epoch["batches"]
+        for key in ("train_loss", "valid_loss", "train_batch_count", "valid_batch_count"):
+            assert lean_epoch[key] == skorch_epoch[key]
+
+
+def nan_on_the_third_batch():
+    calls = []
+
+    def loss(student_logits, teacher_logits, *, temperature, y=None):
+        calls.append(1)
+        value = (student_logits - teacher_logits).square().mean()
+        return value * float("nan") if len(calls) == 3 else value
+
+    return loss
+
+
+@pytest.mark.parametrize("callbacks", [[], [_BatchListener()]], ids=["lean", "skorch-loop"])
+def test_a_non_finite_soft_loss_mid_epoch_fails_the_fit_clearly(callbacks, digits, lr_teacher):
     X_train, _, y_train, _ = digits
-    clf = DistilledClassifier(max_epochs=1).fit(X_train, y_train)
-    net = clf.net_
-    net._soft_nonfinite = torch.tensor(True)  # what get_loss records off the CPU
-    with pytest.raises(FloatingPointError, match="non-finite value in epoch 1"):
-        net.on_epoch_end(net)
-    assert net._soft_nonfinite is None
+    clf = DistilledClassifier(lr_teacher, loss=nan_on_the_third_batch(), max_epochs=2,
+                              batch_size=64, callbacks=callbacks)
+    with pytest.raises(FloatingPointError, match="returned a non-finite value in epoch 1"):
+        clf.fit(X_train, y_train)
+    # outside an epoch, the net checks every call at once
+    net = DistilledClassifier(lr_teacher, max_epochs=1).fit(X_train, y_train).net_
+    net.soft_loss = lambda s, t, **kw: s.sum() + float("inf")
+    with pytest.raises(FloatingPointError, match=r"returned a non-finite value \(inf\)"):
+        net.get_loss(torch.zeros(2, 10), torch.zeros(2, dtype=torch.long),
+                     X={"X": torch.zeros(2, 64), "teacher_logits": torch.zeros(2, 10)})
 
 
 def test_plain_rows_skip_validation_only_when_it_has_nothing_to_say(digits):
