@@ -50,7 +50,7 @@ from skkd.params import (
     validate_parameters,
 )
 from skkd.plugins import get_hint_loss, get_loss, get_model
-from skkd.seeding import RandomState
+from skkd.seeding import RandomState, forked_cpu_rng
 from skkd.teachers import TeacherOutputs, is_unfitted_estimator, share_or_clone
 from skkd.transfer import (
     FreshTransferSet,
@@ -290,7 +290,7 @@ class BaseDistiller(BaseEstimator):
             return None
         options = self._params_with("module__")
         n_features, n_classes = X.shape[1], self._n_outputs()
-        with torch.random.fork_rng(devices=[]):
+        with forked_cpu_rng():
             try:
                 if isinstance(self.module, str):
                     return factory(n_features, n_classes, **options)
@@ -476,6 +476,7 @@ class BaseDistiller(BaseEstimator):
             "augmentation": augmentation if hasattr(augmentation, "augment_batch") else None,
             "hint_plan": hint_plan,
             # a batch augmentation may make rows without a label (mixup does)
+            "mixed_precision": self.mixed_precision,
             "has_unlabeled": bool((~self._labeled(y_enc)).any())
                              or hasattr(augmentation, "augment_batch"),
             "fresh_transfer": None if fresh is None else self._label_fresh(fresh, outputs),
@@ -579,6 +580,12 @@ class BaseDistiller(BaseEstimator):
                 f"device={self.device!r} cannot be used here ({exc}); pass device='cpu', or "
                 "a device torch can reach (torch.cuda.is_available())."
             ) from exc
+        if (self.mixed_precision == "bf16" and torch.device(self.device).type == "cuda"
+                and not torch.cuda.is_bf16_supported()):
+            raise InvalidParameterError(
+                f"mixed_precision='bf16': device={self.device!r} has no bfloat16 support; "
+                "use mixed_precision='fp16' or None."
+            )
         self._check_hard_loss()
         probe = None if continuing else self._probe_student(X, y_enc, encoded=True)
         if hasattr(augmentation, "augment_batch"):

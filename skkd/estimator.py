@@ -113,6 +113,11 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
     device : str, default="cpu"
         Torch device of the student. A torch teacher runs where its
         parameters are; nothing moves it.
+    mixed_precision : {None, "bf16", "fp16"}, default=None
+        Train the student's forward passes under ``torch.autocast`` to bfloat16
+        or float16 (the loss is computed in float32; ``"fp16"`` scales it with
+        a ``torch.amp.GradScaler``). Made for CUDA students (tensor cores);
+        on a CPU it is usually slower. ``predict`` runs in float32.
     train_split : callable or None, default=None
         skorch's internal validation split (e.g. ``skorch.dataset.ValidSplit(0.2)``);
         off by default so that ``GridSearchCV`` does not split twice.
@@ -229,6 +234,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         batch_size: int = 32,
         callbacks: Any = None,
         device: str = "cpu",
+        mixed_precision: str | None = None,
         train_split: Any = None,
         teacher_inference: str = "once",
         teacher_batch_size: int | None = None,
@@ -255,6 +261,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         self.batch_size = batch_size
         self.callbacks = callbacks
         self.device = device
+        self.mixed_precision = mixed_precision
         self.train_split = train_split
         self.teacher_inference = teacher_inference
         self.teacher_batch_size = teacher_batch_size

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 from skkd import arrays
 from skkd.exceptions import LossError, StudentError
 from skkd.hints import capture_features
-from skkd.transfer import augment_batch
+from skkd.transfer import augment_batch, check_deferred_values
 
 INPUT_KEY = "X"
 TEACHER_KEY = "teacher_logits"
@@ -38,6 +38,8 @@ HINT_KEY = "teacher_hint_{}"
 WEIGHT_KEY = "sample_weight"
 #: Rows per forward pass of ``predict`` (at least; ``batch_size`` if larger).
 PREDICT_ROWS = 16384
+#: ``mixed_precision`` -> the dtype the student's training forward pass autocasts to.
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class ArrayDataset(torch.utils.data.Dataset):
@@ -223,6 +225,13 @@ class DistillationNet(NeuralNet):
     has_unlabeled : bool, default=True
         Whether any training row lacks a label (-1): when not, the hard loss
         is the criterion on the whole batch, with no mask.
+    mixed_precision : {None, "bf16", "fp16"}, default=None
+        The student's forward passes in training and validation run under
+        ``torch.autocast`` to this dtype; the loss is computed in float32
+        from the outputs cast back. ``"fp16"`` scales the loss with a
+        ``torch.amp.GradScaler`` (``grad_scaler_``); the gradients are
+        unscaled before ``on_grad_computed``, so clipping sees true values.
+        ``predict`` runs in float32.
     fresh_transfer : skkd.transfer.FreshTransferSet or None
         At the start of every epoch but the one whose rows the training set
         holds, its ``draw(epoch)`` gives new rows and their teacher logits,
@@ -246,10 +255,13 @@ class DistillationNet(NeuralNet):
         hint_plan=None,
         fresh_transfer=None,
         has_unlabeled=True,
+        mixed_precision=None,
         **kwargs,
     ):
         super().__init__(module, criterion, **kwargs)
         self.has_unlabeled = has_unlabeled
+        self.mixed_precision = mixed_precision
+        self._augment_checks: list[torch.Tensor] | None = None  # deferred, off the CPU
         # the epoch's soft-loss values, checked for finiteness at its end (one device sync)
         self._soft_values: list[torch.Tensor] | None = None
         self.alpha = alpha
@@ -314,13 +326,14 @@ class DistillationNet(NeuralNet):
             self.notify("on_train_end", X=X, y=y)
         finally:
             self.fresh_transfer = None  # it holds the teacher and the training rows
-            self._soft_values = None  # an interrupted epoch's
+            self._soft_values = self._augment_checks = None  # an interrupted epoch's
         return self
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
                                **kwargs)
         self._soft_values = []
+        self._augment_checks = []
         epoch = len(self.history) - 1  # from 0, this epoch included
         if self.fresh_transfer is not None and self.fresh_transfer.epoch != epoch:
             self._load_fresh_transfer(dataset_train, epoch)
@@ -413,26 +426,76 @@ class DistillationNet(NeuralNet):
         return accumulator.get_step()
 
     def train_step_single(self, batch, **fit_params):
-        if self.augmentation is None and self.hint_plan is None:
-            return super().train_step_single(batch, **fit_params)
         self._set_training(True)
         Xi, yi = unpack_data(batch)
         if self.augmentation is not None:
-            Xi, yi = augment_batch(self.augmentation, to_tensor(Xi, device=self.device),
-                                   to_tensor(yi, device=self.device), self.n_classes)
+            xb = to_tensor(Xi, device=self.device)
+            # off the CPU, the values are checked at the epoch's end: here they would sync
+            deferred = self._augment_checks if xb.device.type != "cpu" else None
+            Xi, yi = augment_batch(self.augmentation, xb, to_tensor(yi, device=self.device),
+                                   self.n_classes, deferred=deferred)
         if self.hint_plan is None:
-            y_pred = self.infer(Xi, **fit_params)
+            y_pred = self._forward(Xi, **fit_params)
             loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         else:
             y_pred, loss = self._hinted_step(Xi, yi, **fit_params)
-        loss.backward()
+        self._backward(loss)
         return {"loss": loss, "y_pred": y_pred}
+
+    def validation_step(self, batch, **fit_params):
+        """skorch's, with the student's forward pass in ``mixed_precision``."""
+        self._set_training(False)
+        Xi, yi = unpack_data(batch)
+        with torch.no_grad():
+            y_pred = self._forward(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=False)
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _forward(self, x, **fit_params):
+        """The student's outputs in training, autocast with ``mixed_precision``, as float32."""
+        if self.mixed_precision is None:
+            return self.infer(x, **fit_params)
+        with self._autocast():
+            out = self.infer(x, **fit_params)
+        return out.float()
+
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(torch.device(self.device or "cpu").type,
+                              dtype=AUTOCAST_DTYPES[self.mixed_precision])
+
+    def _grad_scaler(self) -> torch.amp.GradScaler | None:
+        """The fp16 loss scaler (kept across fits of a warm start), or None."""
+        if self.mixed_precision != "fp16":
+            return None
+        if getattr(self, "grad_scaler_", None) is None:
+            self.grad_scaler_ = torch.amp.GradScaler(torch.device(self.device or "cpu").type)
+        return self.grad_scaler_
+
+    def _backward(self, loss: torch.Tensor) -> None:
+        scaler = self._grad_scaler()
+        if scaler is None:
+            loss.backward()
+            return
+        scaler.scale(loss).backward()
+        for name in self._optimizers:  # callbacks (clipping) read true gradients
+            scaler.unscale_(getattr(self, name + "_"))
+
+    def _step_optimizer(self, step_fn):
+        """skorch's; with fp16, one closure call, then the scaler steps every optimizer."""
+        scaler = self._grad_scaler()
+        if scaler is None:
+            return super()._step_optimizer(step_fn)
+        step_fn()  # a scaled step cannot re-run a closure (as LBFGS would)
+        for name in self._optimizers:
+            scaler.step(getattr(self, name + "_"))
+        scaler.update()
+        return None
 
     def _hinted_step(self, Xi, yi, **fit_params):
         """The forward pass and loss of a training step with the hint term added."""
         plan = self.hint_plan
         with capture_features(plan.student_modules(self.module_)) as student_records:
-            y_pred = self.infer(Xi, **fit_params)
+            y_pred = self._forward(Xi, **fit_params)
         if isinstance(Xi, Mapping) and HINT_KEY.format(0) in Xi:  # cached once in fit
             loss = self.get_loss(y_pred, yi, X=Xi, training=True)
             teacher_feats = [Xi[HINT_KEY.format(i)] for i in range(len(plan.hints))]
@@ -452,7 +515,8 @@ class DistillationNet(NeuralNet):
                 "hints: a student module named in hints did not run in the student's forward "
                 "pass, so it has no feature to distil."
             )
-        student_feats = [r[-1] for r in student_records]
+        student_feats = [r[-1] if self.mixed_precision is None else r[-1].float()
+                         for r in student_records]  # the hint term in float32
         return y_pred, loss + plan.term(student_feats, teacher_feats, self.hint_adapters_)
 
     def predict_outputs(self, X: Any) -> np.ndarray:
@@ -571,6 +635,10 @@ class DistillationNet(NeuralNet):
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         values, self._soft_values = self._soft_values, None
+        checks, self._augment_checks = self._augment_checks, None
+        if checks:
+            check_deferred_values(checks, self.augmentation, self.n_classes,
+                                  f"epoch {len(self.history)}")
         if values and not bool(torch.isfinite(torch.stack(values)).all()):
             raise self._nonfinite_error(
                 f"a non-finite value in epoch {len(self.history)} (checked at the epoch's end)")

@@ -102,6 +102,9 @@ PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
                   "or (name, callback) pairs)"),
     "device": (lambda v: v is None or isinstance(v, str | torch.device),
                "a torch device such as 'cpu' or 'cuda', or None"),
+    "mixed_precision": (lambda v: v is None or v in ("bf16", "fp16"),
+                        "None, 'bf16' or 'fp16' (torch.autocast of the student's training "
+                        "passes)"),
     "train_split": (lambda v: v is None or callable(v),
                     "None or a callable such as skorch.dataset.ValidSplit(0.2)"),
     "teacher_inference": (lambda v: v in ("once", "per_batch"), "'once' or 'per_batch'"),

@@ -30,7 +30,7 @@ from skkd._version import __version__
 from skkd.estimator import DistilledClassifier
 from skkd.params import validate_parameters
 from skkd.regressor import DistilledRegressor
-from skkd.seeding import RandomState
+from skkd.seeding import RandomState, forked_cpu_rng
 
 #: The ``format`` entry of a student file.
 FORMAT = "skkd.student"
@@ -378,7 +378,7 @@ def load_student(path: str | os.PathLike | IO[bytes], *, module: Any = None,
     net = estimator._build_net(int(fitted["n_features_in_"]), estimator._n_outputs(),
                                {"alpha": estimator.alpha, **estimator._soft_loss_params()},
                                encoding)
-    with torch.random.fork_rng(devices=[]):  # the initial weights drawn here are replaced
+    with forked_cpu_rng():  # the initial weights drawn here are replaced
         net.initialize()
     try:
         net.module_.load_state_dict(_unplain(data["state_dict"]))

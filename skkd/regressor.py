@@ -81,6 +81,11 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
         Passed to skorch.
     device : str, default="cpu"
         Torch device of the student.
+    mixed_precision : {None, "bf16", "fp16"}, default=None
+        Train the student's forward passes under ``torch.autocast`` to bfloat16
+        or float16 (the loss is computed in float32; ``"fp16"`` scales it with
+        a ``torch.amp.GradScaler``). Made for CUDA students (tensor cores);
+        on a CPU it is usually slower. ``predict`` runs in float32.
     train_split : callable or None, default=None
         skorch's internal validation split; off by default.
     teacher_batch_size : int or None, default=None
@@ -166,6 +171,7 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
         batch_size: int = 32,
         callbacks: Any = None,
         device: str = "cpu",
+        mixed_precision: str | None = None,
         train_split: Any = None,
         teacher_batch_size: int | None = None,
         teacher_cv: Any = None,
@@ -186,6 +192,7 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
         self.batch_size = batch_size
         self.callbacks = callbacks
         self.device = device
+        self.mixed_precision = mixed_precision
         self.train_split = train_split
         self.teacher_batch_size = teacher_batch_size
         self.teacher_cv = teacher_cv

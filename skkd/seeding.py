@@ -11,13 +11,27 @@ exactly where the previous one stopped.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from sklearn.utils import check_random_state
 
 _TRAINING_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def forked_cpu_rng() -> Iterator[None]:
+    """``torch.random.fork_rng`` of the CPU generator, under the training lock.
+
+    Draws inside leave torch's global state as it was. The lock matters:
+    restoring the state on the way out would otherwise rewind the generator
+    of a fit training in another thread, which then draws numbers twice.
+    """
+    with _TRAINING_LOCK, torch.random.fork_rng(devices=[]):
+        yield
 
 
 def _devices(device: Any) -> list[int]:

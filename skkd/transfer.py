@@ -25,6 +25,7 @@ from skkd.arrays import frame_like, is_frame, to_tensor
 from skkd.exceptions import InvalidParameterError, PluginError
 from skkd.params import check_options
 from skkd.plugins import get_augmentation
+from skkd.seeding import forked_cpu_rng
 from skkd.teachers import TeacherOutputs, teacher_logits
 
 # The name each augmentation was built under, for error messages.
@@ -274,19 +275,21 @@ def check_batch_augmentation(augmentation: Any, name: str, X: np.ndarray,
     y_enc : ndarray of shape (n_rows,)
         Their encoded labels (-1: unlabeled).
     """
-    with torch.random.fork_rng(devices=[]):
+    with forked_cpu_rng():
         augment_batch(augmentation, to_tensor(X), to_tensor(y_enc, dtype=torch.int64), None,
                       name=f"augment={name!r}")
 
 
 def augment_batch(augmentation: Any, xb: torch.Tensor, yb: torch.Tensor,
-                  n_classes: int | None, *, name: str | None = None
+                  n_classes: int | None, *, name: str | None = None,
+                  deferred: list[torch.Tensor] | None = None,
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """``augmentation.augment_batch(xb, yb)``, its result checked against the contract.
 
     The pair must be two tensors on ``xb``'s device with ``xb``'s and ``yb``'s
     dtypes: rows with ``xb``'s columns, as many labels as rows, each -1 or a
-    class code, and finite rows. The value checks share one device sync.
+    class code, and finite rows. The value checks share one device sync, or
+    none with ``deferred``.
 
     Parameters
     ----------
@@ -298,6 +301,9 @@ def augment_batch(augmentation: Any, xb: torch.Tensor, yb: torch.Tensor,
         The number of classes; None does not check the labels' upper bound.
     name : str or None, default=None
         How messages name the augmentation; None: :func:`describe`.
+    deferred : list or None, default=None
+        When a list, the value checks' outcome (a device tensor) is appended
+        to it instead of read, for :func:`check_deferred_values` to read once.
 
     Returns
     -------
@@ -343,8 +349,11 @@ def augment_batch(augmentation: Any, xb: torch.Tensor, yb: torch.Tensor,
     if x_new.device != xb.device or y_new.device != yb.device:
         raise broken(f"tensors on {x_new.device} and {y_new.device}")
     high = n_classes if n_classes is not None else torch.iinfo(torch.int64).max
-    bad_labels, non_finite = torch.stack([
-        ((y_new < -1) | (y_new >= high)).any(), ~torch.isfinite(x_new).all()]).tolist()
+    flags = torch.stack([((y_new < -1) | (y_new >= high)).any(), ~torch.isfinite(x_new).all()])
+    if deferred is not None:
+        deferred.append(flags)
+        return x_new, y_new
+    bad_labels, non_finite = flags.tolist()
     if bad_labels:
         wrong = y_new[(y_new < -1) | (y_new >= high)]
         raise broken(f"labels outside -1..{high - 1} (e.g. {int(wrong[0])})")
@@ -352,6 +361,41 @@ def augment_batch(augmentation: Any, xb: torch.Tensor, yb: torch.Tensor,
         count = int((~torch.isfinite(x_new)).sum())
         raise broken(f"rows holding NaN or infinity ({count} of {x_new.numel()} values)")
     return x_new, y_new
+
+
+def check_deferred_values(deferred: list[torch.Tensor], augmentation: Any,
+                          n_classes: int | None, when: str) -> None:
+    """Raise if a batch checked by ``augment_batch(..., deferred=...)`` broke the contract.
+
+    Parameters
+    ----------
+    deferred : list of torch.Tensor
+        The value checks' outcomes :func:`augment_batch` appended.
+    augmentation : object
+        The batch augmentation, for the message.
+    n_classes : int or None
+        The number of classes the labels were checked against.
+    when : str
+        Where the batches were made, for the message (e.g. ``"epoch 3"``).
+
+    Raises
+    ------
+    PluginError
+        If a batch's labels were outside ``-1..n_classes - 1`` or its rows not finite.
+    """
+    if not deferred:
+        return
+    bad_labels, non_finite = torch.stack(deferred).any(dim=0).tolist()
+    if bad_labels or non_finite:
+        what = " and ".join(
+            w for w, bad in ((f"labels outside -1..{n_classes - 1}" if n_classes else
+                              "labels below -1", bad_labels),
+                             ("rows holding NaN or infinity", non_finite)) if bad)
+        raise PluginError(
+            f"{describe(augmentation)} returned {what} in a batch of {when} (checked at the "
+            "epoch's end off the CPU); augment_batch(xb, yb) must return one label per row "
+            "(-1 or a class code) and finite rows (see skkd.hookspecs.skkd_register_augmentations)."
+        )
 
 
 def _what(obj: Any) -> str:
