@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from skkd.adapters import TorchTeacher
+from skkd.distributed import accelerator_device, print_on_rank_0
 from skkd.exceptions import InvalidParameterError
 from skkd.hints import (
     HINT_CACHE_BYTES,
@@ -224,7 +225,9 @@ class BaseDistiller(BaseEstimator):
         # A fitted teacher is shared, never copied: clone() would unfit a
         # scikit-learn model and deep-copy a torch module per candidate.
         teacher = share_or_clone(teacher)
-        cloned = type(self)(teacher, **{k: clone(v, safe=False) for k, v in params.items()})
+        # the accelerator stands for this process's place among the ranks: shared too
+        cloned = type(self)(teacher, **{k: v if k == "accelerator" else clone(v, safe=False)
+                                        for k, v in params.items()})
         if hasattr(self, "_metadata_request"):  # set_fit_request(teacher_logits=True)
             cloned._metadata_request = copy.deepcopy(self._metadata_request)
         return cloned
@@ -477,6 +480,7 @@ class BaseDistiller(BaseEstimator):
             "hint_plan": hint_plan,
             # a batch augmentation may make rows without a label (mixup does)
             "mixed_precision": self.mixed_precision,
+            "accelerator": self.accelerator,
             "has_unlabeled": bool((~self._labeled(y_enc)).any())
                              or hasattr(augmentation, "augment_batch"),
             "fresh_transfer": None if fresh is None else self._label_fresh(fresh, outputs),
@@ -503,7 +507,7 @@ class BaseDistiller(BaseEstimator):
         if weights is not None:
             X_fit = {**(X_fit if isinstance(X_fit, dict) else {INPUT_KEY: X}),
                      WEIGHT_KEY: weights}
-        return net, X_fit, y_enc, continuing, RandomState(self.random_state, self.device,
+        return net, X_fit, y_enc, continuing, RandomState(self.random_state, self._device(),
                                                           resume=resume)
 
     def _check_sample_weight(self, sample_weight: Any, X: np.ndarray, soft_loss: Any,
@@ -573,8 +577,15 @@ class BaseDistiller(BaseEstimator):
         Returns the probe student (None when continuing, and for a data-aware
         student, which learns its encoding after the teacher step).
         """
+        if self.accelerator is not None:
+            accelerator_device(self.accelerator, self.device)
+            if self.mixed_precision is not None:
+                raise InvalidParameterError(
+                    f"mixed_precision={self.mixed_precision!r} with an accelerator: set mixed "
+                    "precision on the Accelerator (Accelerator(mixed_precision='bf16')) instead."
+                )
         try:
-            torch.empty(0, device=self.device)
+            torch.empty(0, device=self._device())
         except (RuntimeError, AssertionError) as exc:
             raise InvalidParameterError(
                 f"device={self.device!r} cannot be used here ({exc}); pass device='cpu', or "
@@ -649,15 +660,23 @@ class BaseDistiller(BaseEstimator):
             iterator_train=BatchLoader,
             iterator_valid=BatchLoader,
             dataset=ArrayDataset,
-            dataset__device=self.device,
+            dataset__device=self._device(),
             train_split=self.train_split,
             callbacks=self.callbacks,
             predict_nonlinearity=None,
             verbose=self.verbose,
-            device=self.device,
+            device=self._device(),
+            **({} if self.accelerator is None
+               else {"callbacks__print_log__sink": print_on_rank_0}),
             **net_params,
             **self._criterion_options(forwarded, n_classes),
         )
+
+    def _device(self) -> Any:
+        """Where the student trains: the accelerator's device if there is one."""
+        if self.accelerator is not None:
+            return accelerator_device(self.accelerator, self.device)
+        return self.device
 
     def without_teacher(self) -> BaseDistiller:
         """A fitted copy that carries no teacher: the student alone, to ship.
@@ -684,7 +703,7 @@ class BaseDistiller(BaseEstimator):
         memo: dict[int, Any] = {id(obj): None for obj in (
             self.teacher, self.teacher_, net.online_teacher, net.augmentation,
             plan.teacher if plan is not None else None,
-            getattr(net, "optimizer_", None)) if obj is not None}
+            getattr(net, "optimizer_", None), self.accelerator) if obj is not None}
         state = {k: v for k, v in self.__dict__.items() if k not in ("teacher", "teacher_")}
         slim = type(self).__new__(type(self))
         slim.__dict__.update(copy.deepcopy(state, memo))

@@ -118,6 +118,14 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         or float16 (the loss is computed in float32; ``"fp16"`` scales it with
         a ``torch.amp.GradScaler``). Made for CUDA students (tensor cores);
         on a CPU it is usually slower. ``predict`` runs in float32.
+    accelerator : accelerate.Accelerator or None, default=None
+        Train one student across the processes ``torchrun`` started (one
+        machine or several): each rank trains on its share of every global
+        batch of ``batch_size`` rows, gradients are averaged (PyTorch's
+        ``DistributedDataParallel``), and every rank ends with the same
+        student. The student goes where the accelerator places it (leave
+        ``device`` at its kind, or None); on a machine without a GPU, pass
+        ``Accelerator(cpu=True)``. See the "Scale out" guide.
     train_split : callable or None, default=None
         skorch's internal validation split (e.g. ``skorch.dataset.ValidSplit(0.2)``);
         off by default so that ``GridSearchCV`` does not split twice.
@@ -235,6 +243,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         callbacks: Any = None,
         device: str = "cpu",
         mixed_precision: str | None = None,
+        accelerator: Any = None,
         train_split: Any = None,
         teacher_inference: str = "once",
         teacher_batch_size: int | None = None,
@@ -262,6 +271,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         self.callbacks = callbacks
         self.device = device
         self.mixed_precision = mixed_precision
+        self.accelerator = accelerator
         self.train_split = train_split
         self.teacher_inference = teacher_inference
         self.teacher_batch_size = teacher_batch_size

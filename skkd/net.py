@@ -27,7 +27,7 @@ from skorch.dataset import get_len, unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
-from skkd import arrays
+from skkd import arrays, distributed
 from skkd.exceptions import LossError, StudentError
 from skkd.hints import capture_features
 from skkd.transfer import augment_batch, check_deferred_values
@@ -131,16 +131,23 @@ def _fits_on(device: Any, nbytes: int) -> bool:
 
 
 class _IndexBatches:
-    """Batches of indices as tensor slices of one (optionally shuffled) permutation."""
+    """Batches of indices as tensor slices of one (optionally shuffled) permutation.
+
+    With ``shard=(rank, world)``, each batch is this rank's share of a global
+    batch: every ``world``-th index from ``rank`` (a last global batch with
+    fewer rows than ranks is dropped, so that no rank gets an empty one).
+    """
 
     def __init__(self, n: int, batch_size: int, shuffle: bool, drop_last: bool,
-                 generator: torch.Generator | None) -> None:
+                 generator: torch.Generator | None, shard: tuple[int, int] | None = None,
+                 ) -> None:
         self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
         self.drop_last, self.generator = drop_last, generator
+        self.rank, self.world = shard if shard is not None else (0, 1)
 
     def __len__(self) -> int:
         full, rest = divmod(self.n, self.batch_size)
-        return full + (1 if rest and not self.drop_last else 0)
+        return full + (1 if rest >= self.world and not self.drop_last else 0)
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         if self.shuffle:
@@ -148,7 +155,7 @@ class _IndexBatches:
         else:
             order = torch.arange(self.n)
         for i in range(len(self)):
-            yield order[i * self.batch_size : (i + 1) * self.batch_size]
+            yield order[i * self.batch_size : (i + 1) * self.batch_size][self.rank :: self.world]
 
 
 class BatchLoader:
@@ -160,7 +167,9 @@ class BatchLoader:
     ``DataLoader`` draws from the generator when iterated, so torch's random
     stream (and so every seeded fit) is the one a ``DataLoader`` gives. Other
     keywords (``num_workers``, ``pin_memory``, ``collate_fn``, ...) are handed
-    to a real ``DataLoader`` over the same batches.
+    to a real ``DataLoader`` over the same batches. ``shard=(rank, world)``
+    gives each rank of a data-parallel fit its share of every global batch of
+    ``batch_size`` rows (:mod:`skkd.distributed`).
     """
 
     def __init__(
@@ -170,6 +179,7 @@ class BatchLoader:
         shuffle: bool = False,
         drop_last: bool = False,
         generator: torch.Generator | None = None,
+        shard: tuple[int, int] | None = None,
         **kwargs: Any,
     ) -> None:
         if not shuffle and generator is None:
@@ -177,7 +187,8 @@ class BatchLoader:
             # keeps predict() from consuming torch's global random state.
             generator = torch.Generator()
         self.dataset, self.generator = dataset, generator
-        self.sampler = _IndexBatches(len(dataset), batch_size, shuffle, drop_last, generator)
+        self.sampler = _IndexBatches(len(dataset), batch_size, shuffle, drop_last, generator,
+                                     shard)
         self.loader = None if not kwargs else DataLoader(
             dataset, batch_size=None, sampler=self.sampler, generator=generator, **kwargs)
 
@@ -232,6 +243,11 @@ class DistillationNet(NeuralNet):
         ``torch.amp.GradScaler`` (``grad_scaler_``); the gradients are
         unscaled before ``on_grad_computed``, so clipping sees true values.
         ``predict`` runs in float32.
+    accelerator : accelerate.Accelerator or None, default=None
+        Data-parallel training (:mod:`skkd.distributed`): the student and its
+        optimizer are prepared by it for training and unwrapped after, each
+        rank trains on its share of every global batch, and the ranks agree on
+        the random state, the history and the non-finite check.
     fresh_transfer : skkd.transfer.FreshTransferSet or None
         At the start of every epoch but the one whose rows the training set
         holds, its ``draw(epoch)`` gives new rows and their teacher logits,
@@ -256,9 +272,11 @@ class DistillationNet(NeuralNet):
         fresh_transfer=None,
         has_unlabeled=True,
         mixed_precision=None,
+        accelerator=None,
         **kwargs,
     ):
         super().__init__(module, criterion, **kwargs)
+        self.accelerator = accelerator
         self.has_unlabeled = has_unlabeled
         self.mixed_precision = mixed_precision
         self._augment_checks: list[torch.Tensor] | None = None  # deferred, off the CPU
@@ -326,8 +344,34 @@ class DistillationNet(NeuralNet):
             self.notify("on_train_end", X=X, y=y)
         finally:
             self.fresh_transfer = None  # it holds the teacher and the training rows
+            if self.accelerator is not None:  # also after an error: a plain student
+                distributed.unwrap(self.accelerator, self)
             self._soft_values = self._augment_checks = None  # an interrupted epoch's
         return self
+
+    def get_iterator(self, dataset, training=False):
+        """skorch's; in a data-parallel fit, training batches are this rank's shares."""
+        accelerator = self.accelerator
+        if training and accelerator is not None and accelerator.num_processes > 1:
+            kwargs = self.get_params_for("iterator_train")
+            kwargs.setdefault("batch_size", self.batch_size)
+            if kwargs["batch_size"] == -1:
+                kwargs["batch_size"] = len(dataset)
+            return self.iterator_train(
+                dataset, shard=(accelerator.process_index, accelerator.num_processes),
+                **kwargs)
+        return super().get_iterator(dataset, training=training)
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        if self.accelerator is not None:
+            distributed.same_random_state(self.accelerator)
+            distributed.wrap(self.accelerator, self)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        if self.accelerator is not None:
+            distributed.unwrap(self.accelerator, self)
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
@@ -453,6 +497,9 @@ class DistillationNet(NeuralNet):
 
     def _forward(self, x, **fit_params):
         """The student's outputs in training, autocast with ``mixed_precision``, as float32."""
+        if self.accelerator is not None:  # its own mixed precision, if any
+            with self.accelerator.autocast():
+                return self.infer(x, **fit_params).float()
         if self.mixed_precision is None:
             return self.infer(x, **fit_params)
         with self._autocast():
@@ -472,6 +519,9 @@ class DistillationNet(NeuralNet):
         return self.grad_scaler_
 
     def _backward(self, loss: torch.Tensor) -> None:
+        if self.accelerator is not None:
+            self.accelerator.backward(loss)
+            return
         scaler = self._grad_scaler()
         if scaler is None:
             loss.backward()
@@ -482,6 +532,11 @@ class DistillationNet(NeuralNet):
 
     def _step_optimizer(self, step_fn):
         """skorch's; with fp16, one closure call, then the scaler steps every optimizer."""
+        if self.accelerator is not None:  # its optimizers may scale: no closure either
+            step_fn()
+            for name in self._optimizers:
+                getattr(self, name + "_").step()
+            return None
         scaler = self._grad_scaler()
         if scaler is None:
             return super()._step_optimizer(step_fn)
@@ -639,7 +694,11 @@ class DistillationNet(NeuralNet):
         if checks:
             check_deferred_values(checks, self.augmentation, self.n_classes,
                                   f"epoch {len(self.history)}")
-        if values and not bool(torch.isfinite(torch.stack(values)).all()):
+        bad = bool(values) and not bool(torch.isfinite(torch.stack(values)).all())
+        if self.accelerator is not None:  # every rank raises, or none does
+            distributed.agree_on_epoch(self.accelerator, self.history[-1]["batches"], "train")
+            bad = distributed.any_rank(self.accelerator, bad)
+        if bad:
             raise self._nonfinite_error(
                 f"a non-finite value in epoch {len(self.history)} (checked at the epoch's end)")
         super().on_epoch_end(net, dataset_train=dataset_train, dataset_valid=dataset_valid,

@@ -20,6 +20,7 @@ import torch
 from skorch.callbacks import Callback
 
 from skkd.arrays import to_tensor
+from skkd.distributed import is_accelerator
 from skkd.exceptions import InvalidParameterError
 
 
@@ -105,6 +106,8 @@ PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "mixed_precision": (lambda v: v is None or v in ("bf16", "fp16"),
                         "None, 'bf16' or 'fp16' (torch.autocast of the student's training "
                         "passes)"),
+    "accelerator": (lambda v: v is None or is_accelerator(v),
+                    "None or an accelerate.Accelerator (for torchrun-launched ranks)"),
     "train_split": (lambda v: v is None or callable(v),
                     "None or a callable such as skorch.dataset.ValidSplit(0.2)"),
     "teacher_inference": (lambda v: v in ("once", "per_batch"), "'once' or 'per_batch'"),

@@ -86,6 +86,14 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
         or float16 (the loss is computed in float32; ``"fp16"`` scales it with
         a ``torch.amp.GradScaler``). Made for CUDA students (tensor cores);
         on a CPU it is usually slower. ``predict`` runs in float32.
+    accelerator : accelerate.Accelerator or None, default=None
+        Train one student across the processes ``torchrun`` started (one
+        machine or several): each rank trains on its share of every global
+        batch of ``batch_size`` rows, gradients are averaged (PyTorch's
+        ``DistributedDataParallel``), and every rank ends with the same
+        student. The student goes where the accelerator places it (leave
+        ``device`` at its kind, or None); on a machine without a GPU, pass
+        ``Accelerator(cpu=True)``. See the "Scale out" guide.
     train_split : callable or None, default=None
         skorch's internal validation split; off by default.
     teacher_batch_size : int or None, default=None
@@ -172,6 +180,7 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
         callbacks: Any = None,
         device: str = "cpu",
         mixed_precision: str | None = None,
+        accelerator: Any = None,
         train_split: Any = None,
         teacher_batch_size: int | None = None,
         teacher_cv: Any = None,
@@ -193,6 +202,7 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
         self.callbacks = callbacks
         self.device = device
         self.mixed_precision = mixed_precision
+        self.accelerator = accelerator
         self.train_split = train_split
         self.teacher_batch_size = teacher_batch_size
         self.teacher_cv = teacher_cv

@@ -1,5 +1,7 @@
 """A search spread over a dask cluster gives the scores of a search in one process."""
 
+import json
+
 import joblib
 import numpy as np
 import pytest
@@ -28,3 +30,102 @@ def test_grid_search_on_a_dask_cluster_matches_n_jobs_1(digits):
     for key in ("split0_test_score", "split1_test_score"):
         np.testing.assert_array_equal(on_dask.cv_results_[key], serial.cv_results_[key])
     assert on_dask.best_params_ == serial.best_params_
+
+
+# ------------------------------------------------------------------ data-parallel fits
+
+def test_two_torchrun_ranks_train_the_student_one_process_trains(tmp_path, capfd):
+    import os
+    import pickle
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("accelerate")
+    import distributed_fit as rank_script
+
+    script = Path(rank_script.__file__)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+         "2", str(script), str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.count("train_loss") == 2  # two fits' logs, printed by rank 0 alone
+    assert sorted(p.name for p in tmp_path.glob("*.pkl")) == ["once.pkl", "per_batch.pkl"]
+    X, y = rank_script.data()
+    for inference in ("once", "per_batch"):
+        ranks = [torch.load(tmp_path / f"{inference}-rank{r}.pt") for r in (0, 1)]
+        records = [json.loads((tmp_path / f"{inference}-rank{r}.json").read_text())
+                   for r in (0, 1)]
+        assert records[0]["world"] == 2 and records[0]["module"] == "MLP"  # unwrapped
+        assert all(torch.equal(ranks[0][k], ranks[1][k]) for k in ranks[0])
+        assert records[0]["train_loss"] == records[1]["train_loss"]
+        # one process, the same global batches and seed: the same student up to rounding
+        alone = DistilledClassifier(rank_script.teacher(X, y), teacher_inference=inference,
+                                    **rank_script.PARAMS).fit(X, y)
+        for key, value in alone.net_.module_.state_dict().items():
+            torch.testing.assert_close(ranks[0][key], value, rtol=0, atol=1e-5)
+        np.testing.assert_allclose(records[0]["train_loss"],
+                                   alone.history_[:, "train_loss"], rtol=1e-6)
+        fitted = pickle.loads((tmp_path / f"{inference}.pkl").read_bytes())
+        np.testing.assert_array_equal(fitted.predict(X), alone.predict(X))
+        shipped = fitted.without_teacher()
+        assert shipped.accelerator is None and shipped.net_.accelerator is None
+        np.testing.assert_array_equal(shipped.predict(X), alone.predict(X))
+
+
+def test_one_process_with_an_accelerator_fits_what_it_fits_without(digits, lr_teacher):
+    accelerate = pytest.importorskip("accelerate")
+    X_train, X_test, y_train, _ = digits
+    params = {"max_epochs": 2, "random_state": 0, "alpha": 0.5}
+    plain = DistilledClassifier(lr_teacher, **params).fit(X_train, y_train)
+    accelerator = accelerate.Accelerator(cpu=True)
+    accelerated = DistilledClassifier(lr_teacher, accelerator=accelerator, **params)
+    accelerated.fit(X_train, y_train)
+    np.testing.assert_array_equal(accelerated.predict_proba(X_test), plain.predict_proba(X_test))
+    from sklearn.base import clone
+
+    assert clone(accelerated).accelerator is accelerator  # shared, as the teacher is
+
+
+@pytest.mark.parametrize(("params", "env", "match"), [
+    ({}, {"WORLD_SIZE": "2"}, r"one of 2 ranks.*Accelerator\(cpu=True\)"),
+    ({"device": "cuda"}, {}, r"device='cuda', but the accelerator places the student on cpu"),
+    ({"mixed_precision": "bf16"}, {}, r"set mixed precision on the Accelerator"),
+])
+def test_accelerator_mistakes_are_named(params, env, match, digits, lr_teacher, monkeypatch):
+    accelerate = pytest.importorskip("accelerate")
+    from skkd.exceptions import InvalidParameterError
+
+    X_train, _, y_train, _ = digits
+    accelerator = accelerate.Accelerator(cpu=True)  # made before WORLD_SIZE says otherwise
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(InvalidParameterError, match=match):
+        DistilledClassifier(lr_teacher, accelerator=accelerator, max_epochs=1,
+                            **params).fit(X_train, y_train)
+
+
+def test_rank_shares_of_a_global_batch_partition_it():
+    from skkd.net import _IndexBatches
+
+    def batches(shard):
+        gen = torch_generator()
+        return list(_IndexBatches(10, 4, True, False, gen, shard))
+
+    whole = batches(None)  # 4 + 4 + 2 rows
+    for world in (2, 3):
+        shares = [batches((rank, world)) for rank in range(world)]
+        kept = [b for b in whole if len(b) >= world]  # a last batch too small is dropped
+        assert {len(s) for s in shares} == {len(kept)}
+        for i, batch in enumerate(kept):
+            joined = sorted(int(j) for s in shares for j in s[i])
+            assert joined == sorted(int(j) for j in batch)
+
+
+def torch_generator():
+    import torch
+
+    return torch.Generator().manual_seed(0)

@@ -1,0 +1,133 @@
+"""Data-parallel training of one student across processes, through Hugging Face ``accelerate``.
+
+Every process (rank) runs the same ``fit`` on the same data, started by
+``torchrun`` (one machine or several). Each training step, the ranks draw the
+same global batch of ``batch_size`` rows and each takes every
+``num_processes``-th row of it; ``DistributedDataParallel`` (what
+``Accelerator.prepare_model`` wraps the student in) averages the gradients,
+so a step equals the one-process step on the whole global batch. What the
+ranks must agree on is made equal here: torch's random state (rank 0's, so
+the shuffles match), the epoch's batch losses in ``history_`` (averaged over
+the ranks, so ``EarlyStopping`` decides alike everywhere) and the check for
+non-finite losses (every rank raises, none waits forever for the others).
+
+The teacher is never a module of the net, so it is never wrapped: a frozen
+teacher in ``DistributedDataParallel`` would fail on a CPU. After training the
+student and optimizer are unwrapped, so the fitted estimator pickles.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from skkd.exceptions import InvalidParameterError
+
+
+def is_accelerator(value: Any) -> bool:
+    """Whether ``value`` looks like an ``accelerate.Accelerator`` (duck-typed: no import)."""
+    return all(hasattr(value, a) for a in ("prepare_model", "backward", "unwrap_model",
+                                           "num_processes", "process_index"))
+
+
+def accelerator_device(accelerator: Any, device: Any) -> torch.device:
+    """The student's device under ``accelerator``, checked against the ``device`` parameter.
+
+    Raises
+    ------
+    InvalidParameterError
+        If the processes were launched as several ranks but the accelerator runs
+        alone (on a machine without a GPU, ``Accelerator()`` without
+        ``cpu=True`` does so silently), or if ``device`` names another kind of
+        device than the accelerator's.
+    """
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and accelerator.num_processes == 1:
+        raise InvalidParameterError(
+            f"accelerator: this process was launched as one of {launched} ranks "
+            "(WORLD_SIZE), but the Accelerator runs alone, so every rank would train a "
+            "student of its own. On a machine without a GPU, create it with "
+            "Accelerator(cpu=True)."
+        )
+    placed = torch.device(accelerator.device)
+    if device is not None and torch.device(device).type != placed.type:
+        raise InvalidParameterError(
+            f"device={device!r}, but the accelerator places the student on {placed}: "
+            f"leave device to the Accelerator (device={placed.type!r} or None)."
+        )
+    return torch.device("cpu") if placed.type == "cpu" else placed  # not "cpu:0": pickles
+
+
+def print_on_rank_0(*args: Any, **kwargs: Any) -> None:
+    """``print`` in the first rank (``RANK`` 0, or no ``RANK``) only: skorch's log sink."""
+    if os.environ.get("RANK", "0") == "0":
+        print(*args, **kwargs)
+
+
+def same_random_state(accelerator: Any) -> None:
+    """Give every rank rank 0's torch CPU random state (one broadcast)."""
+    if accelerator.num_processes == 1:
+        return
+    from accelerate.utils import broadcast
+
+    state = torch.get_rng_state().to(accelerator.device)
+    torch.set_rng_state(broadcast(state, from_process=0).cpu())
+
+
+def wrap(accelerator: Any, net: Any) -> None:
+    """Prepare the net's trainable modules and its optimizers for data-parallel training."""
+    for name in net._modules:
+        module = getattr(net, name + "_")
+        if isinstance(module, torch.nn.Module) and any(
+                p.requires_grad for p in module.parameters()):
+            setattr(net, name + "_", accelerator.prepare_model(module))
+    for name in net._optimizers:
+        setattr(net, name + "_", accelerator.prepare_optimizer(getattr(net, name + "_")))
+
+
+def unwrap(accelerator: Any, net: Any) -> None:
+    """Undo :func:`wrap`: the plain student and optimizers, which pickle."""
+    for name in net._modules:
+        module = getattr(net, name + "_", None)
+        if isinstance(module, torch.nn.Module):
+            setattr(net, name + "_", accelerator.unwrap_model(module, keep_fp32_wrapper=False))
+    for name in net._optimizers:
+        optimizer = getattr(net, name + "_", None)
+        inner = getattr(optimizer, "optimizer", None)
+        if isinstance(inner, torch.optim.Optimizer):
+            setattr(net, name + "_", inner)
+
+
+def over_ranks(accelerator: Any, values: torch.Tensor, reduction: str) -> torch.Tensor:
+    """``values`` reduced (``"mean"`` or ``"sum"``) over the ranks; itself on one rank."""
+    if accelerator.num_processes == 1:
+        return values
+    return accelerator.reduce(values.to(accelerator.device), reduction=reduction).cpu()
+
+
+def agree_on_epoch(accelerator: Any, batches: list[dict], prefix: str) -> None:
+    """Write the ranks' mean ``{prefix}_loss`` and summed ``{prefix}_batch_size`` into ``batches``.
+
+    Each rank recorded its own share of every global batch; afterwards every
+    rank's history holds the same records, those of the global batches.
+    """
+    mine = [b for b in batches if prefix + "_loss" in b]
+    if accelerator.num_processes == 1 or not mine:
+        return
+    losses = over_ranks(accelerator, torch.tensor([b[prefix + "_loss"] for b in mine],
+                                                  dtype=torch.float64), "mean")
+    sizes = over_ranks(accelerator, torch.tensor([b[prefix + "_batch_size"] for b in mine]),
+                       "sum")
+    for b, loss, size in zip(mine, losses.tolist(), sizes.tolist(), strict=True):
+        b[prefix + "_loss"], b[prefix + "_batch_size"] = loss, int(size)
+
+
+def any_rank(accelerator: Any, flag: bool) -> bool:
+    """Whether ``flag`` holds on any rank."""
+    if accelerator.num_processes == 1:
+        return flag
+    total = accelerator.reduce(torch.tensor([float(flag)], device=accelerator.device),
+                               reduction="sum")
+    return bool(total.item() > 0)
