@@ -15,6 +15,7 @@ The one home of two conversions that fit, predict and the teachers all need:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -49,11 +50,17 @@ def tensor_of(x: Any, *, dtype: torch.dtype | None = None,
     copied = False
     if not arr.dtype.isnative:
         arr, copied = arr.astype(arr.dtype.newbyteorder("=")), True
-    elif not arr.flags.writeable or any(s < 0 for s in arr.strides):
-        # torch cannot view negative strides, and warns (once per process) when it
-        # views memory it may not write: a copy is both safe and silent.
+    elif any(s < 0 for s in arr.strides):  # torch cannot view negative strides
         arr, copied = np.array(arr, order="C", copy=True), True
-    tensor = torch.from_numpy(arr)
+    if arr.flags.writeable:
+        tensor = torch.from_numpy(arr)
+    else:
+        # read-only memory (a memory-mapped file opened "r"): viewed, not loaded
+        # whole; torch warns it may not be written, and skkd never writes a view
+        # (owned is False, so ArrayDataset.writable copies first)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            tensor = torch.from_numpy(arr)
     out = tensor.to(device=device, dtype=dtype)
     return out, copied or out is not tensor
 

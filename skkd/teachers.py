@@ -19,6 +19,7 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from skkd.adapters import PROBA_FLOOR, SklearnTeacher, Teacher, TorchTeacher, eval_mode
 from skkd.arrays import frame_like, to_tensor
+from skkd.dask_outputs import dask_logits, is_dask
 from skkd.ensembles import COMBINE, TeacherNode, as_ensemble, class_message, combine_logits
 from skkd.exceptions import (
     InvalidParameterError,
@@ -447,8 +448,10 @@ def teacher_logits(teacher: Any, X: Any, *, classes: Any = None, batch_size: int
     teacher : object, list, tuple or EnsembleTeacher
         A fitted teacher of any supported kind, or several (ensembles may
         nest, see :class:`~skkd.EnsembleTeacher`).
-    X : array-like or DataFrame
-        The rows, as the teacher expects them.
+    X : array-like, DataFrame, dask array or dask DataFrame
+        The rows, as the teacher expects them. On a dask collection the
+        outputs are computed per partition on the cluster
+        (:mod:`skkd.dask_outputs`) and returned as a dask array.
     classes : array-like or None, default=None
         The column order: the student's ``classes_``, i.e. the sorted labels of
         ``y``. None uses the teacher's sorted ``classes_`` (a torch teacher's
@@ -460,7 +463,7 @@ def teacher_logits(teacher: Any, X: Any, *, classes: Any = None, batch_size: int
 
     Returns
     -------
-    ndarray of shape (n_samples, n_classes), float32
+    ndarray (dask array for dask ``X``) of shape (n_samples, n_classes), float32
         Log-probabilities (probabilities clipped at
         :data:`~skkd.adapters.PROBA_FLOOR`) or logits, one column per class.
 
@@ -490,6 +493,9 @@ def teacher_logits(teacher: Any, X: Any, *, classes: Any = None, batch_size: int
     if combine not in COMBINE:
         raise InvalidParameterError(
             f"teacher_logits: combine={combine!r}; choose one of {', '.join(COMBINE)}.")
+    if is_dask(X):  # one task per partition, on the cluster
+        return dask_logits(teacher_logits, teacher, X, classes=classes, batch_size=batch_size,
+                           combine=combine)
     root = TeacherNode(teacher)
     leaves = root.leaves()
     unfitted = [leaf.describe() for leaf in leaves if is_unfitted_estimator(leaf.given)]

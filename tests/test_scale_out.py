@@ -129,3 +129,72 @@ def torch_generator():
     import torch
 
     return torch.Generator().manual_seed(0)
+
+
+# ------------------------------------------------------------- teacher outputs on dask
+
+def test_teacher_logits_on_a_dask_cluster_equal_the_in_memory_ones(digits):
+    distributed = pytest.importorskip("dask.distributed")
+    da = pytest.importorskip("dask.array")
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    from sklearn.ensemble import RandomForestClassifier
+
+    from skkd import teacher_logits
+
+    X_train, X_test, y_train, _ = digits
+    forest = RandomForestClassifier(30, random_state=0).fit(X_train, y_train)
+    frame = pd.DataFrame(X_train, columns=[f"px{i}" for i in range(64)])
+    frame_forest = RandomForestClassifier(30, random_state=0).fit(frame, y_train)
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                 dashboard_address=None) as cluster,
+        distributed.Client(cluster),
+    ):
+        lazy = teacher_logits(forest, da.from_array(X_train, chunks=(300, 16)))
+        assert isinstance(lazy, da.Array) and lazy.chunks[0][0] == 300
+        np.testing.assert_array_equal(lazy.compute(), teacher_logits(forest, X_train))
+        from_frame = teacher_logits(frame_forest, dd.from_pandas(frame, npartitions=3))
+        np.testing.assert_array_equal(from_frame.compute(), teacher_logits(frame_forest, frame))
+        # fit takes what teacher_logits returns
+        params = {"max_epochs": 1, "random_state": 0}
+        on_dask = DistilledClassifier(**params).fit(X_train, y_train, teacher_logits=lazy)
+    in_memory = DistilledClassifier(**params).fit(
+        X_train, y_train, teacher_logits=teacher_logits(forest, X_train))
+    np.testing.assert_array_equal(on_dask.predict_proba(X_test), in_memory.predict_proba(X_test))
+
+
+def test_dask_rows_of_unknown_length_are_named(digits):
+    da = pytest.importorskip("dask.array")
+    from sklearn.linear_model import LogisticRegression
+
+    from skkd import teacher_logits
+
+    X_train, _, y_train, _ = digits
+    teacher = LogisticRegression(max_iter=200).fit(X_train, y_train)
+    rows = da.from_array(X_train, chunks=100)
+    unknown = rows[rows[:, 0] >= 0]  # a boolean mask: chunk lengths unknown
+    with pytest.raises(ValueError, match=r"compute_chunk_sizes\(\)"):
+        teacher_logits(teacher, unknown)
+
+
+# ------------------------------------------------------------- data larger than memory
+
+def test_a_fit_on_a_memory_mapped_array_does_not_load_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import memmap_fit
+
+    run = subprocess.run(
+        [sys.executable, str(Path(memmap_fit.__file__)), str(tmp_path / "X.npy"), "800000",
+         "100"], env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+        timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    measured = json.loads(run.stdout.strip().splitlines()[-1])
+    # a budget smaller than the array: loading it whole would alone exceed it
+    budget = 0.75 * measured["x_mib"]
+    assert measured["peak_mib"] - measured["before_mib"] < budget, measured
+    assert measured["accuracy"] > 0.8
