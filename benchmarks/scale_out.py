@@ -32,11 +32,12 @@ from pathlib import Path
 import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
-FEATURES, CLASSES, GLOBAL_BATCH, EPOCHS = 40, 4, 512, 3
+FEATURES, CLASSES, EPOCHS = 40, 4, 3
+GLOBAL_BATCHES = (512, 4096)  # small: one gradient all-reduce per 512 rows; large: per 4096
 LABELS = {"memory": "in memory (`np.load`)", "memmap": "memory-mapped (`mmap_mode=\"r\"`)"}
 
 
-def rank_fit(rows: int, out: Path) -> None:
+def rank_fit(rows: int, batch: int, out: Path) -> None:
     """One rank: fit a tabular MLP on synthetic rows, write its epoch times."""
     import torch
     from accelerate import Accelerator
@@ -50,7 +51,7 @@ def rank_fit(rows: int, out: Path) -> None:
     X = X.astype(np.float32)
     logits = np.random.default_rng(0).standard_normal((rows, CLASSES)).astype(np.float32)
     accelerator = Accelerator(cpu=True)
-    clf = DistilledClassifier(module__hidden_sizes=(256, 256), batch_size=GLOBAL_BATCH,
+    clf = DistilledClassifier(module__hidden_sizes=(256, 256), batch_size=batch,
                               max_epochs=EPOCHS, alpha=0.5, temperature=2.0, random_state=0,
                               accelerator=accelerator, device=None)
     clf.fit(X, y, teacher_logits=logits)
@@ -96,14 +97,15 @@ def memory_fit(mode: str, path: str, out: Path) -> None:
                                "peak_mib": peak[0], "fit_s": seconds}))
 
 
-def throughput(rows: int, ranks: int, tmp: Path) -> dict:
-    out = tmp / f"ranks{ranks}.json"
+def throughput(rows: int, batch: int, ranks: int, tmp: Path) -> dict:
+    out = tmp / f"ranks{ranks}-batch{batch}.json"
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                    "--nproc_per_node", str(ranks), __file__, "--rank", str(rows), str(out)],
-                   check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                    "--nproc_per_node", str(ranks), __file__, "--rank", str(rows), str(batch),
+                    str(out)], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     record = json.loads(out.read_text())
     epoch = statistics.median(record["epoch_s"][1:])  # the first epoch warms up
-    return {"ranks": record["world"], "epoch_s": epoch, "rows_per_s": rows / epoch}
+    return {"ranks": record["world"], "batch": batch, "epoch_s": epoch,
+            "rows_per_s": rows / epoch}
 
 
 def memory(rows: int, tmp: Path) -> list[dict]:
@@ -128,12 +130,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=400_000)
     parser.add_argument("--memmap-rows", type=int, default=1_000_000)
-    parser.add_argument("--rank", nargs=2, metavar=("ROWS", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--rank", nargs=3, metavar=("ROWS", "BATCH", "OUT"),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--memory", nargs=3, metavar=("MODE", "PATH", "OUT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rank:
-        return rank_fit(int(args.rank[0]), Path(args.rank[1]))
+        return rank_fit(int(args.rank[0]), int(args.rank[1]), Path(args.rank[2]))
     if args.memory:
         return memory_fit(args.memory[0], args.memory[1], Path(args.memory[2]))
 
@@ -141,14 +144,14 @@ def main() -> None:
     from keras_example import machine
 
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [throughput(args.rows, ranks, Path(tmp)) for ranks in (1, 2)]
+        runs = [throughput(args.rows, batch, ranks, Path(tmp))
+                for batch in GLOBAL_BATCHES for ranks in (1, 2)]
         mem = memory(args.memmap_rows, Path(tmp))
     info = machine()
     command = "python benchmarks/scale_out.py " + " ".join(sys.argv[1:])
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "scale_out.json").write_text(json.dumps(
         {"machine": info, "command": command, "throughput": runs, "memory": mem}, indent=2))
-    speedup = runs[1]["rows_per_s"] / runs[0]["rows_per_s"]
     lines = [
         "# Scale out: data-parallel ranks and memory-mapped rows",
         "",
@@ -156,14 +159,15 @@ def main() -> None:
         f"`{command.strip()}`.",
         "",
         f"One student (MLP (256, 256), {FEATURES} features, {CLASSES} classes, soft + hard "
-        f"loss), {args.rows:,} rows, global batch {GLOBAL_BATCH}, {EPOCHS} epochs, "
+        f"loss), {args.rows:,} rows, {EPOCHS} epochs, "
         "`accelerator=Accelerator(cpu=True)` under `torchrun --standalone`, one torch "
         "thread per rank; median epoch after the first.",
         "",
-        "| ranks | epoch (s) | training rows / s |",
-        "|---|---|---|",
-        *[f"| {r['ranks']} | {r['epoch_s']:.2f} | {r['rows_per_s']:,.0f} |" for r in runs],
-        f"| 2 vs 1 | | {speedup:.2f}x |",
+        "| global batch | ranks | epoch (s) | training rows / s | vs 1 rank |",
+        "|---|---|---|---|---|",
+        *[f"| {r['batch']} | {r['ranks']} | {r['epoch_s']:.2f} | {r['rows_per_s']:,.0f} | "
+          f"{r['rows_per_s'] / runs[i - i % 2]['rows_per_s']:.2f}x |"
+          for i, r in enumerate(runs)],
         "",
         f"`fit` (one epoch, batch 4096) on a float32 array of {mem[0]['x_mib']:.0f} MiB "
         "(100 features): peak anonymous memory (RssAnon) during the fit, over the process "

@@ -57,7 +57,9 @@ def tensor_of(x: Any, *, dtype: torch.dtype | None = None,
     else:
         # read-only memory (a memory-mapped file opened "r"): viewed, not loaded
         # whole; torch warns it may not be written, and skkd never writes a view
-        # (owned is False, so ArrayDataset.writable copies first)
+        # (owned is False, so ArrayDataset.writable copies first). catch_warnings
+        # is not thread-safe: at worst, concurrent fits leave this one message's
+        # "ignore" filter installed, which silences nothing else.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             tensor = torch.from_numpy(arr)

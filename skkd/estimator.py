@@ -27,12 +27,12 @@ from skkd.transfer import FreshTransferSet
 
 
 def _row_reduce(values: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
-    """``ufunc.reduce(values, axis=1, keepdims=True)``, column by column for short rows.
+    """``ufunc.reduce(values, axis=1, keepdims=True)``, column by column for many short rows.
 
     The same maximum; a sum in another order (exact to float64 rounding).
     """
-    if values.shape[1] > 64 or values.shape[1] == 0:
-        return ufunc.reduce(values, axis=1, keepdims=True)
+    if values.shape[1] > 64 or values.shape[1] == 0 or len(values) < 256:
+        return ufunc.reduce(values, axis=1, keepdims=True)  # fewer calls for a few rows
     out = values[:, :1].copy()
     for j in range(1, values.shape[1]):
         ufunc(out, values[:, j : j + 1], out=out)
