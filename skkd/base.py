@@ -666,8 +666,9 @@ class BaseDistiller(BaseEstimator):
             predict_nonlinearity=None,
             verbose=self.verbose,
             device=self._device(),
-            **({} if self.accelerator is None
-               else {"callbacks__print_log__sink": print_on_rank_0}),
+            # skorch calls a sink other than print whatever verbose says
+            **({"callbacks__print_log__sink": print_on_rank_0}
+               if self.accelerator is not None and self.verbose else {}),
             **net_params,
             **self._criterion_options(forwarded, n_classes),
         )

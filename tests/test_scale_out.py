@@ -76,7 +76,7 @@ def test_two_torchrun_ranks_train_the_student_one_process_trains(tmp_path, capfd
         np.testing.assert_array_equal(shipped.predict(X), alone.predict(X))
 
 
-def test_one_process_with_an_accelerator_fits_what_it_fits_without(digits, lr_teacher):
+def test_one_process_with_an_accelerator_fits_what_it_fits_without(digits, lr_teacher, capsys):
     accelerate = pytest.importorskip("accelerate")
     X_train, X_test, y_train, _ = digits
     params = {"max_epochs": 2, "random_state": 0, "alpha": 0.5}
@@ -84,6 +84,7 @@ def test_one_process_with_an_accelerator_fits_what_it_fits_without(digits, lr_te
     accelerator = accelerate.Accelerator(cpu=True)
     accelerated = DistilledClassifier(lr_teacher, accelerator=accelerator, **params)
     accelerated.fit(X_train, y_train)
+    assert capsys.readouterr().out == ""  # verbose=0 prints nothing, as without
     np.testing.assert_array_equal(accelerated.predict_proba(X_test), plain.predict_proba(X_test))
     from sklearn.base import clone
 
