@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+#: Where :func:`load_fashion_mnist` looks by default: Debian's ``dataset-fashion-mnist``.
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 _IDX_FILES = {
     "X_train": "train-images-idx3-ubyte",

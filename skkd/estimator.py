@@ -168,6 +168,21 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         Rows only a teacher can label (munge, mixup) need a teacher and
         ``alpha < 1``; a label-preserving one (shift) also trains a student
         from scratch, for a like-for-like baseline.
+    hints : list of (str, str) or None, default=None
+        Feature distillation: pairs ``(student_module, teacher_module)`` of
+        module names as ``named_modules()`` gives them, student first. Each
+        pair adds a hint loss between the two modules' outputs on every
+        training step (the student's through a learned adapter when the
+        shapes differ). Needs a torch or skorch teacher. None: outputs only.
+    hint_loss : str or callable, default="fitnets"
+        The loss of each hint pair: a registered hint loss (``"fitnets"``,
+        the mean squared error after the adapter, or ``"at"``, attention
+        transfer) or a callable
+        ``fn(student_feature, teacher_feature, **options)`` returning a scalar
+        tensor; ``hint_loss__*`` parameters reach it. Unused without ``hints``.
+    hint_weight : float >= 0, default=1.0
+        Weight of the summed hint losses:
+        ``loss = alpha * hard + (1 - alpha) * soft + hint_weight * sum(hints)``.
     warm_start : bool, default=False
         When True and the student is fitted, ``fit`` continues training it
         (weights, optimizer state, callbacks' state and random state) for

@@ -186,6 +186,15 @@ def skkd_register_hint_losses(register):
 def torch_teacher_module(teacher: Any) -> nn.Module:
     """The torch module of a teacher given with ``hints``: a module or a fitted skorch net.
 
+    Parameters
+    ----------
+    teacher : object
+        The ``teacher`` parameter (a ``FrozenEstimator`` is unwrapped).
+
+    Returns
+    -------
+    torch.nn.Module
+
     Raises
     ------
     InvalidParameterError
@@ -213,6 +222,19 @@ def torch_teacher_module(teacher: Any) -> nn.Module:
 
 def resolve_modules(module: nn.Module, paths: Sequence[str], owner: str) -> list[nn.Module]:
     """The submodules of ``module`` named ``paths`` in ``named_modules()``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The student or the teacher.
+    paths : sequence of str
+        Module names, as ``named_modules()`` gives them.
+    owner : str
+        ``"student"`` or ``"teacher"``, for the error message.
+
+    Returns
+    -------
+    list of torch.nn.Module
 
     Raises
     ------
@@ -276,6 +298,17 @@ def build_adapter(student_shape: Sequence[int], teacher_shape: Sequence[int]) ->
     A 1x1 convolution for ``(C, H, W)`` features whose channels differ, a
     linear layer for ``(D,)`` features whose widths differ, ``nn.Identity``
     when the shapes are equal.
+
+    Parameters
+    ----------
+    student_shape : sequence of int
+        The student feature's shape, without the batch dimension.
+    teacher_shape : sequence of int
+        The teacher feature's shape, without the batch dimension.
+
+    Returns
+    -------
+    torch.nn.Module
 
     Raises
     ------
@@ -360,6 +393,16 @@ class HintPlan:
 
         The teacher runs in eval mode (its own modes restored afterwards), with
         no gradient; nothing of it changes.
+
+        Parameters
+        ----------
+        xb : torch.Tensor
+            A batch of rows.
+
+        Returns
+        -------
+        list of torch.Tensor
+            One feature per hint.
         """
         assert self.teacher is not None
         module = self.teacher.module
@@ -372,7 +415,20 @@ class HintPlan:
         return [r[-1].to(xb.device) for r in records]
 
     def all_teacher_features(self, X: np.ndarray, batch_size: int) -> list[np.ndarray]:
-        """The teacher's features on every row of ``X``, as float32 arrays (the cache)."""
+        """The teacher's features on every row of ``X``, as float32 arrays (the cache).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            The rows.
+        batch_size : int
+            Rows per teacher pass; below 1, one pass over all rows.
+
+        Returns
+        -------
+        list of ndarray
+            One array per hint, ``n_samples`` features each.
+        """
         chunks: list[list[np.ndarray]] = [[] for _ in self.hints]
         step = len(X) if batch_size < 1 else batch_size
         for start in range(0, len(X), max(step, 1)):
@@ -389,6 +445,17 @@ class HintPlan:
         None when they do not hold exactly one feature per row (the teacher
         did not run: no soft term, or ``teacher_logits`` given to ``fit``); then
         :meth:`all_teacher_features` makes the cache.
+
+        Parameters
+        ----------
+        records : list of list of torch.Tensor
+            Per hint, the features recorded batch by batch.
+        n_rows : int
+            The number of rows of the pass.
+
+        Returns
+        -------
+        list of ndarray or None
         """
         if any(not all(isinstance(f, torch.Tensor) for f in r)
                or sum(len(f) for f in r) != n_rows for r in records):
@@ -397,7 +464,22 @@ class HintPlan:
 
     def term(self, student_feats: list[torch.Tensor], teacher_feats: list[Any],
              adapters: nn.ModuleList) -> torch.Tensor:
-        """``weight * sum(loss(adapter(s), t))`` over the hints."""
+        """``weight * sum(loss(adapter(s), t))`` over the hints.
+
+        Parameters
+        ----------
+        student_feats : list of torch.Tensor
+            The student's features of the batch, one per hint.
+        teacher_feats : list of torch.Tensor or ndarray
+            The teacher's features of the same rows, one per hint.
+        adapters : torch.nn.ModuleList
+            One adapter per hint (:meth:`build_adapters`).
+
+        Returns
+        -------
+        torch.Tensor
+            A scalar.
+        """
         total = None
         for (s_path, t_path), s, t, adapter in zip(self.hints, student_feats, teacher_feats,
                                                    adapters, strict=True):

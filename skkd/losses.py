@@ -30,9 +30,19 @@ def _scaled_log_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
 def weighted_mean(per_row: torch.Tensor, sample_weight: torch.Tensor | None) -> torch.Tensor:
     """The batch mean of ``per_row``, or ``sum(sample_weight * per_row)``.
 
-    ``sample_weight`` (the contract of :func:`skkd.hookspecs.skkd_register_losses`)
-    is non-negative and sums to 1 over the batch (0 when every row of the batch
-    weighs 0).
+    Parameters
+    ----------
+    per_row : torch.Tensor of shape (batch,)
+        A loss per row.
+    sample_weight : torch.Tensor of shape (batch,) or None
+        The rows' weights, as a loss receives them (the contract of
+        :func:`skkd.hookspecs.skkd_register_losses`): non-negative, summing to 1
+        over the batch (0 when every row of the batch weighs 0).
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar.
     """
     if sample_weight is None:
         return per_row.mean()

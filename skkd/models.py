@@ -103,6 +103,17 @@ class MLP(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits of a batch of rows.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, n_features)
+            Float rows.
+
+        Returns
+        -------
+        torch.Tensor of shape (batch, n_classes)
+        """
         return self.layers(x)
 
 
@@ -167,6 +178,17 @@ class KerasExampleCNN(nn.Module):
         self.head = nn.Linear(f2 * ((out_h + 1) // 2) * ((out_w + 1) // 2), n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits of a batch of images.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, n_features)
+            Flat float rows, each reshaped to ``input_shape``.
+
+        Returns
+        -------
+        torch.Tensor of shape (batch, n_classes)
+        """
         return self.head(self.features(x.reshape(-1, *self.input_shape)))
 
 

@@ -31,6 +31,24 @@ def predictions(model: Any, X: Any, n_outputs: int, *, batch_size: int = 1024,
                 name: str | None = None) -> np.ndarray:
     """``model``'s predictions on ``X`` as float32 of shape ``(n_samples, n_outputs)``.
 
+    Parameters
+    ----------
+    model : object
+        A fitted regressor with ``predict`` (scikit-learn, skorch) or a
+        ``torch.nn.Module`` returning ``(batch, n_outputs)``.
+    X : array-like or DataFrame
+        The rows, passed to ``model`` as they are.
+    n_outputs : int
+        The number of outputs expected.
+    batch_size : int, default=1024
+        Batch size of a torch module's inference pass.
+    name : str or None, default=None
+        The teacher's name in error messages; None: its class name.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_outputs), float32
+
     Raises
     ------
     skkd.TeacherError
@@ -61,8 +79,23 @@ def predictions(model: Any, X: Any, n_outputs: int, *, batch_size: int = 1024,
 def check_predictions(values: Any, n_samples: int, n_outputs: int, source: str) -> np.ndarray:
     """Teacher predictions as float32 of shape ``(n_samples, n_outputs)``, finite.
 
-    ``(n_samples,)`` is read as one output. ``source`` begins the messages
-    (``"teacher_predictions has"``, ``"The teacher Ridge predicted"``).
+    ``(n_samples,)`` is read as one output.
+
+    Parameters
+    ----------
+    values : array-like or torch.Tensor
+        The predictions.
+    n_samples : int
+        The number of rows they must have.
+    n_outputs : int
+        The number of outputs they must have.
+    source : str
+        The start of the error messages (``"teacher_predictions has"``,
+        ``"The teacher Ridge predicted"``).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_outputs), float32
 
     Raises
     ------
@@ -93,6 +126,21 @@ def teacher_predictions(teacher: Any, X: Any, n_outputs: int, *,
 
     What :func:`regression_outputs` computes for rows it did not fit on: each
     member predicts, ensembles combine inside out with their weights.
+
+    Parameters
+    ----------
+    teacher : object, list, tuple or EnsembleTeacher
+        A fitted teacher or ensemble.
+    X : array-like or DataFrame
+        The rows, passed to each member as they are.
+    n_outputs : int
+        The number of outputs expected.
+    batch_size : int, default=1024
+        Batch size of a torch member's inference pass.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_outputs), float32
     """
     root = TeacherNode(teacher)
     outs = {id(leaf): predictions(leaf.fitted, X, n_outputs, batch_size=batch_size,

@@ -40,7 +40,9 @@ from skkd.arrays import to_tensor
 from skkd.hookspecs import hookimpl
 from skkd.models import MLP
 
+#: The values of ``module__numeric_encoding``: how numeric columns are embedded.
 NUMERIC_ENCODINGS = ("periodic", "ple", "none")
+#: The values of ``module__bins`` (``"ple"`` only): where the bin edges come from.
 BIN_SOURCES = ("quantile", "teacher")
 
 # rtdl_num_embeddings warns when a column gets a single bin (its encoding is then
@@ -214,6 +216,19 @@ class TabularMLP(torch.nn.Module):
         return edges
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits of a batch of rows.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, n_features)
+            Float rows: category codes in the ``categorical`` columns (a code
+            outside ``0 .. k-1``, such as -1, gets the "unknown" row), numbers
+            elsewhere.
+
+        Returns
+        -------
+        torch.Tensor of shape (batch, n_classes)
+        """
         parts = []
         has_numeric, has_passthrough = self._roles
         if has_numeric:
@@ -456,6 +471,20 @@ def output_thresholds(X: np.ndarray, targets: np.ndarray, n_bins: int) -> list[n
 
     Target-aware bins (Gorishniy et al. 2022, section 3.2.2) where the target
     is the teacher's probability vector, so the bins follow the teacher.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The training rows.
+    targets : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        What the trees fit, e.g. the teacher's probabilities.
+    n_bins : int
+        Leaves of each column's tree: at most ``n_bins - 1`` thresholds.
+
+    Returns
+    -------
+    list of ndarray
+        One array of thresholds per column.
     """
     min_leaf = max(1, len(X) // (4 * n_bins))
     thresholds = []

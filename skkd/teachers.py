@@ -124,7 +124,18 @@ def as_teacher(obj: Any) -> Teacher:
 
 
 def is_unfitted_estimator(obj: Any) -> bool:
-    """True for a scikit-learn estimator that has not been fitted yet."""
+    """True for a scikit-learn estimator that has not been fitted yet.
+
+    Parameters
+    ----------
+    obj : object
+        Any teacher; a torch module, or an object without ``fit`` or
+        ``get_params``, is never an unfitted estimator.
+
+    Returns
+    -------
+    bool
+    """
     if isinstance(obj, torch.nn.Module) or not hasattr(obj, "fit"):
         return False
     if not hasattr(obj, "get_params"):
@@ -139,7 +150,19 @@ def is_unfitted_estimator(obj: Any) -> bool:
 
 
 def share_or_clone(teacher: Any) -> Any:
-    """For ``clone``: a fitted teacher (or ensemble member) is shared, an unfitted one cloned."""
+    """For ``clone``: a fitted teacher (or ensemble member) is shared, an unfitted one cloned.
+
+    Parameters
+    ----------
+    teacher : object, list, tuple or EnsembleTeacher
+        The teacher of the estimator being cloned.
+
+    Returns
+    -------
+    object
+        ``teacher`` itself when fitted; otherwise a clone, member by member
+        for an ensemble.
+    """
     ensemble = as_ensemble(teacher)
     if ensemble is not None:
         members = [share_or_clone(m) for m in ensemble.teachers]
@@ -171,6 +194,10 @@ class AlignedTeacher(Teacher):
     frame : pandas.DataFrame or None
         The training X when the user passed a DataFrame: training batches are
         handed to a non-torch teacher as frames with its columns and dtypes.
+    missing_classes : bool, default=False
+        Accept a teacher whose ``classes_`` lack some of ``classes`` (a
+        cross-validation clone fitted on a fold without them): their logits
+        are set far below the row's others, a probability of about 0.
     """
 
     def __init__(self, teacher: Teacher, classes: np.ndarray, frame: Any = None,
@@ -261,7 +288,21 @@ class AlignedTeacher(Teacher):
 
 
 class TeacherOutputs(NamedTuple):
-    """What the teacher step of ``fit`` gives the student."""
+    """What the teacher step of ``fit`` gives the student.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_samples, n_classes) or None
+        Precomputed logits aligned to ``classes_``, or None (per-batch teaching).
+    per_batch : Teacher or None
+        The teacher queried on every training batch, or None.
+    score : float
+        The teacher's accuracy on the labeled training rows.
+    member_scores : list of float or None, default=None
+        Each (outer) member's accuracy, for an ensemble.
+    fitted : object, default=None
+        The teacher as queried: unfitted members replaced by their fitted clones.
+    """
 
     #: Precomputed logits aligned to ``classes_``, or None (per-batch teaching).
     logits: np.ndarray | None
@@ -534,6 +575,15 @@ def warn_if_near_chance(score: float, y_enc: np.ndarray, n_classes: int) -> None
     """Warn (:class:`~skkd.exceptions.TeacherNearChanceWarning`) near chance level.
 
     The warning points at the first frame outside skkd (the user's ``fit``).
+
+    Parameters
+    ----------
+    score : float
+        The teacher's accuracy on the training rows.
+    y_enc : ndarray of int
+        The encoded labels of those rows (``0 .. n_classes - 1``).
+    n_classes : int
+        The number of classes.
     """
     chance = np.bincount(y_enc, minlength=n_classes).max() / max(len(y_enc), 1)
     if score < chance + 0.25 * (1 - chance):

@@ -40,6 +40,17 @@ class TorchvisionClassifier(nn.Module):
         self.network = network
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits of a batch of images.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, n_features)
+            Flat float rows, each reshaped to ``input_shape``.
+
+        Returns
+        -------
+        torch.Tensor of shape (batch, n_classes)
+        """
         x = x.reshape(-1, *self.input_shape)
         if self.stem is not None:
             x = self.stem(x)
