@@ -577,21 +577,20 @@ class BaseDistiller(BaseEstimator):
         Returns the probe student (None when continuing, and for a data-aware
         student, which learns its encoding after the teacher step).
         """
-        if self.accelerator is not None:
-            accelerator_device(self.accelerator, self.device)
-            if self.mixed_precision is not None:
-                raise InvalidParameterError(
-                    f"mixed_precision={self.mixed_precision!r} with an accelerator: set mixed "
-                    "precision on the Accelerator (Accelerator(mixed_precision='bf16')) instead."
-                )
+        device = self._device()  # the accelerator's, checked against device
+        if self.accelerator is not None and self.mixed_precision is not None:
+            raise InvalidParameterError(
+                f"mixed_precision={self.mixed_precision!r} with an accelerator: set mixed "
+                "precision on the Accelerator (Accelerator(mixed_precision='bf16')) instead."
+            )
         try:
-            torch.empty(0, device=self._device())
+            torch.empty(0, device=device)
         except (RuntimeError, AssertionError) as exc:
             raise InvalidParameterError(
                 f"device={self.device!r} cannot be used here ({exc}); pass device='cpu', or "
                 "a device torch can reach (torch.cuda.is_available())."
             ) from exc
-        if (self.mixed_precision == "bf16" and torch.device(self.device).type == "cuda"
+        if (self.mixed_precision == "bf16" and torch.device(device).type == "cuda"
                 and not torch.cuda.is_bf16_supported()):
             raise InvalidParameterError(
                 f"mixed_precision='bf16': device={self.device!r} has no bfloat16 support; "

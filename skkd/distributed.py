@@ -126,8 +126,4 @@ def agree_on_epoch(accelerator: Any, batches: list[dict], prefix: str) -> None:
 
 def any_rank(accelerator: Any, flag: bool) -> bool:
     """Whether ``flag`` holds on any rank."""
-    if accelerator.num_processes == 1:
-        return flag
-    total = accelerator.reduce(torch.tensor([float(flag)], device=accelerator.device),
-                               reduction="sum")
-    return bool(total.item() > 0)
+    return bool(over_ranks(accelerator, torch.tensor([float(flag)]), "sum").item() > 0)

@@ -444,7 +444,6 @@ class DistillationNet(NeuralNet):
                                             "on_grad_computed")):
             super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
             return
-        step_fn = self._lean_train_step if step_fn == self.train_step else step_fn
         losses, sizes = [], []
         for batch in iterator:
             losses.append(step_fn(batch, **fit_params)["loss"].detach())
@@ -455,19 +454,6 @@ class DistillationNet(NeuralNet):
             {prefix + "_loss": v, prefix + "_batch_size": n}
             for v, n in zip(values, sizes, strict=True))
         self.history.record(prefix + "_batch_count", len(sizes))
-
-    def _lean_train_step(self, batch, **fit_params):
-        """skorch's ``train_step`` without the ``on_grad_computed`` notification."""
-        accumulator = self.get_train_step_accumulator()
-
-        def closure():
-            self._zero_grad_optimizer()
-            step = self.train_step_single(batch, **fit_params)
-            accumulator.store_step(step)
-            return step["loss"]
-
-        self._step_optimizer(closure)
-        return accumulator.get_step()
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
@@ -495,27 +481,32 @@ class DistillationNet(NeuralNet):
             loss = self.get_loss(y_pred, yi, X=Xi, training=False)
         return {"loss": loss, "y_pred": y_pred}
 
+    @property
+    def _autocasting(self) -> bool:
+        """Whether training passes autocast: ``mixed_precision``, or the accelerator's own."""
+        return self.mixed_precision is not None or self.accelerator is not None
+
     def _forward(self, x, **fit_params):
-        """The student's outputs in training, autocast with ``mixed_precision``, as float32."""
-        if self.accelerator is not None:  # its own mixed precision, if any
-            with self.accelerator.autocast():
-                return self.infer(x, **fit_params).float()
-        if self.mixed_precision is None:
+        """The student's outputs in training, autocast when ``_autocasting``, as float32."""
+        if not self._autocasting:
             return self.infer(x, **fit_params)
         with self._autocast():
-            out = self.infer(x, **fit_params)
-        return out.float()
+            return self.infer(x, **fit_params).float()
 
-    def _autocast(self) -> torch.autocast:
-        return torch.autocast(torch.device(self.device or "cpu").type,
-                              dtype=AUTOCAST_DTYPES[self.mixed_precision])
+    def _autocast(self) -> Any:
+        if self.accelerator is not None:  # its mixed precision, if any
+            return self.accelerator.autocast()
+        return torch.autocast(self._device_type(), dtype=AUTOCAST_DTYPES[self.mixed_precision])
+
+    def _device_type(self) -> str:
+        return torch.device(self.device or "cpu").type
 
     def _grad_scaler(self) -> torch.amp.GradScaler | None:
         """The fp16 loss scaler (kept across fits of a warm start), or None."""
         if self.mixed_precision != "fp16":
             return None
         if getattr(self, "grad_scaler_", None) is None:
-            self.grad_scaler_ = torch.amp.GradScaler(torch.device(self.device or "cpu").type)
+            self.grad_scaler_ = torch.amp.GradScaler(self._device_type())
         return self.grad_scaler_
 
     def _backward(self, loss: torch.Tensor) -> None:
@@ -531,19 +522,22 @@ class DistillationNet(NeuralNet):
             scaler.unscale_(getattr(self, name + "_"))
 
     def _step_optimizer(self, step_fn):
-        """skorch's; with fp16, one closure call, then the scaler steps every optimizer."""
-        if self.accelerator is not None:  # its optimizers may scale: no closure either
-            step_fn()
-            for name in self._optimizers:
-                getattr(self, name + "_").step()
-            return None
+        """skorch's, but a scaled loss (fp16, an accelerator's) takes one closure call.
+
+        Then every optimizer steps without the closure.
+        """
         scaler = self._grad_scaler()
-        if scaler is None:
+        if scaler is None and self.accelerator is None:
             return super()._step_optimizer(step_fn)
         step_fn()  # a scaled step cannot re-run a closure (as LBFGS would)
         for name in self._optimizers:
-            scaler.step(getattr(self, name + "_"))
-        scaler.update()
+            optimizer = getattr(self, name + "_")
+            if scaler is not None:
+                scaler.step(optimizer)
+            else:
+                optimizer.step()
+        if scaler is not None:
+            scaler.update()
         return None
 
     def _hinted_step(self, Xi, yi, **fit_params):
@@ -570,7 +564,7 @@ class DistillationNet(NeuralNet):
                 "hints: a student module named in hints did not run in the student's forward "
                 "pass, so it has no feature to distil."
             )
-        student_feats = [r[-1] if self.mixed_precision is None else r[-1].float()
+        student_feats = [r[-1].float() if self._autocasting else r[-1]
                          for r in student_records]  # the hint term in float32
         return y_pred, loss + plan.term(student_feats, teacher_feats, self.hint_adapters_)
 
