@@ -14,6 +14,14 @@ from skkd import plugins  # noqa: E402
 pytest_plugins = ["pytester"]
 
 
+def pytest_report_header(config):
+    """Torch's thread count in the header: rounding, and so some comparisons, depend on it."""
+    import torch
+
+    omp = os.environ.get("OMP_NUM_THREADS", "unset")
+    return f"torch {torch.__version__}: {torch.get_num_threads()} threads (OMP_NUM_THREADS={omp})"
+
+
 @pytest.fixture(scope="session")
 def digits():
     """Digits scaled to [0, 1], split 75/25, stratified."""

@@ -1,5 +1,8 @@
 """Test doubles shared by several test modules."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from sklearn.linear_model import LogisticRegression
 
@@ -38,3 +41,18 @@ class RecordingLR(LogisticRegression):
     def predict_proba(self, X):
         type(self).calls.append(X.copy())
         return super().predict_proba(X)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the previous count.
+
+    For comparisons with a process that ran with ``n`` threads: float sums split over
+    another number of threads round differently, and training grows the difference.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

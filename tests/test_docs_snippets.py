@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-import torch
+from doubles import torch_threads
 from threadpoolctl import threadpool_limits
 
 from skkd import plugins
@@ -156,15 +156,10 @@ def test_the_code_of_the_page_runs(page, tmp_path, monkeypatch):
         plugins.reset()  # reloaded with them; conftest puts the previous registry back
     monkeypatch.chdir(tmp_path)  # student files, checkpoints, ONNX files land here
     namespace: dict = {"__name__": f"docs_{page.stem}"}
-    threads = torch.get_num_threads()
     # One thread each for torch and for BLAS/OpenMP (gradient boosting): these small fits
     # run fastest so, and a busy machine does not slow them down many times over.
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1), warnings.catch_warnings():
-            # the snippets' small data and few epochs are not what the warnings are about
-            warnings.simplefilter("ignore")
-            for block in blocks:
-                block.run(namespace)
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads(1), threadpool_limits(1), warnings.catch_warnings():
+        # the snippets' small data and few epochs are not what the warnings are about
+        warnings.simplefilter("ignore")
+        for block in blocks:
+            block.run(namespace)

@@ -44,9 +44,11 @@ def test_two_torchrun_ranks_train_the_student_one_process_trains(tmp_path, capfd
     torch = pytest.importorskip("torch")
     pytest.importorskip("accelerate")
     import distributed_fit as rank_script
+    from doubles import torch_threads
 
     script = Path(rank_script.__file__)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # Like with like: each rank trains with one thread, and so does the reference below.
+    env = {**os.environ, "OMP_NUM_THREADS": str(rank_script.THREADS)}
     run = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
          "2", str(script), str(tmp_path)],
@@ -63,8 +65,9 @@ def test_two_torchrun_ranks_train_the_student_one_process_trains(tmp_path, capfd
         assert all(torch.equal(ranks[0][k], ranks[1][k]) for k in ranks[0])
         assert records[0]["train_loss"] == records[1]["train_loss"]
         # one process, the same global batches and seed: the same student up to rounding
-        alone = DistilledClassifier(rank_script.teacher(X, y), teacher_inference=inference,
-                                    **rank_script.PARAMS).fit(X, y)
+        with torch_threads(rank_script.THREADS):
+            alone = DistilledClassifier(rank_script.teacher(X, y), teacher_inference=inference,
+                                        **rank_script.PARAMS).fit(X, y)
         for key, value in alone.net_.module_.state_dict().items():
             torch.testing.assert_close(ranks[0][key], value, rtol=0, atol=1e-5)
         np.testing.assert_allclose(records[0]["train_loss"],
