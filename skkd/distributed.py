@@ -88,16 +88,40 @@ def wrap(accelerator: Any, net: Any) -> None:
 
 
 def unwrap(accelerator: Any, net: Any) -> None:
-    """Undo :func:`wrap`: the plain student and optimizers, which pickle."""
+    """Undo :func:`wrap`: the plain student and optimizers, which pickle.
+
+    The accelerator also forgets them: it keeps everything it ever prepared, so
+    one accelerator shared by many fits (a search's candidates and folds) would
+    otherwise hold every student and optimizer state for its whole life.
+    """
+    prepared = []
     for name in net._modules:
         module = getattr(net, name + "_", None)
         if isinstance(module, torch.nn.Module):
-            setattr(net, name + "_", accelerator.unwrap_model(module, keep_fp32_wrapper=False))
+            plain = accelerator.unwrap_model(module, keep_fp32_wrapper=False)
+            prepared += [module, plain]
+            setattr(net, name + "_", plain)
     for name in net._optimizers:
         optimizer = getattr(net, name + "_", None)
         inner = getattr(optimizer, "optimizer", None)
         if isinstance(inner, torch.optim.Optimizer):
+            prepared += [optimizer, inner]
             setattr(net, name + "_", inner)
+    _forget(accelerator, prepared)
+
+
+def _forget(accelerator: Any, objects: list[Any]) -> None:
+    """Drop the accelerator's references to ``objects``, keeping what the user prepared.
+
+    ``Accelerator.free_memory`` would drop everything, the user's own models
+    included; accelerate has no public call for a few objects, so its lists
+    are filtered where they exist.
+    """
+    ids = {id(obj) for obj in objects}
+    for attribute in ("_models", "_optimizers"):
+        kept = getattr(accelerator, attribute, None)
+        if isinstance(kept, list):
+            kept[:] = [obj for obj in kept if id(obj) not in ids]
 
 
 def over_ranks(accelerator: Any, values: torch.Tensor, reduction: str) -> torch.Tensor:

@@ -94,6 +94,35 @@ def test_one_process_with_an_accelerator_fits_what_it_fits_without(digits, lr_te
     assert clone(accelerated).accelerator is accelerator  # shared, as the teacher is
 
 
+def test_an_accelerator_shared_by_many_fits_keeps_none_of_their_students(digits, lr_teacher):
+    import gc
+    import weakref
+
+    import torch
+
+    accelerate = pytest.importorskip("accelerate")
+    X_train, _, y_train, _ = digits
+    accelerator = accelerate.Accelerator(cpu=True)
+    mine = torch.nn.Linear(2, 2)
+    mine_optimizer = torch.optim.SGD(mine.parameters(), lr=0.1)
+    mine, mine_optimizer = accelerator.prepare(mine, mine_optimizer)  # the user's own
+    est = DistilledClassifier(lr_teacher, accelerator=accelerator, max_epochs=1,
+                              random_state=0)
+    search = GridSearchCV(est, {"alpha": [0.1, 0.5, 0.9]}, cv=3).fit(X_train, y_train)
+    assert search.best_estimator_.net_.module_ is not None
+    students = []
+    for seed in range(3):
+        fitted = DistilledClassifier(lr_teacher, accelerator=accelerator, max_epochs=1,
+                                     random_state=seed).fit(X_train, y_train)
+        students.append((weakref.ref(fitted.net_.module_),
+                         weakref.ref(fitted.net_.optimizer_)))
+        del fitted
+    gc.collect()
+    assert [(module(), optimizer()) for module, optimizer in students] == [(None, None)] * 3
+    # what the user prepared stays prepared (accelerator.save_state saves it)
+    assert accelerator._models == [mine] and accelerator._optimizers == [mine_optimizer]
+
+
 @pytest.mark.parametrize(("params", "env", "match"), [
     ({}, {"WORLD_SIZE": "2"}, r"one of 2 ranks.*Accelerator\(cpu=True\)"),
     ({"device": "cuda"}, {}, r"device='cuda', but the accelerator places the student on cpu"),
