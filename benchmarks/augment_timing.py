@@ -18,21 +18,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from common import RESULTS, machine
 
-sys.path.insert(0, str(Path(__file__).parent))
-from keras_example import RESULTS, machine  # noqa: E402
-
-from skkd import DistilledClassifier  # noqa: E402
-from skkd.augmentations import Shift  # noqa: E402
-from skkd.datasets import load_fashion_mnist  # noqa: E402
-from skkd.models import cnn_student, cnn_teacher  # noqa: E402
+from skkd import DistilledClassifier
+from skkd.augmentations import Shift
+from skkd.datasets import load_fashion_mnist
+from skkd.models import cnn_student, cnn_teacher
 
 ALPHA, T, BATCH = 0.1, 10.0, 32
 

@@ -2,7 +2,7 @@
 
 Cases (teacher -> distilled student, recipes from the other benchmarks, no tuning here):
 
-- ``flights-gbm`` / ``flights-forest``: ``tabular.py``'s NYC-flights task (36,000
+- ``flights-gbm`` / ``flights-forest``: ``flights_mlp.py``'s NYC-flights task (36,000
   training rows) and its validation-chosen gradient-boosting pipeline / random
   forest teacher; student: its MLP (64, 64), 80 epochs, lr 1e-2 cosine, batch
   256, alpha 0.5, T 1;
@@ -33,32 +33,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import pickle
-import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from common import (
+    RESULTS,
+    cosine,
+    latency,
+    log,
+    machine,
+    n_parameters,
+    onnx_probabilities,
+    write_results,
+)
+from flights_mlp import HIDDEN, Data, forest, gbm
 from sklearn.datasets import load_digits
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.model_selection import train_test_split
-from skorch.callbacks import LRScheduler
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).parent))
-from keras_example import RESULTS, log, machine, write_results  # noqa: E402
-from tabular import HIDDEN, Data, forest, gbm, n_parameters  # noqa: E402
-
-from skkd import DistilledClassifier  # noqa: E402
-from skkd.export import to_onnx  # noqa: E402
-
-
-def cosine(n_rows: int, epochs: int, batch_size: int) -> list:
-    steps = epochs * math.ceil(n_rows / batch_size)
-    return [LRScheduler(policy="CosineAnnealingLR", T_max=steps, step_every="batch")]
+from skkd import DistilledClassifier
+from skkd.export import to_onnx
 
 
 def flights(kind: str, quick: bool):
@@ -69,7 +66,7 @@ def flights(kind: str, quick: bool):
     epochs = 5 if quick else 80
     student = DistilledClassifier(teacher, module="mlp", module__hidden_sizes=HIDDEN, lr=1e-2,
                                   max_epochs=epochs, batch_size=256, random_state=0,
-                                  callbacks=cosine(len(data.y), epochs, 256))
+                                  callbacks=[cosine(len(data.y), epochs, 256)])
     return teacher, student, data.X, data.y, data.Xt, data.yt
 
 
@@ -95,7 +92,7 @@ def flights_tabular(quick: bool):
         teacher, module="tabular-mlp", module__categorical=table.categorical,
         module__frequency_scale=3.0, alpha=0.1, temperature=1.0, lr=3e-3, unlabeled=-1,
         max_epochs=epochs, batch_size=256, random_state=0,
-        callbacks=cosine(len(X), epochs, 256))
+        callbacks=[cosine(len(X), epochs, 256)])
     return teacher, student, X, y, table.Xt, table.yt
 
 
@@ -125,25 +122,8 @@ def fashion_cnn(quick: bool, protocol: str):
         teacher, _ = get_teacher(0, X, y, Xt, yt, log=log, recipe=protocol)
     epochs = 1 if quick else 3
     student = DistilledClassifier(teacher, module="cnn-student", lr=6e-3, max_epochs=epochs,
-                                  random_state=0, callbacks=cosine(len(y), epochs, 32))
+                                  random_state=0, callbacks=[cosine(len(y), epochs, 32)])
     return teacher, student, X, y, Xt, yt
-
-
-def latency(fn, X: np.ndarray, repeats: int) -> dict:
-    """Median seconds of ``fn`` on one row (``repeats`` different rows) and per row of 1,000."""
-    fn(X[:1])
-    single = []
-    for i in range(repeats):
-        start = time.perf_counter()
-        fn(X[i:i + 1])
-        single.append(time.perf_counter() - start)
-    batch = []
-    for _ in range(3):
-        start = time.perf_counter()
-        fn(X[:1000])
-        batch.append(time.perf_counter() - start)
-    return {"one_row_ms": 1e3 * statistics.median(single),
-            "per_row_in_1000_us": 1e3 * statistics.median(batch)}
 
 
 def teacher_proba(teacher):
@@ -153,20 +133,6 @@ def teacher_proba(teacher):
                 return torch.softmax(teacher(torch.from_numpy(X)), 1).numpy()
         return fn
     return teacher.predict_proba
-
-
-def onnx_probabilities(onx):
-    """``rows -> probabilities`` of a student's ONNX graph in onnxruntime, on one thread."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(onx.SerializeToString(), options,
-                                           providers=["CPUExecutionProvider"])
-
-    def proba(rows):
-        return session.run(["probabilities"], {"X": rows})[0]
-    return proba
 
 
 def measure(name: str, teacher, student, X, y, Xt, yt, repeats: int) -> dict:

@@ -7,7 +7,7 @@ default (module "mlp", Adam, lr 1e-3, batch 32, 20 epochs):
 - ``digits``: scikit-learn's 8x8 digits; teacher a calibrated RBF SVC;
 - ``synthetic``: ``make_classification`` (4,000 rows, 20 features, 5
   classes); teacher a 300-tree random forest;
-- ``flights``: 8,000 NYC flights of 2013 (``benchmarks/tabular.py``'s data, 11
+- ``flights``: 8,000 NYC flights of 2013 (``benchmarks/flights_mlp.py``'s data, 11
   airlines); teacher the gradient-boosting pipeline.
 
 A pair's *regret* on a task is the best pair's validation accuracy minus its
@@ -29,20 +29,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from common import RESULTS, log, machine, write_results
 from joblib import Parallel, delayed
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import load_digits, make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
 from sklearn.svm import SVC
-
-sys.path.insert(0, str(Path(__file__).parent))
-from keras_example import RESULTS, log, machine, write_results  # noqa: E402
 
 ALPHAS = (0.1, 0.3, 0.5, 0.7)
 TEMPERATURES = (1.0, 2.0, 4.0, 10.0)
@@ -70,7 +66,7 @@ def synthetic():
 
 
 def flights():
-    from tabular import Data, gbm
+    from flights_mlp import Data, gbm
 
     data = Data(8_000)  # its own train/validation split; its test split stays unread
     teacher = gbm(data.layout, max_iter=100, max_leaf_nodes=63).fit(data.X, data.y)

@@ -30,24 +30,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import math
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from common import checksum, cosine, log, machine, mean_std, write_results
 from sklearn.model_selection import GridSearchCV, PredefinedSplit, train_test_split
-from skorch.callbacks import LRScheduler
+from teacher_cache import get_teacher
 
-sys.path.insert(0, str(Path(__file__).parent))
-from keras_example import checksum, log, machine, mean_std, write_results  # noqa: E402
-from teacher_cache import get_teacher  # noqa: E402
-
-from skkd import DistilledClassifier, teacher_logits  # noqa: E402
-from skkd.augmentations import Shift  # noqa: E402
-from skkd.datasets import load_fashion_mnist  # noqa: E402
+from skkd import DistilledClassifier, teacher_logits
+from skkd.augmentations import Shift
+from skkd.datasets import load_fashion_mnist
 
 MAX_SHIFT = 2
 TEACHER_SEEDS = (0, 1, 2)
@@ -98,11 +92,6 @@ class ShiftMemo(torch.nn.Module):
             self.misses += len(missing)
             out[missing] = torch.from_numpy(teacher_logits(self.members, rows[missing]))
         return out.to(x.device)
-
-
-def cosine(n_samples: int, epochs: int, batch_size: int = 32) -> LRScheduler:
-    steps = epochs * math.ceil(n_samples / batch_size)
-    return LRScheduler(policy="CosineAnnealingLR", T_max=steps, step_every="batch")
 
 
 PHASES = {

@@ -39,30 +39,19 @@ import multiprocessing
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import RESULTS, checksum, cosine, log, machine, mean_std, write_results
 from sklearn.model_selection import train_test_split
+from teacher_cache import get_teacher
 
-sys.path.insert(0, str(Path(__file__).parent))
-from keras_example import (  # noqa: E402
-    RESULTS,
-    checksum,
-    cosine,
-    log,
-    machine,
-    mean_std,
-    write_results,
-)
-from teacher_cache import get_teacher  # noqa: E402
-
-from skkd import DistilledClassifier  # noqa: E402
-from skkd.datasets import load_fashion_mnist  # noqa: E402
-from skkd.models import cnn_teacher  # noqa: E402
+from skkd import DistilledClassifier
+from skkd.datasets import load_fashion_mnist
+from skkd.models import cnn_teacher
 
 #: Chosen on the validation split by keras_example.py (cosine-teacher run).
 KD = {"loss": "kl", "alpha": 0.3, "temperature": 4.0, "lr": 6e-3}

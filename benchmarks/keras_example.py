@@ -17,41 +17,26 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
-import math
-import os
-import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from common import RESULTS, checksum, cosine, log, machine, mean_std
+from handwritten import accuracy, predict_logits, train_epoch
 from sklearn.model_selection import GridSearchCV, PredefinedSplit, train_test_split
-from skorch.callbacks import LRScheduler
+from teacher_cache import get_teacher
 
-sys.path.insert(0, str(Path(__file__).parent))
-from handwritten import accuracy, predict_logits, train_epoch  # noqa: E402
-from teacher_cache import get_teacher  # noqa: E402
+from skkd import DistilledClassifier
+from skkd.datasets import load_fashion_mnist
+from skkd.experiment import run_phase
+from skkd.models import cnn_student
+from skkd.teachers import as_teacher
 
-import skkd  # noqa: E402
-from skkd import DistilledClassifier  # noqa: E402
-from skkd.datasets import load_fashion_mnist  # noqa: E402
-from skkd.experiment import run_phase  # noqa: E402
-from skkd.models import cnn_student  # noqa: E402
-from skkd.teachers import as_teacher  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results"
 EXAMPLE = {"alpha": 0.1, "temperature": 10.0, "loss": "kl", "lr": 1e-3}
-
-
-def cosine(n_samples: int, epochs: int, batch_size: int = 32) -> LRScheduler:
-    """Cosine annealing of the learning rate to zero over every batch of the budget."""
-    steps = epochs * math.ceil(n_samples / batch_size)
-    return LRScheduler(policy="CosineAnnealingLR", T_max=steps, step_every="batch")
 
 
 def grid(n_fit: int) -> list[dict]:
@@ -66,40 +51,6 @@ def grid(n_fit: int) -> list[dict]:
         {"loss": ["kl"], "alpha": [0.5], "temperature": [2.0], "lr": [3e-3]},
         {"alpha": [1.0], "lr": [1e-3, 3e-3]},
     ]
-
-
-def log(*args):
-    print(*args, flush=True)
-
-
-def write_results(stem: str, report: dict, markdown: str) -> None:
-    """``results/{stem}.json`` and ``results/{stem}.md``; the Markdown is printed too."""
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=1, default=float))
-    (RESULTS / f"{stem}.md").write_text(markdown)
-    log(markdown)
-
-
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "skkd": skkd.__version__, "platform": platform.platform()}
-
-
-def checksum(module: torch.nn.Module) -> str:
-    digest = hashlib.sha256()
-    for key, value in module.state_dict().items():
-        digest.update(key.encode() + value.cpu().numpy().tobytes())
-    digest.update(str([m.training for m in module.modules()]).encode())
-    return digest.hexdigest()
 
 
 class _ReferencePool(torch.nn.Module):
@@ -230,10 +181,6 @@ def run_seed(seed, teacher, recipe, scratch, data, long_epochs, timing=True):
             f"distilled, tuned recipe, {long_epochs} epochs", X, y, Xt, yt, seed=seed,
             max_epochs=long_epochs, teacher=teacher, **tuned, **schedule(recipe, long_epochs))
     return out
-
-
-def mean_std(values):
-    return (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 def summarize(report) -> str:

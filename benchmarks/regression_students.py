@@ -85,20 +85,17 @@ from pathlib import Path
 import numpy as np
 import sklearn
 import torch
+from common import RESULTS, cosine, latency, log, machine, mean_std, write_results
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.metrics import mean_squared_error, r2_score
+from tabular_data import REGRESSION_LOADERS, RegressionTable
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).parent))
-from compression import latency  # noqa: E402
-from keras_example import RESULTS, log, machine, mean_std, write_results  # noqa: E402
-from tabular import BATCH, cosine  # noqa: E402
-from tabular_data import REGRESSION_LOADERS, RegressionTable  # noqa: E402
-
-from skkd import DistilledRegressor  # noqa: E402
+from skkd import DistilledRegressor
 
 HIDDEN = (256, 256)
+BATCH = 256  # the students' batch size (as benchmarks/flights_mlp.py)
 DROPOUT = 0.1
 MUNGE = {"p": 0.5, "s": 1.0, "size": 1.0}
 TARGET_CLOSURE = 0.8   # share of the scratch-teacher R² gap the best distilled student closes
@@ -358,7 +355,8 @@ class Run:
         if key in self.fits:
             return self.fits[key]
         model = DistilledRegressor(lr=recipe["lr"], max_epochs=epochs, batch_size=BATCH,
-                                   random_state=seed, callbacks=cosine(rows, epochs), **params)
+                                   random_state=seed, callbacks=[cosine(rows, epochs, BATCH)],
+                                   **params)
         X = t.H if layout == "H" else t.X
         start = time.perf_counter()
         model.fit(X, t.y)

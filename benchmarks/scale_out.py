@@ -151,8 +151,7 @@ def main() -> None:
     if args.memory:
         return memory_fit(args.memory[0], args.memory[1], Path(args.memory[2]))
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from keras_example import machine
+    from common import machine  # beside this script (not on sys.path when a test imports it)
 
     with tempfile.TemporaryDirectory() as tmp:
         runs = [throughput(args.rows, batch, ranks, Path(tmp))

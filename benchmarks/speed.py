@@ -28,14 +28,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import machine
+from handwritten import train_epoch
 from sklearn.datasets import make_classification
 
-sys.path.insert(0, str(Path(__file__).parent))
-from handwritten import train_epoch  # noqa: E402
-from keras_example import machine  # noqa: E402
-
-from skkd import DistilledClassifier  # noqa: E402
-from skkd.models import MLP  # noqa: E402
+from skkd import DistilledClassifier
+from skkd.models import MLP
 
 RESULTS = Path(__file__).parent / "results"
 STUDENTS = {

@@ -1,13 +1,13 @@
 """Does distillation still pay when every student trains long enough?
 
-``tabular.py`` found its best distilled student (MUNGE rows) beaten by a
+``flights_mlp.py`` found its best distilled student (MUNGE rows) beaten by a
 scratch student given as many optimizer steps: its scratch grid stopped at 80
 epochs, too early. Here every student gets the same budgets, counted in
 *epoch equivalents* (optimizer steps / steps of one epoch over the 36,000
 training rows): scratch and distillation on the training rows at 80-640,
 MUNGE transfer sets (one-hot blocks swapped as groups) of size 1 and 4 at the
 same budgets. Same data, GBM teacher, MLP (64, 64), batch 256, lr 1e-2
-cosine as ``tabular.py``; one process per core, one thread each.
+cosine as ``flights_mlp.py``; one process per core, one thread each.
 
     python benchmarks/tabular_budget.py [--seeds 0 1]
 
@@ -17,15 +17,11 @@ Writes ``benchmarks/results/tabular_budget.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from common import log, machine, write_results
 from joblib import Parallel, delayed
-
-sys.path.insert(0, str(Path(__file__).parent))
-from keras_example import log, machine, write_results  # noqa: E402
 
 BUDGETS = (80, 160, 320, 640)  # epoch equivalents
 
@@ -48,7 +44,7 @@ def runs(budgets) -> list[dict]:
 
 def fit_one(run: dict, seed: int) -> dict:
     import torch
-    from tabular import Data, gbm, student
+    from flights_mlp import Data, gbm, student
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)

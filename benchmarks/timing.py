@@ -17,26 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
+from common import RESULTS, machine
+from keras_example import EXAMPLE, handwritten_phase, naive_pass, reference_copy, skkd_phase
+from teacher_cache import get_teacher
 
-sys.path.insert(0, str(Path(__file__).parent))
-from keras_example import (  # noqa: E402
-    EXAMPLE,
-    RESULTS,
-    handwritten_phase,
-    machine,
-    naive_pass,
-    reference_copy,
-    skkd_phase,
-)
-from teacher_cache import get_teacher  # noqa: E402
-
-from skkd.datasets import load_fashion_mnist  # noqa: E402
-from skkd.teachers import as_teacher  # noqa: E402
+from skkd.datasets import load_fashion_mnist
+from skkd.teachers import as_teacher
 
 EPOCHS = 3
 

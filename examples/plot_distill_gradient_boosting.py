@@ -110,6 +110,6 @@ plt.show()
 # the teacher only repeats the labels it memorised. Two things help, and both give the
 # student targets it could not get from the labels: out-of-fold teacher outputs
 # (``teacher_cv``) and synthetic rows the teacher labels (``augment="munge"``). One run,
-# one seed: ``benchmarks/tabular.py`` measures the same on real data (NYC flights) with
+# one seed: ``benchmarks/flights_mlp.py`` measures the same on real data (NYC flights) with
 # several seeds, and with the control that matters there, a scratch student given as
 # many optimizer steps as the MUNGE student.

