@@ -24,8 +24,10 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
         PluginWarning,
         SampleWeightIgnoredWarning,
         StudentError,
+        StudentFileError,
         TeacherError,
         TeacherNearChanceWarning,
+        TeacherNearMeanWarning,
     )
     from skkd.persistence import load_student, save_student
     from skkd.plugins import list_plugins
@@ -45,8 +47,10 @@ _LAZY = {
     "PluginWarning": "skkd.exceptions",
     "TeacherError": "skkd.exceptions",
     "StudentError": "skkd.exceptions",
+    "StudentFileError": "skkd.exceptions",
     "LossError": "skkd.exceptions",
     "TeacherNearChanceWarning": "skkd.exceptions",
+    "TeacherNearMeanWarning": "skkd.exceptions",
     "SampleWeightIgnoredWarning": "skkd.exceptions",
 }
 
@@ -65,8 +69,10 @@ __all__ = [
     "PluginWarning",
     "TeacherError",
     "StudentError",
+    "StudentFileError",
     "LossError",
     "TeacherNearChanceWarning",
+    "TeacherNearMeanWarning",
     "SampleWeightIgnoredWarning",
 ]
 

@@ -181,7 +181,8 @@ class BaseDistiller(BaseEstimator):
         raise NotImplementedError
 
     def _soft_loss_params(self) -> dict[str, Any]:
-        """The net's soft-loss parameters besides ``alpha`` (``temperature``)."""
+        """The net's task parameters besides ``alpha`` (``temperature``; a regressor's
+        target standardization)."""
         return {"temperature": None}
 
     def _check_loss(self, soft_loss: Callable[..., Any], loss_name: str) -> None:
@@ -193,6 +194,11 @@ class BaseDistiller(BaseEstimator):
     def _criterion_options(self, forwarded: dict[str, Any], n_outputs: int) -> dict[str, Any]:
         """The skorch keyword parameters, the criterion's made ready for the net."""
         return forwarded
+
+    def _student_weights(self, weights: np.ndarray | None,
+                         y_enc: np.ndarray) -> np.ndarray | None:
+        """The row weights of the student's loss (``weights``: the checked ``sample_weight``)."""
+        return weights
 
     # -- parameters -------------------------------------------------------
 
@@ -504,6 +510,7 @@ class BaseDistiller(BaseEstimator):
         if features is not None:
             X_fit = {**(X_fit if isinstance(X_fit, dict) else {INPUT_KEY: X}),
                      **{HINT_KEY.format(i): f for i, f in enumerate(features)}}
+        weights = self._student_weights(weights, y_enc)
         if weights is not None:
             X_fit = {**(X_fit if isinstance(X_fit, dict) else {INPUT_KEY: X}),
                      WEIGHT_KEY: weights}

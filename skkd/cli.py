@@ -353,21 +353,27 @@ output is 'variable', predictions of shape (N, n_outputs) ((N, 1) for one target
 MODEL is one of:
   a student file written by skkd.save_student (safe: read with
     torch.load(weights_only=True), tensors and plain data only; no code from the
-    file runs; a student whose module is a registered name, e.g. 'mlp');
-  a pickle or joblib file (a DistilledClassifier, a DistilledRegressor or a
-    Pipeline). UNSAFE with files you did not write: unpickling runs any code
-    the file holds, before skkd can check what it is. Only pass pickles you trust.
-The kind is told by content (a student file is a torch zip archive), not by name.
+    file runs; a student whose module is a registered name, e.g. 'mlp'). A
+    damaged or forged student file is refused with one error line;
+  with --trust-pickle only, a pickle or joblib file (a DistilledClassifier, a
+    DistilledRegressor or a Pipeline). UNSAFE with files you did not write:
+    unpickling runs any code the file holds, before skkd can check what it is.
+    Only pass pickles you trust.
+The kind is told by content (a student file is a zip archive), not by name.
+Without --trust-pickle any other file is refused, unread. Even with it, a file
+named *.skkd or holding the student-file tag is never unpickled.
 """
 
 _EXPORT_EPILOG = """\
 exit status:
   0  OUT written (and, with --check, onnxruntime agrees with scikit-learn)
   1  --check found a difference: labels differ, probabilities differ by more
-     than 1e-4, a regressor's predictions differ by more than 1e-5 relative,
+     than 1e-4, a regressor's predictions differ by more than 1e-5 times
+     y's spread (target_scale_),
      or onnxruntime cannot run OUT (OUT is written)
   2  usage error, one line on stderr, nothing written: a bad option, a MODEL
-     that cannot be read or exported (e.g. its labels or a pipeline step), a
+     that cannot be read (a damaged student file, a pickle without
+     --trust-pickle) or exported (e.g. its labels or a pipeline step), a
      --check file of the wrong shape or type, an OUT that cannot be written
 """
 
@@ -401,8 +407,50 @@ def _check_output(out: Path, inputs: Sequence[Path]) -> None:
                           f"{exc.strerror or _first_line(exc)}") from None
 
 
-def _load_model(model_path: Path):
-    """The estimator in MODEL: a student file read safely, else unpickled (trusted files)."""
+# What a file starts with: a student file is a zip archive (torch.save); a pickle
+# (protocol 2 and later) starts with PROTO, and joblib may compress it.
+_PICKLE_STARTS = (b"\x80",)
+_COMPRESSED_STARTS = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x04\x22\x4d\x18", b"ZF", b"x")
+_STUDENT_SUFFIX = ".skkd"
+
+
+def _claims_to_be_a_student_file(path: Path) -> bool:
+    """Whether the file's bytes hold the student-file format tag (read as bytes, not unpickled)."""
+    from skkd.student_file import FORMAT
+
+    tag, tail = FORMAT.encode(), b""
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            if tag in tail + chunk:
+                return True
+            tail = chunk[-len(tag):]
+    return False
+
+
+def _refuse_to_unpickle(model_path: Path, trust_pickle: bool) -> None:
+    """Refuse MODEL unless pickles are trusted and it neither is nor claims to be a student file."""
+    with open(model_path, "rb") as file:
+        head = file.read(8)
+    if model_path.suffix.lower() == _STUDENT_SUFFIX or _claims_to_be_a_student_file(model_path):
+        raise _UsageError(
+            f"argument MODEL: {model_path} is named or tagged as a student file, but it is not "
+            "a zip archive, as skkd.save_student writes them: it is damaged or forged, and it "
+            "was not loaded (a file that claims to be a student file is never unpickled, "
+            "even with --trust-pickle)")
+    kind = ("looks like a pickle or joblib file" if head.startswith(_PICKLE_STARTS)
+            else "looks like a compressed joblib file" if head.startswith(_COMPRESSED_STARTS)
+            else "is empty" if not head else "is not a student file (not a zip archive)")
+    if not trust_pickle:
+        raise _UsageError(
+            f"argument MODEL: {model_path} {kind}, and loading a pickle runs any code it "
+            "holds, so it was not loaded. Pass --trust-pickle to unpickle it if you trust "
+            "where it came from; else ask for a student file (skkd.save_student)")
+    if not head:
+        raise _UsageError(f"argument MODEL: {model_path} is empty")
+
+
+def _load_model(model_path: Path, trust_pickle: bool = False):
+    """The estimator in MODEL: a student file read safely; a pickle only with --trust-pickle."""
     import zipfile
 
     if zipfile.is_zipfile(model_path):  # torch.save's format; a pickle never is one
@@ -411,7 +459,8 @@ def _load_model(model_path: Path):
         try:
             return load_student(model_path, device="cpu")
         except ValueError as exc:
-            raise _UsageError(f"argument MODEL: {exc}") from None
+            raise _UsageError(f"argument MODEL: {' '.join(str(exc).split())}") from None
+    _refuse_to_unpickle(model_path, trust_pickle)  # decided before anything is unpickled
     import joblib
 
     try:
@@ -469,7 +518,7 @@ def export_command(args: argparse.Namespace) -> int:
     from skkd.export import compare_onnx, to_onnx
     from skkd.regressor import DistilledRegressor
 
-    model = _load_model(model_path)
+    model = _load_model(model_path, args.trust_pickle)
     last = model.steps[-1][1] if hasattr(model, "steps") else model
     if not isinstance(last, DistilledClassifier | DistilledRegressor):
         raise _UsageError(f"argument MODEL: {model_path} holds a {type(model).__name__}; "
@@ -504,9 +553,9 @@ def export_command(args: argparse.Namespace) -> int:
         return 1
     if regressor:
         print(f"check on {result['rows']} rows of {args.check}: predictions, max |difference| "
-              f"{result['max_abs_diff']:.2e}, max relative difference "
+              f"{result['max_abs_diff']:.2e}, in units of y's spread "
               f"{result['max_rel_diff']:.2e} ({'ok' if result['ok'] else 'FAILED'}, "
-              "tolerance 1e-5 relative)")
+              "tolerance 1e-5)")
         return 0 if result["ok"] else 1
     labels = ("equal" if result["labels_equal"] else
               f"DIFFER on {result['label_mismatches']} rows")
@@ -573,13 +622,18 @@ def build_parser() -> argparse.ArgumentParser:
         description=_EXPORT_DESCRIPTION, epilog=_EXPORT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("model", metavar="MODEL",
-                   help="a student file of skkd.save_student (safe), or a pickle or joblib "
-                        "file (runs the code it holds: trusted files only)")
+                   help="a student file of skkd.save_student (safe), or, with "
+                        "--trust-pickle, a pickle or joblib file")
+    e.add_argument("--trust-pickle", action="store_true",
+                   help="allow MODEL to be a pickle or joblib file, and unpickle it: that runs "
+                        "any code the file holds, so only for files you trust; never for a "
+                        "file named *.skkd or tagged as a student file (default: refuse "
+                        "pickles)")
     e.add_argument("--onnx", metavar="OUT", required=True, help="the ONNX file to write")
     e.add_argument("--check", metavar="X.npy", default=None,
                    help="rows to compare onnxruntime with scikit-learn on: equal labels, "
                         "probabilities within 1e-4; a regressor's predictions within 1e-5 "
-                        "relative (default: no check)")
+                        "times y's spread (default: no check)")
     e.add_argument("--no-zipmap", action="store_true",
                    help="probabilities as an (N, n_classes) tensor, not one map per row; "
                         "needed by bool, floating-point and uint64 >= 2**63 labels, which "

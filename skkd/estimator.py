@@ -13,7 +13,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import validate_data
 
 from skkd.base import BaseDistiller
-from skkd.exceptions import InvalidParameterError
+from skkd.exceptions import InvalidParameterError, TeacherError
 from skkd.labels import encode_labels, unlabeled_rows
 from skkd.params import class_weights
 from skkd.teachers import (
@@ -156,6 +156,22 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         learn from the teacher's soft labels alone (they need a teacher and
         ``alpha < 1``), are not a class, and are ignored by ``score``. None:
         every label is a class (-1 is an ordinary label, as in ``{-1, 1}``).
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, as in scikit-learn: a labeled row of class
+        ``c`` weighs ``class_weight[c]`` times its ``sample_weight``, in both
+        terms of the loss (the hard term's weighted mean over labeled rows,
+        the soft term's over all rows), so ``class_weight`` equals
+        ``sample_weight=`` the weight of each row's class. Rows without a
+        class (``unlabeled`` ones, an augmentation's transfer rows) keep their
+        sample weight. A dict maps ``y``'s labels to weights (an unnamed class
+        weighs 1; labels ``y`` lacks are ignored when every class has a
+        weight); ``"balanced"`` is ``n_samples / (n_classes * count(c))`` over
+        the labeled rows, counts weighted by ``sample_weight``. The teacher
+        is not weighted: an unfitted
+        teacher's clone is fitted with ``sample_weight`` only (set the
+        teacher's own ``class_weight``). Like ``sample_weight``, not
+        supported with ``hints`` or a batch augmentation; to weight only the
+        hard term's classes, use ``criterion__weight`` instead (not both).
     augment : str or None, default=None
         A registered augmentation (``skkd plugins`` lists them), built with
         the ``augment__*`` parameters. ``"munge"`` (tabular rows: MUNGE
@@ -199,7 +215,8 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
     **kwargs
         ``module__*``, ``loss__*``, ``hint_loss__*``, ``criterion__*`` (the hard-label
         ``CrossEntropyLoss``: ``criterion__weight`` with one weight per class in
-        ``classes_`` order, ``criterion__label_smoothing``), ``optimizer__*``,
+        ``classes_`` order or a dict ``{label: weight}``, which weights the hard
+        term only, ``criterion__label_smoothing``), ``optimizer__*``,
         ``iterator_train__*``, ``iterator_valid__*`` and ``callbacks__*``
         parameters, as in skorch.
 
@@ -265,6 +282,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         teacher_combine: str = "proba",
         teacher_cv: Any = None,
         unlabeled: Any = None,
+        class_weight: Any = None,
         augment: str | None = None,
         hints: Any = None,
         hint_loss: str | Callable[..., Any] = "fitnets",
@@ -293,6 +311,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         self.teacher_combine = teacher_combine
         self.teacher_cv = teacher_cv
         self.unlabeled = unlabeled
+        self.class_weight = class_weight
         self.augment = augment
         self.hints = hints
         self.hint_loss = hint_loss
@@ -336,8 +355,9 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
             ``teacher`` is then not queried.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative row weights: each batch's hard loss is the weighted
-            mean over its labeled rows (times ``criterion__weight`` of their
-            class) and its soft loss the weighted mean over all its rows, so
+            mean over its labeled rows (times ``class_weight`` or
+            ``criterion__weight`` of their class) and its soft loss the
+            weighted mean over all its rows (times ``class_weight``), so
             integer weights act as repeated rows and a zero weight as a
             dropped row. An unfitted teacher's clones (``teacher_cv``'s too)
             are fitted with the weights when their ``fit`` accepts
@@ -371,8 +391,51 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
                 f"{self.classes_.tolist()}, but y has classes {classes.tolist()}; "
                 "set warm_start=False to train a new student."
             )
+        labeled = y_enc >= 0
+        # checked now, before the teacher step; applied by _student_weights
+        self._class_weights = class_weights(
+            self.class_weight, classes, "class_weight", y_enc=y_enc[labeled],
+            sample_weight=None if sample_weight is None else sample_weight[labeled])
         self.classes_ = classes
         return y_enc
+
+    def _check_sample_weight(self, sample_weight: Any, X: np.ndarray, soft_loss: Any,
+                             loss_name: str, augmentation: Any,
+                             hint_plan: Any) -> np.ndarray | None:
+        if self.class_weight is not None:
+            if "criterion__weight" in self._keyword_params:
+                raise InvalidParameterError(
+                    "class_weight and criterion__weight both weight the classes: pass one. "
+                    "class_weight weights whole rows (both terms, as scikit-learn's "
+                    "class_weight does); criterion__weight the hard term only."
+                )
+            try:  # class weights are row weights: sample_weight's limits apply
+                super()._check_sample_weight(np.ones(len(X)), X, soft_loss, loss_name,
+                                             augmentation, hint_plan)
+            except InvalidParameterError as exc:
+                raise InvalidParameterError(
+                    f"class_weight={self.class_weight!r} weights the rows of each class, as "
+                    f"sample_weight does. {exc} To weight the hard term's classes only, pass "
+                    "criterion__weight={label: weight} instead of class_weight."
+                ) from exc
+        return super()._check_sample_weight(sample_weight, X, soft_loss, loss_name,
+                                            augmentation, hint_plan)
+
+    def _student_weights(self, weights: np.ndarray | None,
+                         y_enc: np.ndarray) -> np.ndarray | None:
+        if self.class_weight is None:
+            return weights
+        labeled = y_enc >= 0
+        factor = np.ones(len(y_enc), dtype=np.float32)
+        factor[labeled] = self._class_weights[y_enc[labeled]]
+        rows = factor if weights is None else weights * factor
+        if not rows.any():
+            given = dict(zip(self.classes_.tolist(), self._class_weights.tolist(), strict=True))
+            raise ValueError(
+                f"class_weight={self.class_weight!r} gives every row of the fit the weight 0 "
+                f"(class weights {given}); give some class of y a weight > 0."
+            )
+        return rows
 
     def _labeled(self, y_enc: np.ndarray) -> np.ndarray:
         return y_enc >= 0
@@ -387,7 +450,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         n_classes = len(self.classes_)
         options = self._params_with("criterion__")
         if "weight" in options:
-            options["weight"] = class_weights(options["weight"], n_classes)
+            options["weight"] = torch.from_numpy(class_weights(options["weight"], self.classes_))
         try:
             torch.nn.CrossEntropyLoss(**options)(torch.zeros(1, n_classes),
                                                  torch.zeros(1, dtype=torch.long))
@@ -398,8 +461,8 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
 
     def _criterion_options(self, forwarded: dict[str, Any], n_outputs: int) -> dict[str, Any]:
         if "criterion__weight" in forwarded:
-            forwarded = {**forwarded, "criterion__weight": class_weights(
-                forwarded["criterion__weight"], n_outputs)}
+            forwarded = {**forwarded, "criterion__weight": torch.from_numpy(class_weights(
+                forwarded["criterion__weight"], self.classes_))}
         return forwarded
 
     def _label_fresh(self, fresh: FreshTransferSet,
@@ -410,6 +473,19 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
 
     def _given_outputs(self, outputs: Any, y: np.ndarray, y_enc: np.ndarray) -> TeacherOutputs:
         labeled = y_enc >= 0
+        try:
+            width = np.shape(outputs)[1:2]
+        except ValueError:  # ragged rows: check_teacher_logits names them
+            width = ()
+        if width and width[0] > len(self.classes_):
+            raise TeacherError(
+                f"teacher_logits has {width[0]} columns, but y has {len(self.classes_)} "
+                f"classes {self.classes_.tolist()}: one column per class of y, in classes_ "
+                "order. If these rows lack classes the logits have columns for (a "
+                "cross-validation split such as KFold can leave a rare class out of a "
+                "training fold), split with StratifiedKFold so that every fold has every "
+                "class, or pass the teacher itself, whose classes_ match its columns by label."
+            )
         logits = check_teacher_logits(outputs, len(y_enc), len(self.classes_),
                                       classes=self.classes_)
         return TeacherOutputs(logits, None, score_teacher(logits[labeled], y_enc[labeled]))

@@ -51,9 +51,28 @@ class TeacherNearChanceWarning(UserWarning):
     """The teacher's accuracy on the training data is close to chance level."""
 
 
+class TeacherNearMeanWarning(TeacherNearChanceWarning):
+    """A regression teacher's R² on the training data is below 0.
+
+    The teacher predicts ``y`` worse than ``y``'s mean does: it probably
+    predicts in other units, or receives other features, than the student is
+    given. The regressor's counterpart of
+    :class:`TeacherNearChanceWarning` (a subclass, so one filter silences both).
+    """
+
+
 class SampleWeightIgnoredWarning(UserWarning):
     """``sample_weight`` could not be passed to the fit of an unfitted teacher's clone.
 
     The teacher's ``fit`` takes no ``sample_weight`` (a ``Pipeline`` without
     metadata routing, for one), so its clones are fitted unweighted.
+    """
+
+
+class StudentFileError(ValueError):
+    """A file given to :func:`skkd.load_student` is not a valid student file.
+
+    It is not a student file at all, was written by a newer skkd, or one of its
+    sections is damaged or holds something the format does not define; the
+    message names the file and the entry. Nothing from the file was run or built.
     """

@@ -10,9 +10,11 @@ included), and skl2onnx its usual classifier options (``zipmap``, ``nocl``);
 onnxruntime returns the labels ``predict`` returns, or the export is refused
 (:func:`onnx_labels` says which labels ONNX can return, and with which
 options). For a regressor it adds the de-standardization (``Mul`` by
-``target_scale_``, ``Add`` of ``target_mean_``): one output, ``variable``, of
-shape ``(N, n_outputs_)`` (``(N, 1)`` for one target), as skl2onnx's own
-regressors give. The teacher is never part of the graph.
+``target_scale_``, ``Add`` of ``target_mean_``, in float64): one output,
+``variable``, of shape ``(N, n_outputs_)`` (``(N, 1)`` for one target), as
+skl2onnx's own regressors give, but float64, as ``predict`` returns (in
+float32, targets near ``1e12`` would all round to the same few values). The
+teacher is never part of the graph.
 """
 
 from __future__ import annotations
@@ -117,8 +119,10 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
         n_classes)``, columns in ``classes_`` order). A regressor's one output
         is ``variable``, the predictions of shape ``(N, n_outputs_)`` (``(N,
         1)`` for a 1-D target, as skl2onnx's regressors), the student's
-        outputs times ``target_scale_`` plus ``target_mean_``. Probabilities
-        and predictions are float64 when the input is, else float32.
+        outputs times ``target_scale_`` plus ``target_mean_``, float64
+        whatever the input (as ``predict``; float32 would lose the
+        predictions' differences on a large offset). Probabilities are
+        float64 when the input is, else float32.
 
     Raises
     ------
@@ -171,35 +175,32 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
 def _regressor_graph(estimator: Any, opset: int, input_type: int | None) -> Any:
     """A regressor's student followed by ``Mul(target_scale_)`` and ``Add(target_mean_)``.
 
-    The arithmetic is done in the output's type: float64 for float64 rows (as
-    ``predict``), else float32.
+    The student's float32 outputs are cast to float64 first and the
+    de-standardization is done in float64, as ``predict`` does: on a ``1e12``
+    offset, float32 holds the predictions only to the nearest 65,536.
     """
     from onnx import TensorProto, helper, numpy_helper
 
     student = _torch_graph(estimator, opset, input_type, "outputs")
     graph = student.graph
-    double = input_type == TensorProto.DOUBLE
-    dtype, out_type = (np.float64, TensorProto.DOUBLE) if double else (np.float32,
-                                                                       TensorProto.FLOAT)
     n_outputs = int(estimator.n_outputs_)
     graph.initializer.extend([
-        numpy_helper.from_array(np.asarray(estimator.target_scale_, dtype).reshape(1, -1),
+        numpy_helper.from_array(np.asarray(estimator.target_scale_, np.float64).reshape(1, -1),
                                 "target_scale"),
-        numpy_helper.from_array(np.asarray(estimator.target_mean_, dtype).reshape(1, -1),
+        numpy_helper.from_array(np.asarray(estimator.target_mean_, np.float64).reshape(1, -1),
                                 "target_mean"),
     ])
-    source = "outputs"
-    if double:
-        graph.node.append(helper.make_node("Cast", ["outputs"], ["outputs_double"],
-                                           name="cast_outputs", to=TensorProto.DOUBLE))
-        source = "outputs_double"
     graph.node.extend([
-        helper.make_node("Mul", [source, "target_scale"], ["scaled"], name="target_scale_mul"),
+        helper.make_node("Cast", ["outputs"], ["outputs_double"], name="cast_outputs",
+                         to=TensorProto.DOUBLE),
+        helper.make_node("Mul", ["outputs_double", "target_scale"], ["scaled"],
+                         name="target_scale_mul"),
         helper.make_node("Add", ["scaled", "target_mean"], ["variable"],
                          name="target_mean_add"),
     ])
     del graph.output[:]
-    graph.output.append(helper.make_tensor_value_info("variable", out_type, ["N", n_outputs]))
+    graph.output.append(helper.make_tensor_value_info("variable", TensorProto.DOUBLE,
+                                                      ["N", n_outputs]))
     return student
 
 
@@ -334,7 +335,7 @@ def to_onnx(model: Any, *, zipmap: bool | str | None = None, opset: int | None =
     -------
     onnx.ModelProto
         Input ``X``. A classifier's outputs are the labels and the
-        probabilities; a regressor's one output is ``variable``, float32
+        probabilities; a regressor's one output is ``variable``, float64
         predictions of shape ``(N, n_outputs_)`` (``(N, 1)`` for a 1-D
         target).
 
@@ -389,7 +390,10 @@ def compare_onnx(model: Any, onx: Any, X: Any, *, atol: float = 1e-4,
     and same Python type once read from the arrays, so ``1`` is not ``True``
     nor ``1.0``, and an integer that wrapped around is a difference), and the
     probabilities within ``atol``. For a regressor: the predictions, within
-    ``rtol`` relative to the size of each output's predictions.
+    ``rtol`` relative to the spread of each output (its ``target_scale_``, the
+    standard deviation of the training targets): a graph that loses the
+    student's signal (all predictions alike on a ``1e12`` offset) fails,
+    however large the predictions are.
 
     Parameters
     ----------
@@ -404,7 +408,8 @@ def compare_onnx(model: Any, onx: Any, X: Any, *, atol: float = 1e-4,
         Classifiers: the largest absolute probability difference that counts
         as equal.
     rtol : float, default=1e-5
-        Regressors: the largest relative difference that counts as equal.
+        Regressors: the largest difference, relative to each output's
+        ``target_scale_``, that counts as equal.
 
     Returns
     -------
@@ -415,11 +420,11 @@ def compare_onnx(model: Any, onx: Any, X: Any, *, atol: float = 1e-4,
         and probabilities within ``atol``). For a regressor:
         ``max_abs_diff`` (the largest absolute difference of a prediction),
         ``max_rel_diff`` (for each output, its largest absolute difference
-        divided by its largest absolute prediction, so that a prediction near
-        zero is not divided by itself; the largest over outputs), ``rows``
-        and ``ok`` (``max_rel_diff`` within ``rtol``); both differences are
-        inf when the shapes disagree, e.g. ``(N, n_outputs)`` against
-        ``(N,)`` of another length.
+        divided by its ``target_scale_``, or, for a model without one, by the
+        standard deviation of its predictions; the largest over outputs),
+        ``rows`` and ``ok`` (``max_rel_diff`` within ``rtol``); both
+        differences are inf when the shapes disagree, e.g. ``(N,
+        n_outputs)`` against ``(N,)`` of another length.
     """
     import onnxruntime
 
@@ -430,7 +435,7 @@ def compare_onnx(model: Any, onx: Any, X: Any, *, atol: float = 1e-4,
     last = model.steps[-1][1] if hasattr(model, "steps") else model
     if _is_regressor(last):
         return _compare_predictions(session.run(None, {first.name: X})[0], model.predict(X),
-                                    rtol)
+                                    rtol, getattr(last, "target_scale_", None))
     labels, probabilities = session.run(None, {first.name: X})[:2]
     expected_proba = model.predict_proba(X)
     if isinstance(probabilities, list):  # ZipMap: one {label: probability} per row
@@ -456,8 +461,13 @@ def compare_onnx(model: Any, onx: Any, X: Any, *, atol: float = 1e-4,
     }
 
 
-def _compare_predictions(got: Any, expected: Any, rtol: float) -> dict[str, Any]:
-    """:func:`compare_onnx`'s result for a regressor's predictions."""
+def _compare_predictions(got: Any, expected: Any, rtol: float,
+                         spread: Any = None) -> dict[str, Any]:
+    """:func:`compare_onnx`'s result for a regressor's predictions.
+
+    Differences are relative to ``spread`` (each output's ``target_scale_``),
+    or to the predictions' standard deviation without one.
+    """
     expected = np.asarray(expected, dtype=np.float64)
     rows = len(expected)
     expected = expected.reshape(rows, -1)  # (N,) predictions are skl2onnx's (N, 1)
@@ -469,8 +479,9 @@ def _compare_predictions(got: Any, expected: Any, rtol: float) -> dict[str, Any]
         abs_diff = float(np.max(diff, initial=0.0))
         # NaN (a prediction ONNX could not compute) is a difference, not a pass
         diff = np.where(np.isnan(diff), np.inf, diff)
-        size = np.maximum(np.max(np.abs(expected), axis=0, initial=0.0),
-                          np.finfo(np.float64).tiny)
+        size = (np.std(expected, axis=0) if spread is None
+                else np.asarray(spread, dtype=np.float64).reshape(-1))
+        size = np.maximum(size, np.finfo(np.float64).tiny)
         rel_diff = float(np.max(np.max(diff, axis=0, initial=0.0) / size, initial=0.0))
         if np.isnan(abs_diff):
             abs_diff = float("inf")
@@ -524,15 +535,13 @@ def _converter(scope: Any, operator: Any, container: Any) -> None:
 
 
 def _regressor_shape_calculator(operator: Any) -> None:
-    """``variable``: ``(N, n_outputs_)``, float64 for float64 rows, else float32."""
-    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    """``variable``: ``(N, n_outputs_)``, float64 (see :func:`_regressor_graph`)."""
+    from skl2onnx.common.data_types import DoubleTensorType
     from skl2onnx.common.utils import check_input_and_output_numbers
 
     check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
-    tensor_type = (DoubleTensorType if isinstance(operator.inputs[0].type, DoubleTensorType)
-                   else FloatTensorType)
     n_rows = operator.inputs[0].get_first_dimension()
-    operator.outputs[0].type = tensor_type([n_rows, int(operator.raw_operator.n_outputs_)])
+    operator.outputs[0].type = DoubleTensorType([n_rows, int(operator.raw_operator.n_outputs_)])
 
 
 def _regressor_converter(scope: Any, operator: Any, container: Any) -> None:

@@ -84,9 +84,43 @@ class CloneFitter:
 
     def fit(self, model: Any, rows: np.ndarray, name: str) -> Any:
         """A clone of ``model`` fitted on ``rows`` (``name`` names it in warnings)."""
-        params = {} if self.sample_weight is None else self._weight_params(
+        return self._fit_clone(model, rows, self._fit_params(model, rows, name))
+
+    def _fit_params(self, model: Any, rows: np.ndarray, name: str) -> dict[str, Any]:
+        return {} if self.sample_weight is None else self._weight_params(
             model, self.sample_weight[rows], name)
+
+    def _fit_clone(self, model: Any, rows: np.ndarray, params: dict[str, Any]) -> Any:
         return clone(model).fit(rows_of(self.X, rows), self.y[rows], **params)
+
+    def fit_labeled(self, model: Any, rows: np.ndarray, name: str, hint: str = "") -> Any:
+        """:meth:`fit` on the labeled ``rows``; any failure is raised naming the teacher.
+
+        Parameters
+        ----------
+        model : object
+            The unfitted teacher (or ensemble member).
+        rows : ndarray of int
+            The labeled rows.
+        name : str
+            The teacher's name (its path in an ensemble).
+        hint : str, default=""
+            A sentence appended to the message: what the user can do.
+
+        Raises
+        ------
+        skkd.TeacherError
+            If the clone's ``fit`` raises anything; the teacher's own exception
+            is its ``__cause__``. Routing ``sample_weight`` (an unset request)
+            fails before, with scikit-learn's own error.
+        """
+        params = self._fit_params(model, rows, name)
+        try:
+            return self._fit_clone(model, rows, params)
+        except Exception as exc:
+            reason = str(exc).rstrip(".")
+            raise TeacherError(f"Fitting a clone of the teacher {name} on the labeled rows "
+                               f"failed: {type(exc).__name__}: {reason}.{hint}") from exc
 
     def fit_fold(self, model: Any, rows: np.ndarray, name: str, fold: int, n_folds: int,
                  classes: np.ndarray) -> Any:

@@ -15,6 +15,9 @@ next to the student's forward pass (one value per class and row).
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 import torch.nn.functional as F
 
@@ -214,13 +217,23 @@ def huber(
         weights instead of averaged.
     delta : float, default=1.0
         Where the loss turns from quadratic to linear (``loss__delta``), in
-        the standardized units the regressor trains in.
+        the standardized units the regressor trains in: a finite number > 0.
 
     Returns
     -------
     torch.Tensor
         A scalar: the soft term, which the estimator weights by ``1 - alpha``.
+
+    Raises
+    ------
+    ValueError
+        If ``delta`` is not a finite real number > 0 (the message names
+        ``loss__delta``).
     """
+    if not (isinstance(delta, numbers.Real) and not isinstance(delta, bool)
+            and math.isfinite(delta) and delta > 0):
+        raise ValueError(f"loss__delta must be a finite number > 0 (where the huber loss turns "
+                         f"from quadratic to linear, in standardized units); got {delta!r}.")
     per_row = F.huber_loss(student_logits, teacher_logits.to(student_logits.dtype),
                            reduction="none", delta=delta).mean(dim=1)
     return weighted_mean(per_row, sample_weight)

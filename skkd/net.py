@@ -710,12 +710,53 @@ class RegressionNet(DistillationNet):
     Targets arrive standardized, shaped ``(batch, n_outputs)`` (``n_classes``
     is the number of outputs); a row of NaN targets is unlabeled (soft term
     only). The soft loss is called without ``temperature``.
+
+    With ``target_mean`` and ``target_scale`` (the estimator's
+    standardization), skorch's callbacks see ``y``'s units: ``predict``
+    de-standardizes the student's outputs, and ``on_batch_end`` receives the
+    batch's labeled rows only, their targets de-standardized (``y_pred``
+    stays the module's output, as a classifier's logits do). So
+    ``EpochScoring("neg_mean_squared_error")`` scores in ``y``'s units, and
+    unlabeled (NaN) rows are left out of every scoring.
     """
 
     _outputs_word = "outputs"
 
-    def __init__(self, module, criterion=torch.nn.MSELoss, **kwargs):
+    def __init__(self, module, criterion=torch.nn.MSELoss, target_mean=None, target_scale=None,
+                 **kwargs):
         super().__init__(module, criterion, **kwargs)
+        self.target_mean = target_mean
+        self.target_scale = target_scale
+
+    def _destandardized(self, outputs: Any) -> Any:
+        """Standardized ``outputs`` in ``y``'s units (float64); unchanged without a scale."""
+        if getattr(self, "target_scale", None) is None:  # a net pickled before it had one
+            return outputs
+        return np.asarray(outputs, dtype=np.float64) * self.target_scale + self.target_mean
+
+    def predict(self, X):
+        """skorch's ``predict``, in ``y``'s units (what a callback's scorer receives)."""
+        return self._destandardized(super().predict(X))
+
+    def notify(self, method_name, **cb_kwargs):
+        if method_name == "on_batch_end" and getattr(self, "target_scale", None) is not None:
+            cb_kwargs = self._labeled_batch(**cb_kwargs)
+        super().notify(method_name, **cb_kwargs)
+
+    def _labeled_batch(self, batch, y_pred=None, **kwargs):
+        """``on_batch_end``'s arguments for callbacks: labeled rows, targets in ``y``'s units."""
+        Xi, yi = unpack_data(batch)
+        if not isinstance(yi, torch.Tensor) or not isinstance(y_pred, torch.Tensor):
+            return {"batch": batch, "y_pred": y_pred, **kwargs}
+        yi = yi.reshape(len(yi), -1)
+        labeled = ~torch.isnan(yi).any(dim=1)
+        if not bool(labeled.all()):
+            Xi = ({k: v[labeled] if isinstance(v, torch.Tensor) and len(v) == len(labeled)
+                   else v for k, v in Xi.items()} if isinstance(Xi, Mapping)
+                  else Xi[labeled] if isinstance(Xi, torch.Tensor) else Xi)
+            yi, y_pred = yi[labeled], y_pred[labeled]
+        y_units = self._destandardized(yi.detach().cpu().double().numpy())
+        return {"batch": (Xi, y_units), "y_pred": y_pred, **kwargs}
 
     def _hard_loss(self, y_pred, y_true, weights, X, training):
         y_true = y_true.to(y_pred.dtype).reshape(y_pred.shape)

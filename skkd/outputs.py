@@ -1,9 +1,12 @@
-"""Teacher outputs as arrays: converted to float32 and checked against the teacher contract.
+"""Teacher outputs as arrays: converted and checked against the teacher contract.
 
-A teacher's outputs (or ``fit(teacher_logits=...)``) must be one finite
-number per sample and class. The checks here say what is wrong and where:
-rows of different lengths, a cell that is not a number, the shape, NaN or
-infinity, or a value float32 cannot hold, naming the row and column.
+A classifier's teacher outputs (or ``fit(teacher_logits=...)``) must be one
+finite number per sample and class, kept in float32; a regressor's
+predictions one number per sample and output, kept in float64 (in ``y``'s
+units, they may need every digit: targets near ``1e12`` differ in their
+last float32 digits). The checks here say what is wrong and where: rows of
+different lengths, a cell that is not a number, the shape, NaN or infinity,
+or a value float32 cannot hold, naming the row and column.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import torch
 
 from skkd.exceptions import TeacherError
 
-__all__ = ["as_float32", "check_teacher_logits", "has_minus_one", "unlabeled_hint"]
+__all__ = ["as_float32", "as_float64", "check_teacher_logits", "has_minus_one", "unlabeled_hint"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -34,10 +37,18 @@ def _not_a_number(cell: Any) -> bool:
     return False
 
 
-def _numeric(values: Any, source: str, expected: str) -> np.ndarray:
-    """``values`` as a float64 array, refusing ragged rows and cells that are not numbers."""
-    if isinstance(values, torch.Tensor):
-        values = values.detach().float().cpu().numpy()
+#: What a teacher's outputs are, and what their columns are, for each kind of output.
+_WORDS = {"logits": ("logits", "class"), "predictions": ("predictions", "output")}
+
+
+def _numeric(values: Any, source: str, expected: str, kind: str = "logits") -> np.ndarray:
+    """``values`` as a float64 array, refusing ragged rows and cells that are not numbers.
+
+    ``kind`` (``"logits"`` or ``"predictions"``) words the messages.
+    """
+    what, column = _WORDS[kind]
+    if isinstance(values, torch.Tensor):  # float64 keeps a float64 tensor's digits
+        values = values.detach().cpu().double().numpy()
     try:
         arr = np.asarray(values)
     except ValueError as exc:  # numpy refuses rows of different lengths
@@ -48,7 +59,7 @@ def _numeric(values: Any, source: str, expected: str) -> np.ndarray:
                  f": row 0 has {lengths[0]} values, row {i} has {lengths[i]}")
         raise TeacherError(
             f"{source} has rows of different lengths{which}; expected an array of shape "
-            f"{expected}, one row per sample and one column per class."
+            f"{expected}, one row per sample and one column per {column}."
         ) from exc
     if arr.dtype.kind in "biuf":
         return arr.astype(np.float64, copy=False)
@@ -60,7 +71,7 @@ def _numeric(values: Any, source: str, expected: str) -> np.ndarray:
         if _not_a_number(cell):
             raise TeacherError(
                 f"{source} holds {cell!r} ({type(cell).__name__}) at {_where(index)}, which "
-                f"is not a number; expected numeric logits of shape {expected}."
+                f"is not a number; expected numeric {what} of shape {expected}."
             )
     return cells.astype(np.float64)
 
@@ -99,6 +110,37 @@ def as_float32(values: Any, source: str = "teacher_logits",
             "(softmax depends only on the differences within a row) or clip them."
         )
     return arr.astype(np.float32)
+
+
+def as_float64(values: Any, source: str = "teacher_predictions",
+               expected: str = "(n_samples, n_outputs)") -> np.ndarray:
+    """A regression teacher's predictions as float64, every digit kept.
+
+    The regressor standardizes them (in float64) before the student sees
+    them in float32: cast to float32 in ``y``'s units, predictions near
+    ``1e12`` would lose their differences.
+
+    Parameters
+    ----------
+    values : array-like or torch.Tensor
+        Teacher predictions, any shape.
+    source : str, default="teacher_predictions"
+        What they are, for error messages.
+    expected : str, default="(n_samples, n_outputs)"
+        The shape they should have, for error messages.
+
+    Returns
+    -------
+    ndarray, float64
+        The same shape; NaN and infinity are kept.
+
+    Raises
+    ------
+    skkd.TeacherError
+        For rows of different lengths, or a cell that is not a number (naming
+        its row, column and value).
+    """
+    return _numeric(values, source, expected, kind="predictions")
 
 
 def check_teacher_logits(

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
-from skkd.arrays import to_tensor
 from skkd.distributed import is_accelerator
 from skkd.exceptions import InvalidParameterError
 
@@ -118,6 +117,9 @@ PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "teacher_combine": (lambda v: v in ("proba", "logits"), "'proba' or 'logits'"),
     "teacher_cv": (lambda v: v is None or (_integer(v) and v >= 2) or hasattr(v, "split"),
                    "None, an integer >= 2 or a cross-validation splitter"),
+    "class_weight": (lambda v: v is None or (isinstance(v, str) and v == "balanced")
+                     or isinstance(v, Mapping),
+                     "None, 'balanced' or a dict {label: weight} in y's labels"),
     "unlabeled": (lambda v: v is None or isinstance(v, str) or (_real(v) and not (
         isinstance(v, float) and math.isnan(v))), "None, a number or a string"),
     "hints": (_hints, "None or a non-empty list of (student path, teacher path) pairs of "
@@ -228,15 +230,79 @@ def shape_arguments(target: Any, options: Mapping[str, Any], n_features: int,
     return {k: v for k, v in shape.items() if k in names and k not in options}
 
 
-def class_weights(weight: Any, n_classes: int) -> torch.Tensor:
-    """``criterion__weight`` as a float tensor with one weight per class."""
-    tensor = to_tensor(np.asarray(weight, dtype=np.float32))
-    if tensor.shape != (n_classes,):
+def class_weights(weight: Any, classes: np.ndarray, name: str = "criterion__weight", *,
+                  y_enc: np.ndarray | None = None,
+                  sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """One weight per class of ``classes`` (``classes_`` order), as scikit-learn reads them.
+
+    Parameters
+    ----------
+    weight : None, "balanced", dict, array-like or torch.Tensor
+        None: every class weighs 1. ``"balanced"`` (``class_weight`` only):
+        ``n_samples / (n_classes * count(c))``, counts weighted by
+        ``sample_weight``, as ``sklearn.utils.class_weight.compute_class_weight``.
+        A dict ``{label: weight}`` in ``y``'s labels: an unnamed class weighs 1;
+        labels that are not classes of ``y`` (a cross-validation fold without
+        them) are ignored when every class of ``y`` has a weight. A sequence:
+        one weight per class, in ``classes_`` order.
+    classes : ndarray
+        The student's sorted classes.
+    name : str, default="criterion__weight"
+        The parameter, for messages.
+    y_enc : ndarray of int or None, default=None
+        The labeled rows' encoded labels (``"balanced"``).
+    sample_weight : ndarray or None, default=None
+        Their weights (``"balanced"``).
+
+    Returns
+    -------
+    ndarray of shape (n_classes,), float32
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming ``name``: a weight that is negative or not finite, a sequence
+        of the wrong length, or dict keys that are not ``y``'s labels.
+    """
+    labels = classes.tolist()
+    if weight is None:
+        values = np.ones(len(labels))
+    elif isinstance(weight, str):
+        if weight != "balanced" or name != "class_weight":
+            raise InvalidParameterError(
+                f"{name}={weight!r}: pass one weight per class (classes {labels}) or a dict "
+                "{label: weight}; for weights inversely proportional to the class counts, "
+                "class_weight='balanced'.")
+        counts = np.bincount(y_enc, weights=sample_weight, minlength=len(labels))
+        with np.errstate(divide="ignore"):  # a class whose rows all weigh 0 weighs 0
+            values = np.where(counts > 0, counts.sum() / (len(labels) * counts), 0.0)
+    elif isinstance(weight, Mapping):
+        values = np.array([weight.get(c, 1.0) for c in labels], dtype=object)
+        unnamed = [c for c in labels if c not in weight]
+        extra = [k for k in weight if k not in set(labels)]
+        if extra and unnamed:
+            raise InvalidParameterError(
+                f"{name} names {extra}, which are not classes of y, and not the classes "
+                f"{unnamed}: key the weights by y's labels {labels}, e.g. "
+                f"{{{labels[0]!r}: 1.0, {labels[-1]!r}: 2.0}}."
+            )
+    else:
+        values = weight.detach().cpu().numpy() if isinstance(weight, torch.Tensor) else weight
+        values = np.asarray(values, dtype=object)
+        if values.shape != (len(labels),):
+            raise InvalidParameterError(
+                f"{name} has shape {values.shape}; it needs one weight per class "
+                f"({len(labels)}), in classes_ order ({labels}), or a dict {{label: weight}}."
+            )
+    try:
+        values = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(f"{name}: the weights must be numbers ({exc}).") from exc
+    if not np.isfinite(values).all() or (values < 0).any():
         raise InvalidParameterError(
-            f"criterion__weight has shape {tuple(tensor.shape)}; it needs one weight per class "
-            f"({n_classes}), in classes_ order."
+            f"{name}: the weights {values.tolist()} (classes {labels}) must be finite and >= 0."
         )
-    return tensor
+    return values.astype(np.float32)
 
 
 def check_callbacks_need_no_split(callbacks: Any, train_split: Any) -> None:

@@ -11,7 +11,9 @@ values, the student module by its registered name, and the training history.
 builds tensors and plain Python values and nothing else, then rebuilds the
 estimator from skkd's own code: a fitted ``DistilledClassifier`` or
 ``DistilledRegressor`` without a teacher that predicts exactly as
-``without_teacher()`` does and exports to ONNX.
+``without_teacher()`` does and exports to ONNX. What a file may hold, and the
+checks that refuse anything else before it is used, live in
+:mod:`skkd.student_file`.
 """
 
 from __future__ import annotations
@@ -19,78 +21,52 @@ from __future__ import annotations
 import os
 import pickle
 import warnings
-from collections import OrderedDict
 from typing import IO, Any
 
-import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
 from skkd._version import __version__
 from skkd.estimator import DistilledClassifier
-from skkd.params import validate_parameters
+from skkd.exceptions import StudentFileError
+from skkd.params import PREFIXES, validate_parameters
+from skkd.plugins import get_model
 from skkd.regressor import DistilledRegressor
 from skkd.seeding import RandomState, forked_cpu_rng
+from skkd.student_file import (
+    FITTED,
+    FORMAT,
+    FORMAT_VERSION,
+    DamagedEntryError,
+    NotPlainError,
+    check_fitted,
+    check_history,
+    check_module_spec,
+    check_names,
+    check_optimizer,
+    check_sections,
+    check_shapes,
+    check_state_dict,
+    damaged,
+    file_name,
+    unplain,
+)
+from skkd.student_file import plain as _plain
 
-#: The ``format`` entry of a student file.
-FORMAT = "skkd.student"
-
-#: The newest file layout this skkd writes and reads. Version 2 added the
-#: ``estimator`` entry and regressors; a classifier's file is still written as
-#: version 1, which older skkd reads (a file without ``estimator`` is a classifier's).
-FORMAT_VERSION = 2
+__all__ = ["FORMAT", "FORMAT_VERSION", "load_student", "save_student"]
 
 #: The estimators a student file holds, by the name its ``estimator`` entry gives.
 _ESTIMATORS: dict[str, type] = {cls.__name__: cls
                                 for cls in (DistilledClassifier, DistilledRegressor)}
 
-_ARRAY_TAG = "__ndarray__"
 _DROPPED = object()  # what _plain_parts leaves out
 
 # Fitted attributes rebuilt rather than stored: the net from the weights, the
 # teacher never kept.
 _REBUILT = ("net_", "history_", "teacher_")
 
-
-class _NotPlainError(Exception):
-    """A value that ``torch.load(weights_only=True)`` could not rebuild."""
-
-
-def _plain(value: Any) -> Any:
-    """``value`` as tensors and plain Python values, arrays tagged; else :class:`_NotPlainError`."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or type(value) in (bool, int, float, str, bytes):
-        return value
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().clone()
-    if isinstance(value, torch.device):
-        return str(value)
-    if type(value) in (list, tuple):
-        return type(value)(_plain(v) for v in value)
-    if type(value) in (dict, OrderedDict):  # a state_dict is an OrderedDict
-        return type(value)((_plain(k), _plain(v)) for k, v in value.items())
-    if isinstance(value, np.ndarray) and (value.dtype.kind in "biufUS" or (
-            value.dtype.kind == "O" and value.ndim == 1)):
-        return {_ARRAY_TAG: [_plain(v) for v in value.tolist()] if value.dtype.kind == "O"
-                else value.tolist(), "dtype": value.dtype.str, "shape": list(value.shape)}
-    raise _NotPlainError(type(value).__name__)
-
-
-def _unplain(value: Any) -> Any:
-    """The inverse of :func:`_plain`."""
-    if type(value) is dict and _ARRAY_TAG in value:
-        dtype = np.dtype(value["dtype"])
-        if dtype.kind == "O":
-            array = np.empty(len(value[_ARRAY_TAG]), dtype=object)
-            array[:] = [_unplain(v) for v in value[_ARRAY_TAG]]
-            return array
-        return np.array(value[_ARRAY_TAG], dtype=dtype).reshape(value["shape"])
-    if type(value) in (dict, OrderedDict):
-        return type(value)((k, _unplain(v)) for k, v in value.items())
-    if type(value) in (list, tuple):
-        return type(value)(_unplain(v) for v in value)
-    return value
+# Parameters the file's other sections give (module, optimizer), or never kept (teacher).
+_NOT_IN_PARAMS = ("teacher", "module", "optimizer")
 
 
 def _plain_parts(value: Any) -> Any:
@@ -102,7 +78,7 @@ def _plain_parts(value: Any) -> Any:
         return kept if type(value) is dict else list(kept.values())
     try:
         return _plain(value)
-    except _NotPlainError:
+    except NotPlainError:
         return _DROPPED
 
 
@@ -191,17 +167,24 @@ def save_student(estimator: DistilledClassifier | DistilledRegressor,
             continue
         try:
             params[name] = _plain(value)
-        except _NotPlainError:
+        except NotPlainError:
             reset.append(name)
 
     fitted = {}
+    defined = FITTED[type(estimator).__name__]
     for name, value in vars(estimator).items():
         is_fitted = name.endswith("_") and not name.startswith("_")
         if not (is_fitted or name == "_torch_random_state") or name in _REBUILT:
             continue
+        if name not in defined:  # load_student would refuse the file
+            raise ValueError(
+                f"save_student: the fitted attribute {name} is not one a student file "
+                f"defines for {type(estimator).__name__} ({', '.join(defined)}); add it to "
+                "skkd.student_file.FITTED with its type, or keep the student with pickle."
+            )
         try:
             fitted[name] = _plain(value)
-        except _NotPlainError as exc:
+        except NotPlainError as exc:
             raise ValueError(
                 f"save_student stores plain data only, and the fitted attribute {name} holds a "
                 f"{exc}. Keep the student with pickle (trusted files only), or export it to "
@@ -209,7 +192,7 @@ def save_student(estimator: DistilledClassifier | DistilledRegressor,
             ) from None
     try:
         state = _plain(estimator.net_.module_.state_dict())
-    except _NotPlainError as exc:
+    except NotPlainError as exc:
         raise ValueError(
             f"The student module {type(estimator.net_.module_).__name__}'s state_dict holds a "
             f"{exc} (extra state), which save_student cannot store as plain data."
@@ -242,65 +225,155 @@ def _read(path: Any) -> dict[str, Any]:
         # torch's message opens with advice on loading the file unsafely; the cause is below
         causes = [line for line in lines if "error:" in line.lower()] or lines or [""]
         reason = causes[0].split(". Please use")[0]
-        raise ValueError(
-            f"{path} holds objects other than tensors and plain data, so it is not a student "
-            f"file written by skkd.save_student; it was not loaded (torch.load with "
+        raise StudentFileError(
+            f"{file_name(path)} holds objects other than tensors and plain data, so it is not "
+            "a student file written by skkd.save_student; it was not loaded (torch.load with "
             f"weights_only=True refused it: {reason}). A pickle runs any code it holds: open "
             "it with joblib or pickle only if you trust where it came from."
         ) from None
-    except (RuntimeError, OSError, EOFError) as exc:
-        raise ValueError(
-            f"{path} is not a student file written by skkd.save_student (torch.load cannot "
-            f"read it: {type(exc).__name__}: {str(exc).strip().splitlines()[0]})."
+    except (RuntimeError, OSError, EOFError, ValueError, IndexError, KeyError) as exc:
+        first = (str(exc).strip().splitlines() or ["the file is empty or truncated"])[0]
+        raise StudentFileError(
+            f"{file_name(path)} is not a student file written by skkd.save_student "
+            f"(torch.load cannot read it: {type(exc).__name__}: {first})."
         ) from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(
-            f"{path} is a torch file but not a student file written by skkd.save_student "
-            f"(it has no format entry {FORMAT!r})."
-        )
-    if not isinstance(data.get("version"), int) or data["version"] > FORMAT_VERSION:
-        raise ValueError(
-            f"{path} was written by skkd {data.get('skkd_version')} in student-file version "
-            f"{data.get('version')}; this skkd {__version__} reads version {FORMAT_VERSION} "
-            "at most. Upgrade skkd to load it."
-        )
+    check_sections(data, path)
     return data
 
 
-def _module_value(spec: dict[str, Any], module: Any, path: Any) -> Any:
+def _estimator_class(data: dict[str, Any], path: Any) -> type:
+    """The estimator the file holds; version 1 files without the entry hold classifiers."""
+    kind = data.get("estimator")
+    if kind is None and data["version"] == 1:
+        return DistilledClassifier
+    estimator_class = _ESTIMATORS.get(kind) if isinstance(kind, str) else None
+    if estimator_class is None:
+        raise damaged(path, f"its estimator entry is {kind!r}; save_student writes "
+                            f"{' or '.join(map(repr, _ESTIMATORS))}")
+    if estimator_class is DistilledRegressor and data["version"] < 2:
+        raise damaged(path, f"it says version {data['version']}, which holds classifiers "
+                            "only, and estimator 'DistilledRegressor' (version 2)")
+    return estimator_class
+
+
+def _params(data: dict[str, Any], estimator_class: type, path: Any) -> dict[str, Any]:
+    """The ``params`` and ``reset`` sections: parameters of ``estimator_class``, plain values."""
+    params, owner = data["params"], estimator_class.__name__
+    if type(params) is not dict:
+        raise damaged(path, f"its params entry is a {type(params).__name__}, not a dict")
+    names = set(estimator_class._get_param_names()) - set(_NOT_IN_PARAMS)
+    reset = check_names(data.get("reset", []), "reset", path)
+    for name in [*params, *reset]:
+        if not isinstance(name, str) or not (name in names
+                                             or name.startswith(tuple(PREFIXES))):
+            raise damaged(path, f"its params or reset entry names {name!r}, which is not a "
+                                f"parameter of {owner} a student file holds")
+    twice = sorted(set(params) & set(reset))
+    if twice:
+        raise damaged(path, f"{twice[0]!r} is both in its params and in its reset entries")
+    try:
+        return unplain(params, "params")
+    except DamagedEntryError as exc:
+        raise damaged(path, str(exc)) from None
+
+
+def _module_value(data: dict[str, Any], module: Any, path: Any) -> Any:
     """The ``module`` parameter of the rebuilt estimator."""
-    kind, name = spec.get("kind"), spec.get("name")
+    kind, name = check_module_spec(data["module"], path)
     if kind == "name":
         if module is not None:
             raise ValueError(
-                f"{path} names its student module, {name!r} (a registered model); do not "
-                "pass module to load_student."
+                f"{file_name(path)} names its student module, {name!r} (a registered model); "
+                "do not pass module to load_student."
             )
+        try:
+            get_model(name)
+        except ValueError as exc:
+            raise StudentFileError(f"{file_name(path)} holds a student whose module is "
+                                   f"{name!r}, which is not registered here: {exc}") from None
         return name
-    if kind not in ("class", "instance") or not isinstance(name, str):
-        raise ValueError(f"{path}: its module entry {spec!r} is not one save_student writes.")
     short = name.rpartition(".")[2]
     if kind == "class":
         if not (isinstance(module, type) and issubclass(module, torch.nn.Module)):
             raise ValueError(
-                f"{path} holds a student whose module was the class {name}, and a student "
-                f"file holds no code: pass that class, load_student(path, module={short})."
+                f"{file_name(path)} holds a student whose module was the class {name}, and a "
+                f"student file holds no code: pass that class, "
+                f"load_student(path, module={short})."
             )
         given = module
     else:
         if not isinstance(module, torch.nn.Module):
             raise ValueError(
-                f"{path} holds a student whose module was an instance of {name}, and a "
-                f"student file holds no code: pass an instance built like it, "
+                f"{file_name(path)} holds a student whose module was an instance of {name}, "
+                f"and a student file holds no code: pass an instance built like it, "
                 f"load_student(path, module={short}(...)); the file's weights replace its own."
             )
         given = type(module)
-    if given.__qualname__ != name.rpartition(".")[2]:
+    if given.__qualname__ != short:
         raise ValueError(
-            f"{path} holds a student whose module was {name}; the module passed to "
-            f"load_student is {_qualified(given)}. Pass {short}."
+            f"{file_name(path)} holds a student whose module was {name}; the module passed "
+            f"to load_student is {_qualified(given)}. Pass {short}."
         )
     return module
+
+
+def _estimator(data: dict[str, Any], module: Any, device: str | None, path: Any
+               ) -> tuple[DistilledClassifier | DistilledRegressor, dict[str, Any]]:
+    """The unfitted estimator the file's parameters describe, and its fitted attributes."""
+    estimator_class = _estimator_class(data, path)
+    params = _params(data, estimator_class, path)
+    params["module"] = _module_value(data, module, path)
+    optimizer = check_optimizer(data.get("optimizer"), path)
+    if optimizer is not None:
+        params["optimizer"] = optimizer
+    fitted = check_fitted(data["fitted"], estimator_class.__name__, path)
+    if device is not None:
+        params["device"] = device
+    try:
+        estimator = estimator_class(**params)
+        validate_parameters(estimator.get_params(deep=False), estimator_class.__name__,
+                            estimator._parameter_overrides)
+        estimator._module_factory()  # its module__* options are ones the module takes
+    except (TypeError, ValueError) as exc:
+        raise damaged(path, f"its params entry: {exc}") from None
+    saved_device = str(params.get("device", "cpu"))
+    if saved_device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"{file_name(path)} holds a student on device {saved_device!r}, and CUDA is not "
+            "available here: pass device='cpu' to load_student."
+        )
+    return estimator, fitted
+
+
+def _net(estimator: DistilledClassifier | DistilledRegressor, fitted: dict[str, Any],
+         data: dict[str, Any], path: Any) -> Any:
+    """The student's skorch net with the file's weights, its size checked before it is built."""
+    state = check_state_dict(data["state_dict"], path)
+    encoding = dict(fitted.get("encoding_", {}))
+    try:
+        net = estimator._build_net(int(fitted["n_features_in_"]), estimator._n_outputs(),
+                                   {"alpha": estimator.alpha, **estimator._soft_loss_params()},
+                                   encoding)
+    except (TypeError, ValueError) as exc:
+        raise damaged(path, f"its params entry: {exc}") from None
+    shaping = {name: fitted[name] for name in ("n_features_in_", "n_outputs_") if name in fitted}
+    if "classes_" in fitted:
+        shaping["n_classes"] = len(fitted["classes_"])
+    check_shapes(lambda: net.initialized_instance(net.module, net.get_params_for("module")),
+                 state, {**{f"module__{k}": v for k, v in net.get_params_for("module").items()},
+                         **shaping}, path,
+                 None if isinstance(estimator.module, str) else estimator._module_name())
+    try:
+        with forked_cpu_rng():  # the initial weights drawn here are replaced
+            net.initialize()
+        net.module_.load_state_dict(state)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise damaged(path, f"its weights do not fit the student module rebuilt from "
+                            f"{data['module']['name']} and its options: "
+                            f"{(str(exc).strip().splitlines() or [''])[0]}") from None
+    net.fitted_encoding = encoding
+    net.history.extend(check_history(data.get("history", []), path))
+    return net
 
 
 def load_student(path: str | os.PathLike | IO[bytes], *, module: Any = None,
@@ -314,6 +387,14 @@ def load_student(path: str | os.PathLike | IO[bytes], *, module: Any = None,
     exactly those of the saved student's ``without_teacher()``, that exports
     to ONNX, and that continues training with ``warm_start=True`` (a fresh
     optimizer, as a slim copy's).
+
+    Only what the format defines is accepted (see :mod:`skkd.student_file`):
+    its sections, parameters of the saved estimator with plain values, its
+    fitted attributes with their types, and weights whose names, shapes and
+    dtypes are those of the module the file's options build. That module is
+    first built on torch's ``meta`` device (shapes, no memory): options that
+    disagree with the weights (``module__hidden_sizes=[10**13]``) are refused
+    before any memory is taken.
 
     Parameters
     ----------
@@ -336,61 +417,27 @@ def load_student(path: str | os.PathLike | IO[bytes], *, module: Any = None,
 
     Raises
     ------
+    skkd.StudentFileError
+        (a ``ValueError``) If the file is not a student file (a pickle among
+        them: it is not unpickled), was written by a newer skkd, or any of
+        its sections is damaged or holds what the format does not define;
+        the message names the file and the entry.
     ValueError
-        If the file is not a student file (a pickle among them: it is not
-        unpickled), was written by a newer skkd, needs ``module``, or its
-        weights do not fit the rebuilt module; the message says which.
+        If the file needs ``module``, or was saved on a GPU that is missing here.
 
     Examples
     --------
     See :func:`save_student`.
     """
     data = _read(path)
-    kind = data.get("estimator", "DistilledClassifier")  # version 1 files: classifiers
-    estimator_class = _ESTIMATORS.get(kind) if isinstance(kind, str) else None
-    if estimator_class is None:
-        raise ValueError(
-            f"{path}: its estimator entry {kind!r} is not one save_student writes "
-            f"({', '.join(_ESTIMATORS)})."
-        )
-    params = _unplain(data["params"])
-    params["module"] = _module_value(data["module"], module, path)
-    if data.get("optimizer") is not None:
-        optimizer = getattr(torch.optim, data["optimizer"], None)
-        if not (isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer)):
-            raise ValueError(f"{path}: optimizer {data['optimizer']!r} is not in torch.optim.")
-        params["optimizer"] = optimizer
-    if device is not None:
-        params["device"] = device
-    saved_device = str(params.get("device", "cpu"))
-    if saved_device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
-            f"{path} holds a student on device {saved_device!r}, and CUDA is not available "
-            "here: pass device='cpu' to load_student."
-        )
-    estimator = estimator_class(**params)
-    validate_parameters(estimator.get_params(deep=False), estimator_class.__name__,
-                        estimator._parameter_overrides)
-    fitted = _unplain(data["fitted"])
-    for name, value in fitted.items():  # the width of the student's output reads them
-        setattr(estimator, name, value)
-    encoding = dict(fitted.get("encoding_", {}))
-    net = estimator._build_net(int(fitted["n_features_in_"]), estimator._n_outputs(),
-                               {"alpha": estimator.alpha, **estimator._soft_loss_params()},
-                               encoding)
-    with forked_cpu_rng():  # the initial weights drawn here are replaced
-        net.initialize()
     try:
-        net.module_.load_state_dict(_unplain(data["state_dict"]))
-    except RuntimeError as exc:
-        raise ValueError(
-            f"{path}: the saved weights do not fit the student module rebuilt from "
-            f"{data['module']['name']} and the saved module__* options: "
-            f"{str(exc).strip().splitlines()[0]}"
-        ) from None
-    net.fitted_encoding = encoding
-    net.history.extend(_unplain(data.get("history", [])))
-    estimator._keep(net, RandomState(None, saved_device))
+        estimator, fitted = _estimator(data, module, device, path)
+        for name, value in fitted.items():  # the width of the student's output reads them
+            setattr(estimator, name, value)
+        net = _net(estimator, fitted, data, path)
+    except RecursionError:  # lists nested beyond what save_student writes
+        raise damaged(path, "it holds values nested too deep") from None
+    estimator._keep(net, RandomState(None, str(estimator.device)))
     for name, value in fitted.items():  # the saved random state, not _keep's fresh one
         setattr(estimator, name, value)
     estimator.teacher_ = None

@@ -5,31 +5,43 @@ regressor or ``Pipeline`` (``predict``), a skorch net (``predict``), a torch
 module (its outputs), or an ensemble of them (a weighted mean, nested
 ensembles combined inside out). Unfitted scikit-learn regressors are cloned
 and fitted on the labeled rows; with ``cv``, each labeled row gets the
-prediction of a clone that did not see it. Outputs are in ``y``'s units;
-the estimator standardizes them.
+prediction of a clone that did not see it. Outputs are in ``y``'s units,
+kept in float64 (targets near ``1e12`` differ in digits float32 does not
+hold); the estimator standardizes them, and only the standardized values are
+float32.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import is_classifier
 from sklearn.metrics import r2_score
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import _num_samples
 
 from skkd.adapters import TorchTeacher
-from skkd.ensembles import TeacherNode, combine_logits
-from skkd.exceptions import InvalidParameterError, TeacherError
+from skkd.ensembles import TeacherNode, normalize_weights
+from skkd.exceptions import InvalidParameterError, TeacherError, TeacherNearMeanWarning
 from skkd.folds import CloneFitter, _splits_by_groups, per_row, rows_of
-from skkd.outputs import as_float32
+from skkd.outputs import as_float64
+from skkd.plugins import _caller_level
 from skkd.teachers import TeacherOutputs, is_unfitted_estimator
+
+__all__ = ["check_predictions", "predictions", "r2", "refuse_classifier", "regression_outputs",
+           "teacher_predictions", "warn_if_near_mean"]
+
+#: Below this R² on the labeled training rows, the teacher is worse than y's mean: a
+#: teacher fitted on the student's features and targets scores above it on its own rows.
+NEAR_MEAN_R2 = 0.0
 
 
 def predictions(model: Any, X: Any, n_outputs: int, *, batch_size: int = 1024,
                 name: str | None = None) -> np.ndarray:
-    """``model``'s predictions on ``X`` as float32 of shape ``(n_samples, n_outputs)``.
+    """``model``'s predictions on ``X`` as float64 of shape ``(n_samples, n_outputs)``.
 
     Parameters
     ----------
@@ -47,15 +59,16 @@ def predictions(model: Any, X: Any, n_outputs: int, *, batch_size: int = 1024,
 
     Returns
     -------
-    ndarray of shape (n_samples, n_outputs), float32
+    ndarray of shape (n_samples, n_outputs), float64
 
     Raises
     ------
     skkd.TeacherError
-        If ``model`` cannot predict, fails, or predicts another shape or a
-        non-finite value.
+        If ``model`` is a classifier, cannot predict, fails, or predicts
+        another shape or a non-finite value.
     """
     name = name or type(model).__name__
+    refuse_classifier(model, name)
     n = _num_samples(X)
     try:
         if isinstance(model, torch.nn.Module):
@@ -77,7 +90,7 @@ def predictions(model: Any, X: Any, n_outputs: int, *, batch_size: int = 1024,
 
 
 def check_predictions(values: Any, n_samples: int, n_outputs: int, source: str) -> np.ndarray:
-    """Teacher predictions as float32 of shape ``(n_samples, n_outputs)``, finite.
+    """Teacher predictions as float64 of shape ``(n_samples, n_outputs)``, finite.
 
     ``(n_samples,)`` is read as one output.
 
@@ -95,16 +108,16 @@ def check_predictions(values: Any, n_samples: int, n_outputs: int, source: str) 
 
     Returns
     -------
-    ndarray of shape (n_samples, n_outputs), float32
+    ndarray of shape (n_samples, n_outputs), float64
 
     Raises
     ------
     skkd.TeacherError
-        For cells that are not numbers, another shape, or a value that is NaN,
-        infinite or beyond float32's range.
+        For cells that are not numbers, another shape, or a value that is NaN
+        or infinite.
     """
     expected = f"({n_samples}, {n_outputs})"
-    out = as_float32(values, source=source, expected=expected)
+    out = as_float64(values, source=source, expected=expected)
     if out.ndim == 1:
         out = out.reshape(-1, 1)
     if out.shape != (n_samples, n_outputs):
@@ -122,7 +135,7 @@ def check_predictions(values: Any, n_samples: int, n_outputs: int, source: str) 
 
 def teacher_predictions(teacher: Any, X: Any, n_outputs: int, *,
                         batch_size: int = 1024) -> np.ndarray:
-    """A fitted teacher's (or ensemble's) predictions on ``X``, float32, ``(n, n_outputs)``.
+    """A fitted teacher's (or ensemble's) predictions on ``X``, float64, ``(n, n_outputs)``.
 
     What :func:`regression_outputs` computes for rows it did not fit on: each
     member predicts, ensembles combine inside out with their weights.
@@ -140,7 +153,7 @@ def teacher_predictions(teacher: Any, X: Any, n_outputs: int, *,
 
     Returns
     -------
-    ndarray of shape (n_samples, n_outputs), float32
+    ndarray of shape (n_samples, n_outputs), float64
     """
     root = TeacherNode(teacher)
     outs = {id(leaf): predictions(leaf.fitted, X, n_outputs, batch_size=batch_size,
@@ -150,12 +163,63 @@ def teacher_predictions(teacher: Any, X: Any, n_outputs: int, *,
 
 def _combined(root: TeacherNode, outs: dict[int, np.ndarray]
               ) -> tuple[np.ndarray, list[np.ndarray] | None]:
-    """The teacher's predictions from its leaves' (``outs``), and its outer members'."""
+    """The teacher's predictions from its leaves' (``outs``), and its outer members'.
+
+    Weighted means in float64, nested ensembles inside out.
+    """
     if root.is_leaf:
         return outs[id(root)], None
-    assert root.weights is not None
-    members = [c.combined(lambda leaf: outs[id(leaf)], "logits") for c in root.children]
-    return np.asarray(combine_logits(members, root.weights, "logits"), np.float32), members
+    members = [_combined(child, outs)[0] for child in root.children]
+    weights = normalize_weights(root.weights, len(members))
+    return np.tensordot(weights, np.stack(members), axes=1), members
+
+
+def refuse_classifier(model: Any, name: str) -> None:
+    """Refuse a classifier (fitted or not) as a regression teacher.
+
+    A classifier's ``predict`` returns labels: distilled as predictions, its
+    0/1 labels would teach the student nonsense without an error.
+
+    Raises
+    ------
+    skkd.TeacherError
+        Naming the teacher and pointing to ``DistilledClassifier``.
+    """
+    try:
+        classifier = is_classifier(model)
+    except Exception:  # objects without scikit-learn's tags (torch modules, adapters)
+        classifier = False
+    if classifier or (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
+        raise TeacherError(
+            f"The teacher {name} is a classifier: its predict returns class labels, not "
+            "predictions of y. DistilledRegressor needs a regressor (predict(X) in y's "
+            "units); to distill a classifier, use DistilledClassifier."
+        )
+
+
+def warn_if_near_mean(score: float) -> None:
+    """Warn (:class:`~skkd.exceptions.TeacherNearMeanWarning`) when R² is below ``NEAR_MEAN_R2``.
+
+    The warning points at the first frame outside skkd (the user's ``fit``).
+
+    Parameters
+    ----------
+    score : float
+        The teacher's R² on the labeled training rows (NaN: no warning).
+    """
+    if score < NEAR_MEAN_R2:
+        warnings.warn(
+            f"The teacher's R² on the training data is {score:.3g}: its predictions are "
+            "worse than y's mean (R² 0). It probably predicts in other units than the y the "
+            "student is given (e.g. the student inside a TransformedTargetRegressor gets the "
+            "transformed y), or receives features it was not trained on (e.g. after a "
+            "transformer in a Pipeline): fit the teacher on the same features and targets, or "
+            "pass its predictions on its own inputs, in the units of the student's y, as "
+            "fit(..., teacher_predictions=...) (distilledregressor__teacher_predictions in a "
+            "Pipeline).",
+            TeacherNearMeanWarning,
+            stacklevel=_caller_level(),
+        )
 
 
 def regression_outputs(teacher: Any, X: Any, y: np.ndarray, labeled: np.ndarray, *,
@@ -183,7 +247,7 @@ def regression_outputs(teacher: Any, X: Any, y: np.ndarray, labeled: np.ndarray,
     Returns
     -------
     TeacherOutputs
-        ``logits`` holds the predictions (in ``y``'s units), ``score`` the
+        ``logits`` holds the predictions (float64, in ``y``'s units), ``score`` the
         teacher's R² on the labeled rows, ``member_scores`` each ensemble
         member's.
     """
@@ -197,6 +261,8 @@ def regression_outputs(teacher: Any, X: Any, y: np.ndarray, labeled: np.ndarray,
         raise InvalidParameterError(
             "teacher_cv needs an unfitted scikit-learn teacher (or ensemble member) to fit "
             "on each fold; the teacher is fitted already.")
+    for leaf in leaves:  # before anything is fitted
+        refuse_classifier(leaf.given, leaf.describe())
     target = y[:, 0] if n_outputs == 1 else y
     fitter = CloneFitter(X, target, sample_weight)
     outs: dict[int, np.ndarray] = {}
@@ -219,8 +285,8 @@ def regression_outputs(teacher: Any, X: Any, y: np.ndarray, labeled: np.ndarray,
     fitter.warn_unweighted()
     spec = root.rebuild()
     combined, members = _combined(root, outs)
-    member_scores = None if members is None else [_r2(y[rows], m[rows]) for m in members]
-    return TeacherOutputs(combined, None, _r2(y[rows], combined[rows]), member_scores, spec)
+    member_scores = None if members is None else [r2(y[rows], m[rows]) for m in members]
+    return TeacherOutputs(combined, None, r2(y[rows], combined[rows]), member_scores, spec)
 
 
 def _out_of_fold(leaf: TeacherNode, X: Any, target: np.ndarray, rows: np.ndarray,
@@ -241,8 +307,35 @@ def _out_of_fold(leaf: TeacherNode, X: Any, target: np.ndarray, rows: np.ndarray
                                       name=f"a cross-validation clone of {leaf.describe()}")
 
 
-def _r2(y: np.ndarray, predicted: np.ndarray) -> float:
-    """R² of ``predicted`` for ``y``, averaged over outputs (NaN with under two rows)."""
+def r2(y: Any, predicted: Any, sample_weight: Any = None) -> float:
+    """R² of ``predicted`` for ``y``, averaged over outputs, at any scale (NaN under two rows).
+
+    scikit-learn's ``r2_score`` of both, shifted by ``y``'s first row and divided
+    by a power of two (R² changes by neither): the same value, without the
+    squares overflowing at ``1e200`` or the digits of ``y - mean`` lost on a
+    ``1e15`` offset.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        The targets, finite.
+    predicted : array-like of the same number of values
+        The predictions, finite.
+    sample_weight : array-like of shape (n_samples,) or None, default=None
+        Row weights.
+
+    Returns
+    -------
+    float
+    """
+    y = np.asarray(y, dtype=np.float64)
     if len(y) < 2:
         return float("nan")
-    return float(r2_score(y, predicted))
+    y = y.reshape(len(y), -1)
+    predicted = np.asarray(predicted, dtype=np.float64).reshape(y.shape)
+    with np.errstate(over="ignore"):
+        y, predicted = y - y[0], predicted - y[0]
+    top = np.maximum(np.max(np.abs(y), axis=0), np.max(np.abs(predicted), axis=0))
+    top = np.where((top > 0) & np.isfinite(top), top, 1.0)
+    unit = np.exp2(np.floor(np.log2(top)))
+    return float(r2_score(y / unit, predicted / unit, sample_weight=sample_weight))

@@ -12,20 +12,61 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin
-from sklearn.metrics import r2_score
+from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
 from skkd.base import BaseDistiller
-from skkd.exceptions import InvalidParameterError
+from skkd.exceptions import InvalidParameterError, TeacherError
 from skkd.hints import HintPlan
 from skkd.net import RegressionNet
-from skkd.regression_teachers import check_predictions, regression_outputs, teacher_predictions
+from skkd.regression_teachers import (
+    check_predictions,
+    r2,
+    regression_outputs,
+    teacher_predictions,
+    warn_if_near_mean,
+)
 from skkd.teachers import TeacherOutputs
 from skkd.transfer import FreshTransferSet
+
+#: The largest ``|y|`` standardized: predictions some spreads beyond it stay finite in float64.
+LARGEST_TARGET = float(np.finfo(np.float64).max) / 1e4
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _nan_marker(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def standardization(targets: np.ndarray, weights: np.ndarray | None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The weighted mean and standard deviation of each column of ``targets``, in float64.
+
+    Each column is first divided by the power of two nearest below its
+    largest ``|value|`` (exactly, so no digit is lost), so that squares do not
+    overflow at ``1e200`` nor underflow at ``1e-200``; the mean is taken of the
+    differences from the first row, which keeps the digits of targets sitting
+    on a large offset (``1e12 + x``).
+
+    Parameters
+    ----------
+    targets : ndarray of shape (n_samples, n_outputs)
+        Finite targets.
+    weights : ndarray of shape (n_samples,) or None
+        Non-negative row weights with a positive sum; None weighs rows equally.
+
+    Returns
+    -------
+    mean, scale : ndarray of shape (n_outputs,)
+        ``scale`` is the standard deviation, 0 for a constant column.
+    """
+    top = np.max(np.abs(targets), axis=0)
+    unit = np.exp2(np.floor(np.log2(np.where(top > 0, top, 1.0))))
+    units = targets / unit
+    pivot = units[0]
+    mean = pivot + np.average(units - pivot, axis=0, weights=weights)
+    spread = np.sqrt(np.average((units - mean) ** 2, axis=0, weights=weights))
+    return mean * unit, spread * unit
 
 
 class DistilledRegressor(RegressorMixin, BaseDistiller):
@@ -129,14 +170,21 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
     n_outputs_ : int
         Number of regression outputs (columns of ``y``).
     target_mean_, target_scale_ : ndarray of shape (n_outputs,)
-        The standardization of the targets: the student predicts
-        ``(y - target_mean_) / target_scale_``.
+        The standardization of the targets (float64, computed without
+        overflow for ``|y|`` up to about ``1e304``): the student predicts
+        ``(y - target_mean_) / target_scale_``. The teacher's predictions are
+        kept in float64 until they are standardized the same way, so targets
+        on a large offset (timestamps, amounts in cents near ``1e12``) keep
+        their digits.
     encoding_ : dict
         What a data-aware student learned from the training rows.
     teacher_ : object or None
         The teacher as queried (fitted clones for unfitted ones).
     teacher_score_ : float or None
-        The teacher's R² on the labeled training rows.
+        The teacher's R² on the labeled training rows (out of fold with
+        ``teacher_cv``). Below 0, a :class:`~skkd.TeacherNearMeanWarning`
+        says the teacher probably predicts in other units, or sees other
+        features, than the student.
     teacher_scores_ : list of float or None
         Each ensemble member's R²; None for a single teacher.
     net_ : skorch.NeuralNet
@@ -267,7 +315,7 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
         try:
             parameters = inspect.signature(soft_loss).parameters
         except (TypeError, ValueError):
-            return
+            parameters = {}
         temperature = parameters.get("temperature")
         if temperature is not None and temperature.default is inspect.Parameter.empty:
             raise InvalidParameterError(
@@ -276,6 +324,27 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
                 "'mse' (default), 'huber', or a callable fn(student_outputs, teacher_outputs, "
                 "*, y=None, sample_weight=None)."
             )
+        self._check_loss_options(soft_loss, loss_name)
+
+    def _check_loss_options(self, soft_loss: Callable[..., Any], loss_name: str) -> None:
+        """Compute the soft loss with its ``loss__*`` options once, on a dummy batch.
+
+        An option the loss refuses (``loss__delta=0`` for ``"huber"``) fails
+        here, before any teacher is fitted, naming the options.
+        """
+        options = self._params_with("loss__")
+        if not options:
+            return
+        student = torch.tensor([[0.5], [-2.0]])
+        try:
+            soft_loss(student, torch.zeros_like(student), y=None, sample_weight=None,
+                      **options)
+        except Exception as exc:
+            given = ", ".join(f"loss__{k}={v!r}" for k, v in sorted(options.items()))
+            raise InvalidParameterError(
+                f"loss={loss_name!r} cannot be computed with {given}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
 
     def _check_hard_loss(self) -> None:
         options = self._params_with("criterion__")
@@ -318,26 +387,62 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
         if labeled.sum() < 2:
             raise ValueError(f"DistilledRegressor needs at least two rows with a target to "
                              f"standardize the targets; got {int(labeled.sum())} sample(s).")
+        # weighted as the loss is, so integer weights equal repeated rows here too
+        weights = None if sample_weight is None else sample_weight[labeled].astype(np.float64)
+        if weights is not None and not weights.sum() > 0:
+            raise ValueError(
+                f"sample_weight is 0 on all {int(labeled.sum())} rows with a target: "
+                "DistilledRegressor standardizes y by the weighted mean and spread of those "
+                "rows, and trains its hard term on them; give some of them a positive weight.")
+        top = float(np.max(np.abs(targets[labeled])))
+        if top > LARGEST_TARGET:
+            raise ValueError(
+                f"y reaches {top:.3g}, too close to float64's largest value "
+                f"({np.finfo(np.float64).max:.3g}) for the predictions to stay finite; divide "
+                "y by a power of ten (and multiply the predictions back).")
         if continuing:
             if targets.shape[1] != self.n_outputs_:
                 raise ValueError(
                     f"warm_start=True continues the fitted student, trained on "
                     f"{self.n_outputs_} output(s), but y has {targets.shape[1]}; set "
                     "warm_start=False to train a new student.")
+            self.target_ndim_ = y.ndim  # predict returns the shape of the latest fit's y
         else:
-            # weighted as the loss is, so integer weights equal repeated rows here too
-            weights = None if sample_weight is None else sample_weight[labeled]
-            mean = np.average(targets[labeled], axis=0, weights=weights)
-            scale = np.sqrt(np.average((targets[labeled] - mean) ** 2, axis=0,
-                                       weights=weights))
+            mean, scale = standardization(targets[labeled], weights)
             self.target_mean_ = mean
             self.target_scale_ = np.where(scale > 0, scale, 1.0)
             self.n_outputs_ = targets.shape[1]
             self.target_ndim_ = y.ndim
-        return self._standardize(targets)
+        return self._standardize(targets, "y")
 
-    def _standardize(self, values: np.ndarray) -> np.ndarray:
-        return ((values - self.target_mean_) / self.target_scale_).astype(np.float32)
+    def _standardize(self, values: np.ndarray, source: str) -> np.ndarray:
+        """``(values - target_mean_) / target_scale_``, computed in float64, as float32.
+
+        Raises (a :class:`~skkd.TeacherError` unless ``source`` is ``"y"``) for
+        a value too many spreads from the mean for float32, where the student
+        trains.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            standardized = (values - self.target_mean_) / self.target_scale_
+            far = np.abs(standardized) > _FLOAT32_MAX  # NaN: an unlabeled row
+        if far.any():
+            row, col = (int(i) for i in np.argwhere(far)[0])
+            error = ValueError if source == "y" else TeacherError
+            raise error(
+                f"{source} holds {values[row, col]:.6g} at row {row}, output {col}: "
+                f"{standardized[row, col]:.3g} standard deviations of y "
+                f"({self.target_scale_[col]:.3g}) from y's mean "
+                f"({self.target_mean_[col]:.6g}), beyond float32's range, in which the student "
+                "trains. Check that they are in y's units.")
+        return standardized.astype(np.float32)
+
+    def _soft_loss_params(self) -> dict[str, Any]:
+        """No temperature; the net reads the targets' standardization.
+
+        With it, skorch's callbacks (``EpochScoring``) score in ``y``'s units.
+        """
+        return {"temperature": None, "target_mean": self.target_mean_,
+                "target_scale": self.target_scale_}
 
     def _labeled(self, y_enc: np.ndarray) -> np.ndarray:
         return ~np.isnan(y_enc).any(axis=1)
@@ -348,8 +453,7 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
     def _given_outputs(self, outputs: Any, y: np.ndarray, y_enc: np.ndarray) -> TeacherOutputs:
         labeled = self._labeled(y_enc)
         raw = check_predictions(outputs, len(y), self.n_outputs_, "teacher_predictions has")
-        return TeacherOutputs(raw, None, float(r2_score(y.reshape(len(y), -1)[labeled],
-                                                        raw[labeled])))
+        return TeacherOutputs(raw, None, r2(y.reshape(len(y), -1)[labeled], raw[labeled]))
 
     def _queried_outputs(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
                          inference: str, *, sample_weight: Any,
@@ -360,7 +464,9 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
             groups=groups, sample_weight=sample_weight)
 
     def _trained_outputs(self, outputs: TeacherOutputs, y_enc: np.ndarray) -> TeacherOutputs:
-        return outputs._replace(logits=self._standardize(outputs.logits))
+        warn_if_near_mean(outputs.score)
+        return outputs._replace(logits=self._standardize(outputs.logits,
+                                                         "The teacher's predictions"))
 
     def _label_fresh(self, fresh: FreshTransferSet,
                      outputs: TeacherOutputs | None) -> FreshTransferSet:
@@ -373,7 +479,8 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
 
     def _standardized_predictions(self, teacher: Any, X: Any, batch_size: int) -> np.ndarray:
         return self._standardize(teacher_predictions(teacher, X, self.n_outputs_,
-                                                     batch_size=batch_size))
+                                                     batch_size=batch_size),
+                                 "The teacher's predictions")
 
     # -- prediction -------------------------------------------------------
 
@@ -398,6 +505,9 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
         """R² on the labeled rows; rows whose targets are NaN are ignored when
         ``unlabeled=float("nan")``.
 
+        The same value as scikit-learn's ``r2_score``, computed without
+        overflow or lost digits whatever ``y``'s scale and offset.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -413,12 +523,17 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
             R² of ``predict(X)``.
         """
         y = np.asarray(y, dtype=np.float64)
-        if self.unlabeled is None:
-            return super().score(X, y, sample_weight)
-        labeled = ~np.isnan(y.reshape(len(y), -1)).any(axis=1)
-        X = X[labeled] if not hasattr(X, "iloc") else X.iloc[np.flatnonzero(labeled)]
-        weights = None if sample_weight is None else np.asarray(sample_weight)[labeled]
-        return float(r2_score(y[labeled], self.predict(X), sample_weight=weights))
+        check_consistent_length(X, y, sample_weight)
+        if self.unlabeled is not None:  # rows whose targets are NaN are not scored
+            labeled = np.flatnonzero(~np.isnan(y.reshape(len(y), -1)).any(axis=1))
+            if len(labeled) == 0:
+                raise ValueError("score needs rows with a target; every row of y is NaN "
+                                 "(unlabeled).")
+            X, y = _safe_indexing(X, labeled), y[labeled]
+            sample_weight = None if sample_weight is None else _safe_indexing(sample_weight,
+                                                                              labeled)
+        y = check_array(y, ensure_2d=False, input_name="y")
+        return r2(y, self.predict(X), sample_weight=sample_weight)
 
 
 

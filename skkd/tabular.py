@@ -39,6 +39,7 @@ from sklearn.tree import DecisionTreeRegressor
 from skkd.arrays import to_tensor
 from skkd.hookspecs import hookimpl
 from skkd.models import MLP
+from skkd.plugins import _caller_level
 
 #: The values of ``module__numeric_encoding``: how numeric columns are embedded.
 NUMERIC_ENCODINGS = ("periodic", "ple", "none")
@@ -259,13 +260,16 @@ class TabularMLP(torch.nn.Module):
         ----------
         X : ndarray of shape (n_samples, n_features)
             The training rows, as the student sees them (float32).
-        y : ndarray of shape (n_samples,)
-            Encoded labels; -1 marks unlabeled rows. Not used.
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            A classifier's encoded labels (integers; -1 marks unlabeled rows) or
+            a regressor's standardized targets (floats). Only its kind is read:
+            it says whether ``teacher_logits`` are logits or predictions.
         teacher : object or None, default=None
             The fitted teacher, for ``bins="teacher"``.
-        teacher_logits : ndarray of shape (n_samples, n_classes) or None, default=None
-            The teacher's outputs on ``X``, for ``bins="teacher"`` when the
-            teacher's split thresholds cannot be read.
+        teacher_logits : ndarray of shape (n_samples, n_outputs) or None, default=None
+            The teacher's outputs on ``X`` (a classifier's logits, a
+            regressor's predictions), for ``bins="teacher"`` when the teacher's
+            split thresholds cannot be read.
         **options
             The ``module__*`` options the user set.
 
@@ -303,8 +307,10 @@ class TabularMLP(torch.nn.Module):
             passthrough = options.get("passthrough") or fitted.get("passthrough", [])
             taken = set(categorical) | {int(c) for c in passthrough}
             numeric = [j for j in range(n_features) if j not in taken]
+            task = "regression" if np.asarray(y).dtype.kind == "f" else "classification"
             fitted["bins"] = fit_bins(X, numeric, int(options.get("n_bins", 32)), bins,
-                                      teacher=teacher, teacher_logits=teacher_logits)
+                                      teacher=teacher, teacher_logits=teacher_logits,
+                                      task=task)
         return fitted
 
 
@@ -329,6 +335,7 @@ def fit_bins(
     *,
     teacher: Any = None,
     teacher_logits: np.ndarray | None = None,
+    task: str = "classification",
 ) -> list[list[float]]:
     """Edges of at most ``n_bins`` piecewise-linear bins for each of ``columns``.
 
@@ -342,15 +349,23 @@ def fit_bins(
         Most bins per column.
     source : {"quantile", "teacher"}, default="quantile"
         ``"quantile"``: quantiles of the column (``rtdl_num_embeddings.compute_bins``).
-        ``"teacher"``: the teacher's own split thresholds when it is a tree
-        model reading the same columns (see :func:`tree_thresholds`), else
-        the thresholds of one shallow tree per column fitted to the teacher's
-        probabilities; where the teacher never splits a column, its quantiles.
+        ``"teacher"``: the teacher's own split thresholds when it is a
+        scikit-learn tree model reading the same columns (see
+        :func:`tree_thresholds`), else (LightGBM, XGBoost, CatBoost, a
+        ``Pipeline``, a torch teacher, precomputed outputs) the thresholds of
+        one shallow tree per column fitted to the teacher's outputs: its
+        probabilities for a classifier, its predictions for a regressor.
+        Where neither splits a column inside its training range, that column
+        gets its quantiles, and a ``UserWarning`` names the teacher and the
+        columns.
     teacher : object or None, default=None
         The fitted teacher (``"teacher"``).
     teacher_logits : ndarray or None, default=None
         The teacher's outputs on ``X`` (``"teacher"``, when its thresholds
-        are not readable).
+        are not readable): logits for a classifier, predictions for a regressor.
+    task : {"classification", "regression"}, default="classification"
+        What ``teacher_logits`` are: the shallow trees fit their softmax
+        (``"classification"``) or the values themselves (``"regression"``).
 
     Returns
     -------
@@ -379,21 +394,54 @@ def fit_bins(
                 "(scikit-learn's forests, boosting and trees, on the student's columns) or "
                 "teacher outputs computed once (teacher_inference='once')."
             )
-        thresholds = output_thresholds(values, softmax(np.asarray(teacher_logits, np.float64),
-                                                  axis=1), n_bins)
+        targets = np.asarray(teacher_logits, np.float64)
+        if task == "classification":
+            targets = softmax(targets, axis=1)
+        thresholds = output_thresholds(values, targets, n_bins)
     edges = []
-    for column, used, fallback in zip(values.T, thresholds, quantiles, strict=True):
+    unsplit = []
+    for j, column, used, fallback in zip(columns, values.T, thresholds, quantiles, strict=True):
         lo, hi = float(column.min()), float(column.max())
         inner = used[(used > lo) & (used < hi)]
         if not len(inner):
             edges.append(fallback)
+            unsplit.append(j)
             continue
         if len(np.unique(inner)) > n_bins - 1:
             # thresholds at quantiles of their use: more edges where the teacher splits more
             inner = np.quantile(inner, np.linspace(0, 1, n_bins + 1)[1:-1],
                                 method="inverted_cdf")
         edges.append([lo, *np.unique(inner.astype(np.float32)).tolist(), hi])
+    if unsplit:
+        _warn_quantile_fallback(teacher, task, unsplit, len(columns))
     return edges
+
+
+def _teacher_name(teacher: Any, task: str) -> str:
+    """The teacher as a warning names it; its outputs when only they were given."""
+    if teacher is None:
+        return ("whose predictions were passed (teacher_predictions)" if task == "regression"
+                else "whose logits were passed (teacher_logits)")
+    from skkd.ensembles import as_ensemble
+
+    ensemble = as_ensemble(teacher)
+    if ensemble is not None:
+        return "ensemble of " + ", ".join(type(m).__name__ for m in ensemble.teachers)
+    return type(teacher).__name__
+
+
+def _warn_quantile_fallback(teacher: Any, task: str, unsplit: list[int], n_numeric: int) -> None:
+    """Say which numeric columns got quantile bins under ``bins="teacher"``, and why."""
+    shown = unsplit[:10] + (["..."] if len(unsplit) > 10 else [])
+    warnings.warn(
+        f"module__bins='teacher': the teacher {_teacher_name(teacher, task)} splits "
+        f"{len(unsplit)} of the {n_numeric} numeric columns nowhere inside their training "
+        f"range (columns {shown}), so they fall back to quantile bins. Its split thresholds "
+        "(or, where they cannot be read, shallow trees fitted to its outputs) place no "
+        "edge there; set module__bins='quantile' to use quantiles for every column, or pass "
+        "explicit edges.",
+        UserWarning, stacklevel=_caller_level(),
+    )
 
 
 def tree_thresholds(teacher: Any, n_features: int) -> list[np.ndarray] | None:
@@ -401,9 +449,11 @@ def tree_thresholds(teacher: Any, n_features: int) -> list[np.ndarray] | None:
 
     Reads scikit-learn's decision trees, forests, extra trees, gradient
     boosting and histogram gradient boosting (its categorical splits are
-    skipped), an ensemble of them (a list or :class:`~skkd.EnsembleTeacher`)
-    and ``FrozenEstimator`` around one. The teacher must read the student's
-    columns (``n_features_in_ == n_features``); a ``Pipeline`` does not.
+    skipped), bagging and voting ensembles of them (a bagged member's
+    columns mapped through ``estimators_features_``), an ensemble of them (a
+    list or :class:`~skkd.EnsembleTeacher`) and ``FrozenEstimator`` around one.
+    The teacher must read the student's columns (``n_features_in_ ==
+    n_features``); a ``Pipeline`` does not.
 
     Parameters
     ----------
@@ -431,7 +481,7 @@ def tree_thresholds(teacher: Any, n_features: int) -> list[np.ndarray] | None:
         if getattr(member, "n_features_in_", None) != n_features:
             return None
         pairs = _split_pairs(member)
-        if pairs is None:
+        if pairs is None or any(f >= n_features for f, _ in pairs):
             return None
         for feature, threshold in pairs:
             found[feature].append(threshold)
@@ -439,7 +489,14 @@ def tree_thresholds(teacher: Any, n_features: int) -> list[np.ndarray] | None:
 
 
 def _split_pairs(model: Any) -> list[tuple[int, np.ndarray]] | None:
-    """``(feature, thresholds)`` of every numeric split of a scikit-learn tree model."""
+    """``(feature, thresholds)`` of every numeric split of a scikit-learn tree model.
+
+    Members of an ensemble (``estimators_``: forests, boosting, bagging,
+    voting) are read recursively; a member that sees a subset of the columns
+    (bagging's ``max_features < 1``: ``estimators_features_``) has its
+    features mapped back to the ensemble's columns. None when any member is
+    not such a model.
+    """
     if hasattr(model, "_predictors"):  # HistGradientBoosting*: no public tree structure
         pairs = []
         for predictors in model._predictors:
@@ -450,19 +507,24 @@ def _split_pairs(model: Any) -> list[tuple[int, np.ndarray]] | None:
                     chosen = split & (nodes["feature_idx"] == feature)
                     pairs.append((int(feature), nodes["num_threshold"][chosen]))
         return pairs
-    trees = getattr(model, "estimators_", None)
-    if trees is None:
-        trees = [model] if hasattr(model, "tree_") else None
-    if trees is None:
-        return None
-    pairs = []
-    for tree in np.ravel(np.asarray(trees, dtype=object)):
-        structure = getattr(tree, "tree_", None)
-        if structure is None:
-            return None
+    structure = getattr(model, "tree_", None)
+    if structure is not None:
         split = structure.feature >= 0
-        pairs += [(int(f), structure.threshold[split & (structure.feature == f)])
-                  for f in np.unique(structure.feature[split])]
+        return [(int(f), structure.threshold[split & (structure.feature == f)])
+                for f in np.unique(structure.feature[split])]
+    members = getattr(model, "estimators_", None)
+    if members is None:
+        return None
+    members = members.ravel() if isinstance(members, np.ndarray) else list(members)
+    subsets = getattr(model, "estimators_features_", None)
+    pairs = []
+    for i, member in enumerate(members):
+        found = _split_pairs(member)
+        if found is None:
+            return None
+        if subsets is not None:  # the member's column f is the ensemble's subsets[i][f]
+            found = [(int(subsets[i][f]), t) for f, t in found]
+        pairs += found
     return pairs
 
 

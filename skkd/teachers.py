@@ -180,10 +180,14 @@ def _binary_logits(z: Any) -> Any:
 class AlignedTeacher(Teacher):
     """A teacher whose output columns follow the student's ``classes_``.
 
-    Columns are matched by label when the teacher has ``classes_``. One
-    output column in a binary task is a single logit ``z`` and becomes the
-    logits ``(-z/2, z/2)``, whatever kind of teacher gave it. Any failure of
-    the teacher is raised as :class:`~skkd.exceptions.TeacherError`.
+    Columns are matched by label when the teacher has ``classes_``. A teacher
+    that knows classes ``y`` lacks (a cross-validation fold without a rare
+    class, as ``KFold`` makes) keeps the columns of ``y``'s classes only: the
+    softmax over the kept logits renormalizes the teacher's probabilities
+    over ``y``'s classes (the dropped classes' mass is shared out in
+    proportion). One output column in a binary task is a single logit ``z``
+    and becomes the logits ``(-z/2, z/2)``, whatever kind of teacher gave it.
+    Any failure of the teacher is raised as :class:`~skkd.exceptions.TeacherError`.
 
     Parameters
     ----------
@@ -205,23 +209,27 @@ class AlignedTeacher(Teacher):
         super().__init__(teacher.model, classes)
         self.teacher = teacher
         self.columns: np.ndarray | None = None
+        self.width = len(classes)  # the teacher's number of output columns
         self._frame_template = None
         if frame is not None and not isinstance(teacher, TorchTeacher):
             self._frame_template = frame.iloc[:0]
         if teacher.classes_ is not None:
             teacher_classes = teacher.classes_.tolist()
             known = set(teacher_classes)
-            wanted = set(classes.tolist())
-            if known != wanted and not (missing_classes and known < wanted):
+            unseen = [c for c in classes.tolist() if c not in known]
+            if unseen and not (missing_classes and known & set(classes.tolist())):
                 hint = "" if has_minus_one(teacher_classes) else unlabeled_hint(classes)
                 raise TeacherError(
                     f"The teacher's classes_ {teacher_classes} differ from the classes in y "
-                    f"{classes.tolist()}; fit the teacher on the same labels or pass "
-                    f"teacher_logits with one column per class of y.{hint}"
+                    f"{classes.tolist()}: the teacher never saw {unseen}. Fit the teacher on "
+                    "the same labels or pass teacher_logits with one column per class of y "
+                    f"(a teacher may know classes y lacks: their columns are dropped).{hint}"
                 )
-            # -1: a class this teacher never saw (a cross-validation clone's fold)
+            # -1: a class this teacher never saw (a cross-validation clone's fold);
+            # the teacher's classes y lacks get no column (dropped).
             self.columns = np.array([teacher_classes.index(c) if c in known else -1
                                      for c in classes.tolist()])
+            self.width = len(teacher_classes)
 
     def _describe(self) -> str:
         return type(self.model).__name__
@@ -232,21 +240,30 @@ class AlignedTeacher(Teacher):
                 f"The teacher {self._describe()} returned outputs of shape "
                 f"{tuple(out.shape)}; a teacher must return (n_samples, n_classes) logits."
             )
-        expected = len(self.classes_) if self.columns is None else int(
-            (self.columns >= 0).sum())
+        expected = self.width
         width = out.shape[1]
         if width == 1 and expected == 2:
             out = _binary_logits(out)
         elif width != expected:
+            what = (f"y has {expected} classes {self.classes_.tolist()}" if self.columns is None
+                    else f"its classes_ are {self.teacher.classes_.tolist()}")
+            hint = ("" if self.columns is not None or width < expected else
+                    " If these rows lack classes the teacher knows (a cross-validation split "
+                    "such as KFold can leave a rare class out of a training fold), split with "
+                    "StratifiedKFold so that every fold has every class, or give the teacher "
+                    "classes_ (a skorch NeuralNetClassifier has them) so that skkd can match "
+                    "its columns by label.")
             raise TeacherError(
-                f"The teacher {self._describe()} outputs {width} columns but y has "
-                f"{expected} classes {self.classes_.tolist()}; the teacher must output one "
-                f"logit per class.{unlabeled_hint(self.classes_)}"
+                f"The teacher {self._describe()} outputs {width} columns but {what}; the "
+                f"teacher must output one logit per class.{hint}{unlabeled_hint(self.classes_)}"
             )
         if self.columns is None:
             return out
         if (self.columns >= 0).all():
-            return out[:, self.columns]
+            if len(self.columns) == width and (self.columns == np.arange(width)).all():
+                return out
+            return out[:, torch.as_tensor(self.columns) if isinstance(out, torch.Tensor)
+                       else self.columns]
         # An unseen class gets a logit far below the row's others: probability ~0.
         aligned = np.asarray(out)[:, np.maximum(self.columns, 0)].copy()
         aligned[:, self.columns < 0] = aligned.min(axis=1, keepdims=True) + np.log(PROBA_FLOOR)
@@ -409,7 +426,8 @@ def teacher_outputs(
     fitter = CloneFitter(X, y, sample_weight)
     for leaf in leaves:
         if is_unfitted_estimator(leaf.given):
-            leaf.fitted = fitter.fit(leaf.given, labeled, leaf.describe())
+            leaf.fitted = fitter.fit_labeled(leaf.given, labeled, leaf.describe(),
+                                             _label_hint(classes))
             leaf.out_of_fold = cv is not None
         leaf.teacher = AlignedTeacher(as_teacher(leaf.fitted), classes, frame=frame)
     fitter.warn_unweighted()
@@ -451,6 +469,17 @@ def teacher_outputs(
         logits if inference == "once" else None, per_batch,
         score_teacher(logits[rows], y_enc[rows]), member_scores, spec,
     )
+
+
+def _label_hint(classes: np.ndarray) -> str:
+    """For a failed teacher fit: a teacher may need the labels ``0 .. n_classes - 1``."""
+    if classes.dtype.kind in "iu" and np.array_equal(classes, np.arange(len(classes))):
+        return ""
+    shown = classes[:5].tolist() + (["..."] if len(classes) > 5 else [])
+    return (f" y's labels are {shown}, not 0 .. {len(classes) - 1}: if the teacher needs "
+            "those (xgboost's XGBClassifier does), encode y first "
+            "(sklearn.preprocessing.LabelEncoder; its inverse_transform maps the student's "
+            "predictions back).")
 
 
 def _out_of_fold(member: Any, X: Any, y: np.ndarray, labeled: np.ndarray, full: np.ndarray,

@@ -229,7 +229,7 @@ def test_import_skkd_is_lazy_and_exports_the_public_names():
         "hookimpl", "list_plugins",
         "save_student", "load_student", "__version__", "InvalidParameterError", "PluginError",
         "PluginWarning", "TeacherError", "StudentError", "LossError", "TeacherNearChanceWarning",
-        "SampleWeightIgnoredWarning",
+        "TeacherNearMeanWarning", "SampleWeightIgnoredWarning", "StudentFileError",
     ])
     namespace = {}
     exec("from skkd import *", namespace)
@@ -252,6 +252,9 @@ def test_export_help_says_which_models_are_safe_and_the_exit_statuses():
            "torch.load(weights_only=True)" in flat
     assert "unpickling runs any code the file holds" in flat
     assert "Only pass pickles you trust" in flat
+    assert "--trust-pickle allow MODEL to be a pickle or joblib file" in flat
+    assert "Without --trust-pickle any other file is refused, unread" in flat
+    assert "named *.skkd or holding the student-file tag is never unpickled" in flat
     assert "0 OUT written" in flat and "1 --check found a difference" in flat
     assert "2 usage error, one line on stderr, nothing written" in flat
 
@@ -284,3 +287,118 @@ def test_demo_without_the_default_data_names_data_path(no_work, capsys, monkeypa
     error = _usage_error(capsys, ["demo", "--dataset", "fashion-mnist"])
     assert f"argument --data-path: {tmp_path / 'absent'} is not a directory" in error
     assert "apt-get install dataset-fashion-mnist" in error and "--data-path DIR" in error
+
+
+# --------------------------------------------------------------------------- export: files
+
+
+class Touch:
+    """Unpickling it creates ``path``: the mark that a file's code ran."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        import pathlib
+
+        return pathlib.Path.touch, (pathlib.Path(self.path),)
+
+
+def export_refused(capsys, tmp_path, model, *flags):
+    """`skkd export MODEL`'s one error line: exit status 2, no traceback, nothing written."""
+    pytest.importorskip("skl2onnx")
+    pytest.importorskip("onnxruntime")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", str(model), *flags, "--onnx", str(tmp_path / "out.onnx")])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    (error,) = [line for line in captured.err.splitlines() if "error:" in line]
+    assert not (tmp_path / "out.onnx").exists()
+    return error
+
+
+@pytest.mark.parametrize("name", ["model.pkl", "model.joblib", "model"])
+def test_export_refuses_a_pickle_without_trust_pickle_unread(capsys, tmp_path, name):
+    import joblib
+
+    joblib.dump({"payload": Touch(tmp_path / "code-ran")}, tmp_path / name)
+    error = export_refused(capsys, tmp_path, tmp_path / name)
+    assert f"argument MODEL: {tmp_path / name} looks like a pickle or joblib file" in error
+    assert "Pass --trust-pickle to unpickle it if you trust where it came from" in error
+    assert not (tmp_path / "code-ran").exists()
+
+
+@pytest.mark.parametrize("flags", [(), ("--trust-pickle",)])
+@pytest.mark.parametrize(("name", "content"), [
+    ("student.skkd", "payload"),                                   # named as a student file
+    ("STUDENT.SKKD", "payload"),
+    ("model.pkl", "tagged"),                                       # holds the format tag
+    ("model.joblib", "tagged"),
+])
+def test_export_never_unpickles_what_claims_to_be_a_student_file(capsys, tmp_path, flags, name,
+                                                                 content):
+    import pickle
+
+    payload = Touch(tmp_path / "code-ran")
+    data = payload if content == "payload" else {"format": "skkd.student", "x": payload}
+    for protocol in (0, 4):  # protocol 0 has no binary header
+        (tmp_path / name).write_bytes(pickle.dumps(data, protocol=protocol))
+        error = export_refused(capsys, tmp_path, tmp_path / name, *flags)
+        assert f"argument MODEL: {tmp_path / name} is named or tagged as a student file" in error
+        assert "never unpickled, even with --trust-pickle" in error
+    assert not (tmp_path / "code-ran").exists()
+
+
+def test_export_with_trust_pickle_unpickles_other_pickles(capsys, tmp_path):
+    import joblib
+
+    joblib.dump(Touch(tmp_path / "code-ran"), tmp_path / "model.pkl")
+    error = export_refused(capsys, tmp_path, tmp_path / "model.pkl", "--trust-pickle")
+    assert "holds a NoneType; expected a DistilledClassifier" in error
+    assert (tmp_path / "code-ran").exists()  # the user said so
+
+
+@pytest.fixture(scope="module")
+def student_file_content(digits, tmp_path_factory):
+    import torch
+
+    from skkd import DistilledClassifier, save_student
+
+    X_train, _, y_train, _ = digits
+    path = tmp_path_factory.mktemp("student") / "student.skkd"
+    save_student(DistilledClassifier(max_epochs=1, random_state=0).fit(X_train[:200],
+                                                                       y_train[:200]), path)
+    return torch.load(path, weights_only=True)
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (lambda d: d.pop("params"), "lacks the params section"),
+    (lambda d: d.pop("module"), "lacks the module section"),
+    (lambda d: d.update(version="2"), "version entry is '2'"),
+    (lambda d: d.update(estimator="DistilledRegressor", version=2, params={}),
+     "which is not a fitted attribute of DistilledRegressor"),
+    (lambda d: d["fitted"].update(predict=1), "fitted entry holds 'predict'"),
+    (lambda d: d["params"].update(module__hidden_sizes=[10**13]),
+     r"module__hidden_sizes=[10000000000000]"),
+    (lambda d: d.clear(), "is a torch file but not a student file"),
+])
+def test_export_names_a_damaged_student_file_in_one_line(capsys, tmp_path, student_file_content,
+                                                         damage, message):
+    import copy
+
+    import torch
+
+    data = copy.deepcopy(student_file_content)
+    damage(data)
+    torch.save(data, tmp_path / "student.skkd")
+    error = export_refused(capsys, tmp_path, tmp_path / "student.skkd", "--trust-pickle")
+    assert f"argument MODEL: {tmp_path / 'student.skkd'}" in error and message in error
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip", b"plain text\n"])
+def test_export_names_empty_and_other_files(capsys, tmp_path, content):
+    (tmp_path / "model.bin").write_bytes(content)
+    error = export_refused(capsys, tmp_path, tmp_path / "model.bin")
+    assert f"argument MODEL: {tmp_path / 'model.bin'}" in error
+    assert "is empty" in error if not content else "was not loaded" in error

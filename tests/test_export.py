@@ -201,7 +201,7 @@ def test_the_export_command_end_to_end(tmp_path, digits, capsys):
     joblib.dump(pipe, tmp_path / "model.joblib")
     np.save(tmp_path / "X.npy", X_test)
     out = tmp_path / "model.onnx"
-    assert main(["export", str(tmp_path / "model.joblib"), "--onnx", str(out),
+    assert main(["export", str(tmp_path / "model.joblib"), "--trust-pickle", "--onnx", str(out),
                  "--check", str(tmp_path / "X.npy")]) == 0
     printed = capsys.readouterr().out
     assert f"wrote {out}" in printed and "input X: float32 rows of 64 columns" in printed
@@ -227,7 +227,7 @@ def test_the_export_command_refuses_what_it_cannot_export(tmp_path, digits, caps
         ([str(tmp_path / "missing.pkl")], "missing.pkl is not a file"),
     ):
         with pytest.raises(SystemExit) as exit_info:
-            main(["export", *argv, "--onnx", str(tmp_path / "out.onnx")])
+            main(["export", *argv, "--trust-pickle", "--onnx", str(tmp_path / "out.onnx")])
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "out.onnx").exists()
@@ -313,7 +313,7 @@ def test_the_export_command_says_what_is_wrong_before_writing(exported, capsys, 
                                                               check, message):
     d = exported
     before = {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()}
-    argv = [str(d / model), "--onnx", str(d / out)]
+    argv = [str(d / model), "--trust-pickle", "--onnx", str(d / out)]
     error = export_error(capsys, argv + (["--check", str(d / check)] if check else []))
     assert message.format(d=d) in error
     assert {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()} == before  # no output
@@ -353,6 +353,7 @@ def test_exit_status_1_is_a_difference_found_by_check(exported, capsys, tmp_path
 
     monkeypatch.setattr(export, "compare_onnx", differs)
     out = tmp_path / "out.onnx"
-    assert main(["export", str(exported / "model.joblib"), "--onnx", str(out), "--check",
+    assert main(["export", str(exported / "model.joblib"), "--trust-pickle", "--onnx", str(out),
+                 "--check",
                  str(exported / "X.npy")]) == 1
     assert "labels DIFFER on 3 rows" in capsys.readouterr().out and out.is_file()

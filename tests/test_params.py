@@ -66,6 +66,18 @@ from skkd.losses import kl_divergence
          r"module='mlp' cannot be built .*module__hidden_sizes must be a sequence of integer"),
         ({"module__dropout": 1.5}, r"module__dropout must be a number in \[0, 1\)"),
         ({"criterion__weight": [1.0, 2.0]}, r"criterion__weight has shape \(2,\)"),
+        ({"criterion__weight": {"one": 2.0}}, r"criterion__weight names \['one'\], which are "
+                                              r"not classes of y.*key the weights by y's labels"),
+        ({"criterion__weight": "balanced"}, r"criterion__weight='balanced'.*class_weight="),
+        ({"class_weight": "balance"}, r"'class_weight' parameter .* None, 'balanced' or a dict"),
+        ({"class_weight": [1.0] * 10}, r"'class_weight' parameter .* dict \{label: weight\}"),
+        ({"class_weight": {3: -1.0}}, r"class_weight: the weights .* must be finite and >= 0"),
+        ({"class_weight": {10: 2.0}}, r"class_weight names \[10\], which are not classes of y"),
+        ({"class_weight": {0: 2.0}, "criterion__weight": [1.0] * 10},
+         r"class_weight and criterion__weight both weight the classes: pass one"),
+        ({"class_weight": "balanced", "augment": "mixup"},
+         r"class_weight='balanced' weights the rows of each class, as sample_weight does. "
+         r"sample_weight is not supported with augment='mixup'.*criterion__weight"),
         ({"criterion__label_smoothing": 2.0}, r"criterion__\* \['label_smoothing'\]: "
                                               r"torch.nn.CrossEntropyLoss refuses them"),
         ({"device": "nodevice"}, r"device='nodevice' cannot be used here"),
@@ -142,6 +154,35 @@ def test_criterion_parameters_reach_the_hard_loss(digits):
     np.testing.assert_allclose(criterion.weight.numpy(), weight, rtol=1e-6)
     with pytest.raises(InvalidParameterError, match=r"criterion__weight has shape \(3,\)"):
         DistilledClassifier(max_epochs=1, criterion__weight=[1, 2, 3]).fit(X_train, y_train)
+
+
+def test_criterion_weight_may_be_a_dict_of_labels(digits):
+    X_train, _, y_train, _ = digits
+    labels = np.array(list("abcdefghij"))[y_train]
+    weight = np.linspace(0.5, 2.0, 10)
+    by_label = DistilledClassifier(max_epochs=1, criterion__weight=dict(
+        zip("jihgfedcba", weight[::-1], strict=True))).fit(X_train, labels)
+    np.testing.assert_allclose(by_label.net_.criterion_.weight.numpy(), weight, rtol=1e-6)
+    # a class left out weighs 1, as in scikit-learn's class_weight
+    partial = DistilledClassifier(max_epochs=1, criterion__weight={"c": 3.0}).fit(X_train, labels)
+    np.testing.assert_allclose(partial.net_.criterion_.weight.numpy(),
+                               np.where(np.arange(10) == 2, 3.0, 1.0))
+
+
+def test_class_weight_is_a_parameter_like_the_others(digits):
+    X_train, _, y_train, _ = digits
+    weights = {c: 1.0 + c for c in range(10)}
+    clf = DistilledClassifier(max_epochs=1, class_weight=weights)
+    assert clf.get_params()["class_weight"] is weights
+    assert clone(clf).get_params()["class_weight"] == weights
+    assert clf.set_params(class_weight="balanced").class_weight == "balanced"
+    search = GridSearchCV(DistilledClassifier(max_epochs=1, random_state=0),
+                          {"class_weight": [None, "balanced", weights]}, cv=2)
+    search.fit(X_train[:300], y_train[:300])
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.best_params_["class_weight"] in (None, "balanced", weights)
+    assert pickle.loads(pickle.dumps(search.best_estimator_)).class_weight == (
+        search.best_params_["class_weight"])
 
 
 def scaled_kl(student_logits, teacher_logits, *, temperature, y=None, scale=1.0):

@@ -1,10 +1,13 @@
 """``fit(X, y, sample_weight=...)`` weights each row's hard and soft loss."""
 
+import inspect
+
 import numpy as np
 import pytest
 import sklearn
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
+from sklearn.utils.class_weight import compute_class_weight
 
 from skkd import DistilledClassifier
 from skkd.exceptions import InvalidParameterError
@@ -55,6 +58,64 @@ def test_class_weights_and_sample_weights_multiply(small):
     repeated = _student(None, alpha=1.0, criterion__weight=class_weight).fit(
         np.repeat(X, w.astype(int), axis=0), np.repeat(y, w.astype(int)))
     np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), atol=1e-5)
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5])
+def test_class_weight_weighs_each_labeled_row_by_its_class(small, alpha):
+    X, y, teacher = small
+    labels = np.array(list("abcdefghij"))[y]
+    words = LogisticRegression(max_iter=300).fit(X, labels)
+    class_weight = {c: w for c, w in zip("abcdefghij", np.linspace(0.2, 3.0, 10), strict=True)}
+    row_weights = np.array([class_weight[c] for c in labels])
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
+    by_class = _student(words, alpha=alpha, class_weight=class_weight).fit(X, labels,
+                                                                          sample_weight=w)
+    # scikit-learn's definition: the class weight multiplies the row's sample weight
+    by_row = _student(words, alpha=alpha).fit(X, labels, sample_weight=w * row_weights)
+    np.testing.assert_allclose(by_class.predict_proba(X), by_row.predict_proba(X), atol=1e-6)
+    plain = _student(words, alpha=alpha).fit(X, labels, sample_weight=w)
+    assert np.abs(plain.predict_proba(X) - by_class.predict_proba(X)).max() > 1e-3
+    if alpha == 1:  # on the hard term alone, it is criterion__weight by label
+        hard = _student(words, alpha=alpha, criterion__weight=class_weight).fit(
+            X, labels, sample_weight=w)
+        np.testing.assert_allclose(by_class.predict_proba(X), hard.predict_proba(X), atol=1e-5)
+
+
+def test_balanced_class_weight_is_scikit_learns(small):
+    X, y, teacher = small
+    keep = (y < 3) | (np.arange(len(y)) % 4 == 0)  # classes 3-9 are rarer
+    X, y = X[keep], y[keep]
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
+    kwargs = {"sample_weight": w} if "sample_weight" in inspect.signature(
+        compute_class_weight).parameters else {}
+    expected = compute_class_weight("balanced", classes=np.arange(10), y=y, **kwargs)
+    balanced = _student(teacher, class_weight="balanced").fit(X, y, sample_weight=w)
+    by_dict = _student(teacher, class_weight=dict(enumerate(expected))).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(balanced.predict_proba(X), by_dict.predict_proba(X), atol=1e-6)
+
+
+def test_class_weight_leaves_rows_without_a_class_and_the_teacher_as_they_are(small):
+    X, y, teacher = small
+    y_partial = np.where(np.arange(len(y)) % 3 == 0, -1, y)
+    labeled = y_partial >= 0
+    class_weight = {c: 1.0 + c for c in range(10)}
+    rows = np.where(labeled, 1.0 + y_partial, 1.0)  # an unlabeled row has no class: 1
+    WeightRecordingLR.seen = []
+    by_class = _student(WeightRecordingLR(max_iter=300), unlabeled=-1,
+                        class_weight=class_weight).fit(X, y_partial)
+    assert WeightRecordingLR.seen == [None]  # the teacher's clone is fitted unweighted
+    by_row = _student(by_class.teacher_, unlabeled=-1).fit(X, y_partial, sample_weight=rows)
+    np.testing.assert_allclose(by_class.predict_proba(X), by_row.predict_proba(X), atol=1e-6)
+
+
+def test_class_weight_names_classes_a_cross_validation_fold_lacks(small):
+    X, y, teacher = small
+    class_weight = {c: 1.0 + c for c in range(10)}
+    fold = y != 9
+    clf = _student(teacher, class_weight=class_weight).fit(X[fold], y[fold])
+    np.testing.assert_array_equal(clf.classes_, np.arange(9))
+    with pytest.raises(ValueError, match=r"gives every row of the fit the weight 0"):
+        _student(None, alpha=1.0, class_weight=dict.fromkeys(range(10), 0.0)).fit(X, y)
 
 
 class WeightRecordingLR(LogisticRegression):

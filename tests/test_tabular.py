@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import math
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.datasets import make_classification
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.datasets import make_classification, make_regression
+from sklearn.ensemble import (
+    BaggingClassifier,
+    BaggingRegressor,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from skkd import DistilledClassifier
+from skkd import DistilledClassifier, DistilledRegressor
 from skkd.exceptions import InvalidParameterError
-from skkd.tabular import TabularMLP, tree_thresholds
+from skkd.tabular import TabularMLP, output_thresholds, tree_thresholds
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +154,68 @@ def test_teacher_bins_without_readable_thresholds_follow_its_outputs(table):
         assert 3 <= len(edges) <= 9 and np.all(np.diff(edges) > 0)
     with pytest.raises(InvalidParameterError, match="needs a tree teacher"):
         student(alpha=1, module__numeric_encoding="ple", module__bins="teacher").fit(X, y)
+
+
+def _assert_edges_from(estimator, thresholds):
+    """Every inner edge of every numeric column is one of that column's thresholds."""
+    columns = estimator.net_.module_.numeric_columns.tolist()
+    for column, edges in zip(columns, estimator.encoding_["bins"], strict=True):
+        inner = np.asarray(edges[1:-1], dtype=np.float32)
+        assert len(inner) and np.isin(inner, thresholds[column].astype(np.float32)).all()
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_regression_teacher_bins_follow_its_predictions(given):
+    X, y = make_regression(300, 5, n_informative=5, noise=1.0, random_state=0)
+    X = X.astype(np.float32)
+    teacher = make_pipeline(StandardScaler(), KNeighborsRegressor(10)).fit(X, y)
+    assert tree_thresholds(teacher, X.shape[1]) is None  # like LightGBM's or XGBoost's
+    predictions = teacher.predict(X)
+    # the shallow trees fit the teacher's predictions, as a classifier's fit its probabilities
+    expected = output_thresholds(X, predictions[:, None], 8)
+    student = DistilledRegressor(None if given else teacher, module="tabular-mlp",
+                                 module__numeric_encoding="ple", module__bins="teacher",
+                                 module__n_bins=8, max_epochs=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no column falls back to quantiles
+        student.fit(X, y, teacher_predictions=predictions if given else None)
+    _assert_edges_from(student, expected)
+
+
+@pytest.mark.filterwarnings("ignore:The teacher.s accuracy")
+def test_teacher_bins_say_which_columns_fall_back_to_quantiles(table):
+    X, y = table
+    # a tree that reads one column: the other numeric columns cannot follow the teacher
+    split = 0
+    one_column = np.where(np.arange(X.shape[1]) == split, X, 0)
+    teacher = DecisionTreeClassifier(max_depth=4, random_state=0).fit(one_column, y)
+    with pytest.warns(UserWarning, match=r"the teacher DecisionTreeClassifier splits 5 of the 6 "
+                                         r"numeric columns nowhere .*quantile bins") as record:
+        clf = student(teacher=teacher, module__numeric_encoding="ple",
+                      module__bins="teacher").fit(X, y)
+    message = next(str(w.message) for w in record if "bins" in str(w.message))
+    numeric = clf.net_.module_.numeric_columns.tolist()
+    assert str([c for c in numeric if c != split]) in message
+    quantile = student(teacher=teacher, module__numeric_encoding="ple").fit(X, y)
+    for column, edges, fallback in zip(numeric, clf.encoding_["bins"],
+                                       quantile.encoding_["bins"], strict=True):
+        assert (edges == fallback) == (column != split)
+
+
+@pytest.mark.parametrize("bagging", [BaggingClassifier, BaggingRegressor])
+def test_bagged_members_thresholds_are_filed_under_the_ensembles_columns(table, bagging):
+    X, y = table
+    teacher = bagging(DecisionTreeRegressor(max_depth=3, random_state=0), n_estimators=6,
+                      max_features=0.5, random_state=0).fit(X, y)
+    thresholds = tree_thresholds(teacher, X.shape[1])
+    expected = [[] for _ in range(X.shape[1])]
+    for member, features in zip(teacher.estimators_, teacher.estimators_features_, strict=True):
+        split = member.tree_.feature >= 0  # the member's columns are a subset of X's
+        for f, t in zip(member.tree_.feature[split], member.tree_.threshold[split],
+                        strict=True):
+            expected[features[f]].append(t)
+    for found, wanted in zip(thresholds, expected, strict=True):
+        np.testing.assert_array_equal(np.sort(found), np.sort(wanted))
 
 
 def test_the_fitted_encoding_travels(table):

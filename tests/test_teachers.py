@@ -8,8 +8,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.datasets import make_classification
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -348,3 +351,103 @@ def test_minus_one_in_y_points_to_the_unlabeled_parameter(binary):
         fit_quick(teacher, X, np.where(y_semi == -1, 2, y_semi))  # no -1: no hint
     assert "unlabeled" not in str(info.value)
     assert fit_quick(teacher, X, y_semi, unlabeled=-1).teacher_score_ > 0.9
+
+
+class IntegerLabelsOnly(ClassifierMixin, BaseEstimator):
+    """Like xgboost's XGBClassifier: fit refuses labels other than 0 .. n_classes - 1."""
+
+    def fit(self, X, y):
+        y = np.asarray(y)
+        if y.dtype.kind not in "iu":
+            raise ValueError(f"Invalid classes inferred from unique values of `y`: {y[:2]}")
+        self.model_ = LogisticRegression(max_iter=200).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+
+@pytest.mark.parametrize(("teacher", "name"), [
+    (IntegerLabelsOnly(), "IntegerLabelsOnly"),
+    ([LogisticRegression(max_iter=200), IntegerLabelsOnly()],
+     r"teacher\[1\] \(IntegerLabelsOnly\)"),
+])
+def test_an_unfitted_teacher_whose_fit_fails_is_named(binary, teacher, name):
+    X, y = binary
+    words = np.array(["no", "yes"])[y]
+    with pytest.raises(TeacherError, match=rf"Fitting a clone of the teacher {name} on the "
+                                           r"labeled rows failed: ValueError: Invalid classes"
+                       ) as info:
+        fit_quick(teacher, X, words)
+    assert isinstance(info.value.__cause__, ValueError)
+    assert "LabelEncoder" in str(info.value)  # the labels are not 0 .. n_classes - 1
+    # the encoded labels are what such a teacher needs: the same student then fits
+    assert fit_quick(teacher, X, y).teacher_score_ > 0.8
+
+
+def test_a_failing_teacher_fit_with_integer_labels_gets_no_label_hint(binary):
+    X, y = binary
+
+    class Broken(IntegerLabelsOnly):
+        def fit(self, X, y):
+            raise RuntimeError("out of licences")
+
+    with pytest.raises(TeacherError, match="Broken on the labeled rows failed: RuntimeError: "
+                                           "out of licences") as info:
+        fit_quick(Broken(), X, y)
+    assert "LabelEncoder" not in str(info.value)
+
+
+def test_an_unfitted_xgboost_teacher_with_string_labels_is_named(binary):
+    xgboost = pytest.importorskip("xgboost")
+    X, y = binary
+    with pytest.raises(TeacherError, match="teacher XGBClassifier on the labeled rows failed"):
+        fit_quick(xgboost.XGBClassifier(n_estimators=3), X, np.array(["no", "yes"])[y])
+
+
+@pytest.fixture(scope="module")
+def rare():
+    """Three classes, the last one on the last three rows only: KFold(3) leaves it out."""
+    X, y = make_classification(240, 6, n_informative=4, n_classes=3, random_state=0)
+    y = np.where(y == 2, 1, y)
+    y[-3:] = 2
+    return X.astype(np.float32), y
+
+
+def test_a_teacher_that_knows_more_classes_gives_the_columns_of_ys(rare):
+    X, y = rare
+    teacher = LogisticRegression(max_iter=500).fit(X, y)
+    proba = teacher.predict_proba(X)
+    kept = teacher_logits(teacher, X, classes=[0, 2])
+    # the softmax of the kept columns renormalizes the teacher over y's classes
+    np.testing.assert_allclose(torch.softmax(torch.from_numpy(kept), 1).numpy(),
+                               proba[:, [0, 2]] / proba[:, [0, 2]].sum(1, keepdims=True),
+                               rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("inference", ["once", "per_batch"])
+def test_a_fold_without_a_class_the_fitted_teacher_knows_is_distilled(rare, inference):
+    X, y = rare
+    teacher = LogisticRegression(max_iter=500).fit(X, y)
+    student = DistilledClassifier(teacher, max_epochs=2, random_state=0,
+                                  teacher_inference=inference)
+    scores = cross_val_score(student, X, y, cv=KFold(3), error_score="raise")
+    assert np.isfinite(scores).all()
+    train = np.arange(len(X) - 80)  # KFold(3)'s first two folds: no row of class 2
+    fitted = clone(student).fit(X[train], y[train])
+    np.testing.assert_array_equal(fitted.classes_, [0, 1])
+    assert fitted.teacher_score_ == pytest.approx(np.mean(
+        teacher.predict_proba(X[train])[:, :2].argmax(1) == y[train]))
+
+
+def test_a_fold_without_a_class_a_torch_teacher_knows_says_to_stratify(rare):
+    X, y = rare
+    train = np.arange(len(X) - 80)
+    with pytest.raises(TeacherError, match=r"outputs 3 columns but y has 2 classes.*"
+                                           r"StratifiedKFold"):
+        fit_quick(torch_teacher(n_features=6, n_classes=3), X[train], y[train])
+    logits = teacher_logits(LogisticRegression(max_iter=500).fit(X, y), X)
+    with pytest.raises(TeacherError, match=r"teacher_logits has 3 columns, but y has 2 classes"
+                                           r".*StratifiedKFold"):
+        DistilledClassifier(max_epochs=1).fit(X[train], y[train], teacher_logits=logits[train])
