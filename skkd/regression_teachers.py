@@ -180,6 +180,14 @@ def refuse_classifier(model: Any, name: str) -> None:
     A classifier's ``predict`` returns labels: distilled as predictions, its
     0/1 labels would teach the student nonsense without an error.
 
+    Parameters
+    ----------
+    model : object
+        A teacher or ensemble member as given (a ``Pipeline`` or a
+        ``FrozenEstimator`` is a classifier when its estimator is one).
+    name : str
+        The teacher's name in the message.
+
     Raises
     ------
     skkd.TeacherError
