@@ -276,15 +276,9 @@ def regression_outputs(teacher: Any, X: Any, y: np.ndarray, labeled: np.ndarray,
     outs: dict[int, np.ndarray] = {}
     for leaf in leaves:
         if is_unfitted_estimator(leaf.given):
-            try:
-                leaf.fitted = fitter.fit(leaf.given, rows, leaf.describe())
-            except Exception as exc:
-                hint = (" For several outputs, wrap a single-output regressor in "
-                        "sklearn.multioutput.MultiOutputRegressor." if n_outputs > 1 else "")
-                reason = str(exc).rstrip(".")
-                raise TeacherError(f"Fitting a clone of the teacher {leaf.describe()} on the "
-                                   f"labeled rows failed: {type(exc).__name__}: {reason}.{hint}"
-                                   ) from exc
+            hint = (" For several outputs, wrap a single-output regressor in "
+                    "sklearn.multioutput.MultiOutputRegressor." if n_outputs > 1 else "")
+            leaf.fitted = fitter.fit_labeled(leaf.given, rows, leaf.describe(), hint)
         outs[id(leaf)] = predictions(leaf.fitted, X, n_outputs, batch_size=batch_size,
                                      name=leaf.describe())
         if cv is not None and is_unfitted_estimator(leaf.given):
