@@ -168,9 +168,15 @@ def combine_logits(outputs: Sequence[Any], weights: np.ndarray, how: str) -> Any
     """Average members' logits (``"logits"``) or probabilities (``"proba"``, as log-probs).
 
     Works on numpy arrays and on torch tensors alike. ``weights`` (one per
-    output, non-negative) are normalized to sum to one here too.
+    output, non-negative) are normalized to sum to one here too. A
+    regressor's members' predictions (``"predictions"``, numpy only) are
+    averaged in float64 and stay float64: their digits matter at large
+    offsets of ``y``.
     """
     weights = normalize_weights(weights, len(outputs))
+    if how == "predictions":
+        stacked = np.stack([np.asarray(o, dtype=np.float64) for o in outputs])
+        return (weights[:, None, None] * stacked).sum(0)
     if isinstance(outputs[0], torch.Tensor):
         stacked = torch.stack([o.float() for o in outputs])
         w = torch.as_tensor(weights, dtype=stacked.dtype, device=stacked.device)[:, None, None]

@@ -24,7 +24,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.validation import _num_samples
 
 from skkd.adapters import TorchTeacher
-from skkd.ensembles import TeacherNode, normalize_weights
+from skkd.ensembles import TeacherNode, combine_logits
 from skkd.exceptions import InvalidParameterError, TeacherError, TeacherNearMeanWarning
 from skkd.folds import CloneFitter, _splits_by_groups, per_row, rows_of
 from skkd.outputs import as_float64
@@ -169,9 +169,9 @@ def _combined(root: TeacherNode, outs: dict[int, np.ndarray]
     """
     if root.is_leaf:
         return outs[id(root)], None
-    members = [_combined(child, outs)[0] for child in root.children]
-    weights = normalize_weights(root.weights, len(members))
-    return np.tensordot(weights, np.stack(members), axes=1), members
+    assert root.weights is not None
+    members = [c.combined(lambda leaf: outs[id(leaf)], "predictions") for c in root.children]
+    return combine_logits(members, root.weights, "predictions"), members
 
 
 def refuse_classifier(model: Any, name: str) -> None:
