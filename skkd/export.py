@@ -556,7 +556,7 @@ def _regressor_converter(scope: Any, operator: Any, container: Any) -> None:
 def register_converter(estimator_class: type) -> None:
     """Register the skl2onnx converter of ``estimator_class``.
 
-    ``skkd.estimator`` (for ``DistilledClassifier``) and ``skkd.regressor``
+    The modules of ``DistilledClassifier`` and ``DistilledRegressor``
     (for ``DistilledRegressor``) call it on import when skl2onnx is
     installed. A regressor's converter takes no options (skl2onnx refuses
     ``zipmap`` for it).

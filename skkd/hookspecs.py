@@ -76,7 +76,7 @@ def skkd_register_models(register):
     the ``module__*`` options; it returns a dict of options that are added to
     them when the student is built, and kept as ``encoding_``. Store what it
     learned in the module (buffers, attributes), so that it travels with
-    pickles and exports (see :class:`skkd.tabular.TabularMLP`). A student
+    pickles and exports (see :class:`skkd.models.TabularMLP`). A student
     given as a class gets ``n_features`` and ``n_classes`` filled in the same
     way when its constructor takes them.
 

@@ -9,7 +9,7 @@ The temperature-scaled losses are computed in float64 (float32 on devices
 without it): in float32, ``KL * T**2`` loses the digits that matter once the
 two distributions are close or ``T`` is large (at ``T = 1e4`` it even goes
 negative); in float64 it stays exact over the temperatures the estimator
-accepts (:data:`skkd.params.TEMPERATURE_RANGE`), for a cost that is negligible
+accepts (``skkd.estimators._params.TEMPERATURE_RANGE``), for a cost that is negligible
 next to the student's forward pass (one value per class and row).
 """
 

@@ -13,7 +13,7 @@ estimator from skkd's own code: a fitted ``DistilledClassifier`` or
 ``DistilledRegressor`` without a teacher that predicts exactly as
 ``without_teacher()`` does and exports to ONNX. What a file may hold, and the
 checks that refuse anything else before it is used, live in
-:mod:`skkd.student_file`.
+:mod:`skkd._student_file`.
 """
 
 from __future__ import annotations
@@ -26,14 +26,8 @@ from typing import IO, Any
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from skkd._version import __version__
-from skkd.estimator import DistilledClassifier
-from skkd.exceptions import StudentFileError
-from skkd.params import PREFIXES, validate_parameters
-from skkd.plugins import get_model
-from skkd.regressor import DistilledRegressor
-from skkd.seeding import RandomState, forked_cpu_rng
-from skkd.student_file import (
+from skkd._seeding import RandomState, forked_cpu_rng
+from skkd._student_file import (
     FITTED,
     FORMAT,
     FORMAT_VERSION,
@@ -51,7 +45,13 @@ from skkd.student_file import (
     file_name,
     unplain,
 )
-from skkd.student_file import plain as _plain
+from skkd._student_file import plain as _plain
+from skkd._version import __version__
+from skkd.estimators._classifier import DistilledClassifier
+from skkd.estimators._params import PREFIXES, validate_parameters
+from skkd.estimators._regressor import DistilledRegressor
+from skkd.exceptions import StudentFileError
+from skkd.plugins import get_model
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load_student", "save_student"]
 
@@ -180,7 +180,7 @@ def save_student(estimator: DistilledClassifier | DistilledRegressor,
             raise ValueError(
                 f"save_student: the fitted attribute {name} is not one a student file "
                 f"defines for {type(estimator).__name__} ({', '.join(defined)}); add it to "
-                "skkd.student_file.FITTED with its type, or keep the student with pickle."
+                "skkd._student_file.FITTED with its type, or keep the student with pickle."
             )
         try:
             fitted[name] = _plain(value)
@@ -388,7 +388,7 @@ def load_student(path: str | os.PathLike | IO[bytes], *, module: Any = None,
     to ONNX, and that continues training with ``warm_start=True`` (a fresh
     optimizer, as a slim copy's).
 
-    Only what the format defines is accepted (see :mod:`skkd.student_file`):
+    Only what the format defines is accepted (see :mod:`skkd._student_file`):
     its sections, parameters of the saved estimator with plain values, its
     fitted attributes with their types, and weights whose names, shapes and
     dtypes are those of the module the file's options build. That module is

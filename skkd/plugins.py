@@ -6,7 +6,7 @@ holds the current registry and the lock around it, changes it
 (:func:`get_loss`, :func:`get_model`, :func:`get_hint_loss`, :func:`teacher_adapters`,
 :func:`list_plugins`, :func:`broken_plugins`, :func:`plugin_of`). How a
 registry is built (discovering entry points, calling hooks, detecting broken
-plugins) is in :mod:`skkd.registry`.
+plugins) is in ``skkd._registry``.
 
 Built-in modules register through the same hooks as third-party plugins, which
 are found in the ``skkd`` entry-point group the first time anything is looked
@@ -39,8 +39,7 @@ from typing import Any
 
 import pluggy
 
-from skkd.exceptions import PluginError, PluginWarning
-from skkd.registry import (
+from skkd._registry import (
     ALLOW_ENV,
     ENTRY_POINT_GROUP,
     SINGULAR,
@@ -57,7 +56,8 @@ from skkd.registry import (
     show,
     skip_message,
 )
-from skkd.registry import allow_list_note as _allow_list_note
+from skkd._registry import allow_list_note as _allow_list_note
+from skkd.exceptions import PluginError, PluginWarning
 
 __all__ = [
     "ALLOW_ENV",

@@ -17,9 +17,9 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from skkd import DistilledClassifier
-from skkd.arrays import tensor_of, to_tensor
-from skkd.net import ArrayDataset
-from skkd.teachers import Teacher
+from skkd._arrays import tensor_of, to_tensor
+from skkd.teachers._adapters import Teacher
+from skkd.training._net import ArrayDataset
 
 NOT_WRITABLE = ".*not writable"
 

@@ -11,10 +11,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_random_state
 
 from skkd import DistilledClassifier, hookimpl
-from skkd.augmentations import Mixup, Munge, Shift
+from skkd.augmentations._builtins import Mixup, Munge, Shift
+from skkd.augmentations._fit_time import check_batch_augmentation
 from skkd.exceptions import InvalidParameterError, PluginError
 from skkd.plugins import get_loss
-from skkd.transfer import check_batch_augmentation
 
 
 def test_munge_keeps_shapes_and_categorical_values():
@@ -379,7 +379,7 @@ def test_munge_options_that_need_the_data_fail_before_the_teacher_is_fitted(
 
 def test_munge_refuses_a_transfer_set_larger_than_the_memory_available(monkeypatch, digits):
     X_train, _, y_train, _ = digits
-    monkeypatch.setattr("skkd.augmentations.available_memory", lambda: 2**20)
+    monkeypatch.setattr("skkd.augmentations._builtins.available_memory", lambda: 2**20)
     with pytest.raises(ValueError, match=r"needs about 1.4 MiB of memory, and this machine "
                                          r"has 1.0 MiB available"):
         Munge(size=2.0).transfer_set(X_train[:300], None, random_state=0)

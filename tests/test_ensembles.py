@@ -15,10 +15,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from skkd import DistilledClassifier, EnsembleTeacher, teacher_logits
-from skkd.ensembles import combine_logits
+from skkd._labels import encode_labels
 from skkd.exceptions import InvalidParameterError, SampleWeightIgnoredWarning, TeacherError
-from skkd.labels import encode_labels
-from skkd.teachers import teacher_outputs
+from skkd.teachers._classification import teacher_outputs
+from skkd.teachers._ensembles import combine_logits
 
 
 @pytest.mark.filterwarnings("ignore:The teacher.s accuracy")

@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from skorch.dataset import ValidSplit
 
 from skkd import DistilledClassifier
-from skkd.models import MLP
+from skkd.models._mlp import MLP
 
 
 def test_alpha_one_trains_exactly_like_plain_cross_entropy(digits, lr_teacher):

@@ -15,7 +15,8 @@ from torch import nn
 
 from skkd import DistilledClassifier, hookimpl
 from skkd.exceptions import InvalidParameterError
-from skkd.hints import attention_transfer, build_adapter, capture_features, fitnets
+from skkd.hints._losses import attention_transfer, fitnets
+from skkd.hints._plan import build_adapter, capture_features
 from skkd.plugins import get_hint_loss, get_model
 
 NEAR_CHANCE = "ignore::skkd.exceptions.TeacherNearChanceWarning"

@@ -572,7 +572,7 @@ class Scorer:
 class ScorerPlugin:
     @hookimpl
     def skkd_register_teachers(self, register):
-        from skkd.teachers import Teacher
+        from skkd.teachers._adapters import Teacher
 
         class ScorerTeacher(Teacher):
             def logits(self, X, batch_size=1024):

@@ -23,8 +23,8 @@ from skorch.callbacks import EpochScoring
 from skkd import DistilledRegressor, EnsembleTeacher
 from skkd.exceptions import InvalidParameterError, TeacherError, TeacherNearMeanWarning
 from skkd.losses import huber, logit_mse
-from skkd.net import WEIGHT_KEY, RegressionNet
-from skkd.regression_teachers import regression_outputs, teacher_predictions
+from skkd.teachers._regression import regression_outputs, teacher_predictions
+from skkd.training._net import WEIGHT_KEY, RegressionNet
 
 FAST = {"max_epochs": 15, "lr": 1e-2, "random_state": 0, "module__hidden_sizes": (16,)}
 
@@ -170,10 +170,10 @@ def test_out_of_fold_predictions_never_come_from_a_clone_that_saw_the_row(data):
     labeled = np.ones(len(y), bool)
     labeled[:50] = False  # unlabeled rows get the full clone's answer
     out = regression_outputs(SeenRows(), X, targets, labeled, cv=5)
-    np.testing.assert_array_equal(out.logits[labeled], 0.0)
-    np.testing.assert_array_equal(out.logits[~labeled], 0.0)  # the full clone never saw them
+    np.testing.assert_array_equal(out.values[labeled], 0.0)
+    np.testing.assert_array_equal(out.values[~labeled], 0.0)  # the full clone never saw them
     full = regression_outputs(SeenRows(), X, targets, labeled)
-    np.testing.assert_array_equal(full.logits[labeled], 1.0)
+    np.testing.assert_array_equal(full.values[labeled], 1.0)
     with pytest.warns(TeacherNearMeanWarning):  # out of fold, it always predicts 0
         clf = DistilledRegressor(SeenRows(), teacher_cv=5, **FAST).fit(X, y)
     assert set(clf.teacher_.seen_) == {row.tobytes() for row in X}
@@ -184,7 +184,7 @@ def test_ensembles_average_the_members_predictions(data):
     a, b = Ridge(alpha=1.0).fit(X, y), Ridge(alpha=1e4).fit(X, y)
     out = regression_outputs(EnsembleTeacher([a, b], weights=[3, 1]), X, y.reshape(-1, 1),
                              np.ones(len(y), bool))
-    np.testing.assert_allclose(out.logits[:, 0], 0.75 * a.predict(X) + 0.25 * b.predict(X),
+    np.testing.assert_allclose(out.values[:, 0], 0.75 * a.predict(X) + 0.25 * b.predict(X),
                                rtol=1e-5)
     assert len(out.member_scores) == 2
 

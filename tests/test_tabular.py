@@ -25,7 +25,8 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skkd import DistilledClassifier, DistilledRegressor
 from skkd.exceptions import InvalidParameterError
-from skkd.tabular import TabularMLP, output_thresholds, tree_thresholds
+from skkd.models._bins import output_thresholds, tree_thresholds
+from skkd.models._tabular import TabularMLP
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,9 @@ from skkd.exceptions import (
     TeacherError,
     TeacherNearChanceWarning,
 )
-from skkd.teachers import AlignedTeacher, Teacher, as_teacher, check_teacher_logits, eval_mode
+from skkd.teachers._adapters import Teacher, eval_mode
+from skkd.teachers._classification import AlignedTeacher, as_teacher
+from skkd.teachers._outputs import check_teacher_logits
 
 
 def torch_teacher(n_features=64, n_classes=10, seed=0):

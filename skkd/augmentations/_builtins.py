@@ -1,18 +1,4 @@
-"""Built-in augmentations and transfer-data generators, registered through the hooks.
-
-``DistilledClassifier(augment="shift", augment__max_shift=2)`` picks one by
-name; ``augment__*`` parameters reach its factory. Two kinds of work (see
-:func:`skkd.hookspecs.skkd_register_augmentations`):
-
-- a *transfer set* is generated once per fit and labelled once by the
-  teacher (``"munge"``, for tabular rows: cheap with slow scikit-learn
-  teachers), or, with ``fresh = True`` (``augment__fresh=True``), drawn anew
-  and labelled in one batched teacher call at the start of every epoch
-  ("function matching", Beyer et al. 2022);
-- a *batch augmentation* makes a new batch from every training batch, and the
-  teacher is queried on the very batch the student sees ("consistent
-  teaching", Beyer et al. 2022) (``"shift"`` for images, ``"mixup"``).
-"""
+"""The built-in augmentations: ``"munge"``, ``"shift"`` and ``"mixup"``."""
 
 from __future__ import annotations
 
@@ -27,8 +13,7 @@ import torch
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 
-from skkd.hookspecs import hookimpl
-from skkd.models import guess_image_shape
+from skkd.models._cnn import guess_image_shape
 
 #: Bytes MUNGE holds per generated value: four float64 working arrays (the row, its
 #: neighbour, the noisy and the mixed values), the swap mask and the float32 output.
@@ -308,10 +293,3 @@ class Mixup:
         mixed = lam * xb + (1 - lam) * xb[torch.randperm(n, device=xb.device)]
         unlabeled = torch.full_like(yb, -1)
         return torch.cat([xb, mixed]), torch.cat([yb, unlabeled])
-
-
-@hookimpl
-def skkd_register_augmentations(register):
-    register("munge", Munge)
-    register("shift", Shift)
-    register("mixup", Mixup)

@@ -7,13 +7,14 @@ which the net asks for new rows at the start of every epoch; a batch
 augmentation runs through :func:`augment_batch`, which checks what it returns.
 The teacher always answers for exactly the rows the student learns: generated
 rows reach a DataFrame teacher in the frame's dtypes only where those hold
-them exactly (:func:`skkd.arrays.frame_like`).
+them exactly (:func:`skkd._arrays.frame_like`).
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -21,12 +22,12 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from skkd.arrays import frame_like, is_frame, to_tensor
+from skkd._arrays import frame_like, is_frame, to_tensor
+from skkd._options import check_options
+from skkd._seeding import forked_cpu_rng
 from skkd.exceptions import InvalidParameterError, PluginError
-from skkd.params import check_options
 from skkd.plugins import get_augmentation
-from skkd.seeding import forked_cpu_rng
-from skkd.teachers import TeacherOutputs, teacher_logits
+from skkd.teachers._classification import TeacherOutputs, teacher_logits
 
 # The name each augmentation was built under, for error messages.
 _NAMES: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
@@ -50,7 +51,8 @@ def build_augmentation(name: str | None, options: Mapping[str, Any]) -> Any:
         augmentation = factory(**options)
     except (TypeError, ValueError) as exc:
         raise InvalidParameterError(f"augment={name!r}: {exc}") from exc
-    if not (hasattr(augmentation, "transfer_set") or hasattr(augmentation, "augment_batch")):
+    kind = kind_of(augmentation)
+    if not (kind.transfer_set or kind.batch):
         raise InvalidParameterError(
             f"augment={name!r} built {type(augmentation).__name__}, which has neither "
             "transfer_set nor augment_batch (see skkd.hookspecs)."
@@ -73,20 +75,39 @@ def describe(augmentation: Any) -> str:
     return f"augment={name!r}"
 
 
-def needs_teacher(augmentation: Any) -> bool:
-    """Whether ``augmentation`` makes rows only a teacher can label.
+@dataclass(frozen=True)
+class Kind:
+    """What an augmentation does in a fit: the one answer, read from what it declares.
 
-    Transfer sets always do; a batch augmentation does unless it declares
-    ``needs_teacher = False`` (it keeps every row's label, as ``"shift"``).
+    An augmentation declares its kind by the methods and attributes of the
+    augmentation contract (:func:`skkd.hookspecs.skkd_register_augmentations`),
+    built-in or plugin alike; :func:`kind_of` reads them once, and the rest
+    of skkd asks the :class:`Kind`, never the object.
     """
-    if hasattr(augmentation, "transfer_set"):
-        return True
-    return bool(getattr(augmentation, "needs_teacher", True))
+
+    #: Makes extra rows from the training rows (``transfer_set``), labelled by the teacher.
+    transfer_set: bool = False
+    #: Draws its transfer set anew every epoch (``fresh = True``).
+    fresh: bool = False
+    #: Makes every training batch anew (``augment_batch``); the teacher sees each one.
+    batch: bool = False
+    #: Makes rows only a teacher can label: every transfer set, and a batch
+    #: augmentation unless it declares ``needs_teacher = False``.
+    needs_teacher: bool = False
 
 
-def is_fresh(augmentation: Any) -> bool:
-    """Whether ``augmentation`` is a transfer set drawn anew every epoch (``fresh = True``)."""
-    return hasattr(augmentation, "transfer_set") and bool(getattr(augmentation, "fresh", False))
+def kind_of(augmentation: Any) -> Kind:
+    """The :class:`Kind` of ``augmentation`` (None: no augmentation, nothing to do)."""
+    if augmentation is None:
+        return Kind()
+    transfer = hasattr(augmentation, "transfer_set")
+    batch = hasattr(augmentation, "augment_batch")
+    return Kind(
+        transfer_set=transfer,
+        fresh=transfer and bool(getattr(augmentation, "fresh", False)),
+        batch=batch,
+        needs_teacher=transfer or (batch and bool(getattr(augmentation, "needs_teacher", True))),
+    )
 
 
 def _generate(augmentation: Any, X: np.ndarray, y_enc: np.ndarray, random_state: Any,
@@ -211,7 +232,7 @@ class FreshTransferSet:
         teacher is queried on every batch anyway.
         """
         labeler = None
-        if outputs is not None and outputs.logits is not None:
+        if outputs is not None and outputs.values is not None:
             labeler = partial(teacher_logits, outputs.fitted, classes=classes,
                               batch_size=batch_size, combine=combine)
         return self.label_by(labeler, batch_size)

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
-from skkd.estimator import DistilledClassifier
-from skkd.teachers import as_teacher
+from skkd.estimators._classifier import DistilledClassifier
+from skkd.teachers._classification import as_teacher
 
 
 @dataclass

@@ -22,10 +22,23 @@ import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from skkd.adapters import TorchTeacher
-from skkd.distributed import accelerator_device, print_on_rank_0
+from skkd._options import check_options, shape_arguments
+from skkd._seeding import RandomState, forked_cpu_rng
+from skkd.augmentations._fit_time import (
+    FreshTransferSet,
+    add_transfer_set,
+    build_augmentation,
+    check_batch_augmentation,
+    kind_of,
+)
+from skkd.estimators._params import (
+    PREFIXES,
+    SKORCH_PREFIXES,
+    check_callbacks_need_no_split,
+    validate_parameters,
+)
 from skkd.exceptions import InvalidParameterError
-from skkd.hints import (
+from skkd.hints._plan import (
     HINT_CACHE_BYTES,
     HintPlan,
     capture_features,
@@ -33,7 +46,11 @@ from skkd.hints import (
     resolve_modules,
     torch_teacher_module,
 )
-from skkd.net import (
+from skkd.plugins import get_hint_loss, get_loss, get_model
+from skkd.teachers._adapters import TorchTeacher
+from skkd.teachers._classification import TeacherOutputs, is_unfitted_estimator, share_or_clone
+from skkd.training._accelerate import accelerator_device, print_on_rank_0
+from skkd.training._net import (
     HINT_KEY,
     INPUT_KEY,
     TEACHER_KEY,
@@ -41,25 +58,6 @@ from skkd.net import (
     ArrayDataset,
     BatchLoader,
     DistillationNet,
-)
-from skkd.params import (
-    PREFIXES,
-    SKORCH_PREFIXES,
-    check_callbacks_need_no_split,
-    check_options,
-    shape_arguments,
-    validate_parameters,
-)
-from skkd.plugins import get_hint_loss, get_loss, get_model
-from skkd.seeding import RandomState, forked_cpu_rng
-from skkd.teachers import TeacherOutputs, is_unfitted_estimator, share_or_clone
-from skkd.transfer import (
-    FreshTransferSet,
-    add_transfer_set,
-    build_augmentation,
-    check_batch_augmentation,
-    is_fresh,
-    needs_teacher,
 )
 
 
@@ -119,7 +117,7 @@ class BaseDistiller(BaseEstimator):
     _net_class: type = DistillationNet
     #: The name of ``fit``'s precomputed teacher outputs, for messages.
     _outputs_param = "teacher_logits"
-    #: Entries of :data:`skkd.params.PARAMETERS` this estimator reads otherwise.
+    #: Entries of ``skkd.estimators._params.PARAMETERS`` this estimator reads otherwise.
     _parameter_overrides: dict[str, Any] = {}
 
     def _validate(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -423,21 +421,22 @@ class BaseDistiller(BaseEstimator):
         n_rows = len(X)  # the training rows, before any transfer rows are appended
         inference = self.teacher_inference
         fresh = None  # a transfer set drawn anew every epoch
+        kind = kind_of(augmentation)
         if augmentation is not None:
             soft_term = self.alpha < 1 and self.teacher is not None
-            if teacher_logits is not None or (needs_teacher(augmentation) and not soft_term):
+            if teacher_logits is not None or (kind.needs_teacher and not soft_term):
                 raise ValueError(
                     f"augment={self.augment!r} makes rows only a teacher can label: pass a "
                     f"teacher (not {self._outputs_param}) and alpha < 1, or set augment=None."
                 )
-            if is_fresh(augmentation):  # a warm start continues the epochs' sequence
+            if kind.fresh:  # a warm start continues the epochs' sequence
                 fresh = FreshTransferSet(augmentation, X, X_teacher, y_enc, self.random_state,
                                          epoch=len(self.net_.history) if continuing else 0)
                 X, X_teacher, y, y_enc = fresh.add(X, X_teacher, y, y_enc)
-            elif hasattr(augmentation, "transfer_set"):
+            elif kind.transfer_set:
                 X, X_teacher, y, y_enc = add_transfer_set(augmentation, X, X_teacher, y, y_enc,
                                                           self.random_state)
-            if hasattr(augmentation, "augment_batch"):
+            if kind.batch:
                 inference = "per_batch"  # the teacher sees every augmented batch
         if weights is not None and len(X) > n_rows:  # transfer rows weigh the mean weight
             weights = np.concatenate([weights, np.full(len(X) - n_rows, weights.mean(),
@@ -482,13 +481,13 @@ class BaseDistiller(BaseEstimator):
             "loss_name": loss_name,
             "loss_options": self._params_with("loss__"),
             "online_teacher": outputs.per_batch if outputs is not None else None,
-            "augmentation": augmentation if hasattr(augmentation, "augment_batch") else None,
+            "augmentation": augmentation if kind.batch else None,
             "hint_plan": hint_plan,
             # a batch augmentation may make rows without a label (mixup does)
             "mixed_precision": self.mixed_precision,
             "accelerator": self.accelerator,
             "has_unlabeled": bool((~self._labeled(y_enc)).any())
-                             or hasattr(augmentation, "augment_batch"),
+                             or kind.batch,
             "fresh_transfer": None if fresh is None else self._label_fresh(fresh, outputs),
         }
         if continuing:
@@ -505,8 +504,8 @@ class BaseDistiller(BaseEstimator):
             net.built_with = self._build_params()
 
         X_fit: Any = X
-        if outputs is not None and outputs.logits is not None:
-            X_fit = {INPUT_KEY: X, TEACHER_KEY: outputs.logits}
+        if outputs is not None and outputs.values is not None:
+            X_fit = {INPUT_KEY: X, TEACHER_KEY: outputs.values}
         if features is not None:
             X_fit = {**(X_fit if isinstance(X_fit, dict) else {INPUT_KEY: X}),
                      **{HINT_KEY.format(i): f for i, f in enumerate(features)}}
@@ -535,7 +534,7 @@ class BaseDistiller(BaseEstimator):
                 "sample_weight is not supported with hints: the hint term has no per-row "
                 "weights. Drop sample_weight or hints."
             )
-        if hasattr(augmentation, "augment_batch"):
+        if kind_of(augmentation).batch:
             raise InvalidParameterError(
                 f"sample_weight is not supported with augment={self.augment!r}, which makes "
                 "new rows from every batch; drop sample_weight or use a transfer set "
@@ -605,7 +604,7 @@ class BaseDistiller(BaseEstimator):
             )
         self._check_hard_loss()
         probe = None if continuing else self._probe_student(X, y_enc, encoded=True)
-        if hasattr(augmentation, "augment_batch"):
+        if kind_of(augmentation).batch:
             check_batch_augmentation(augmentation, self.augment, X[:2], y_enc[:2])
         return probe
 
@@ -629,7 +628,7 @@ class BaseDistiller(BaseEstimator):
         teacher = outputs.fitted if outputs is not None else None
         if teacher is None and not is_unfitted_estimator(self.teacher):
             teacher = self.teacher  # a student trained without a soft term may still read it
-        logits = None if outputs is None or outputs.logits is None else outputs.logits[:n_rows]
+        logits = None if outputs is None or outputs.values is None else outputs.values[:n_rows]
         options = self._params_with("module__")
         try:
             learned = fit_encoding(X, y_enc, teacher=teacher, teacher_logits=logits, **options)

@@ -12,18 +12,18 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import validate_data
 
-from skkd.base import BaseDistiller
+from skkd._labels import encode_labels, unlabeled_rows
+from skkd.augmentations._fit_time import FreshTransferSet
+from skkd.estimators._base import BaseDistiller
+from skkd.estimators._params import class_weights
 from skkd.exceptions import InvalidParameterError, TeacherError
-from skkd.labels import encode_labels, unlabeled_rows
-from skkd.params import class_weights
-from skkd.teachers import (
+from skkd.teachers._classification import (
     TeacherOutputs,
-    check_teacher_logits,
     score_teacher,
     teacher_outputs,
     warn_if_near_chance,
 )
-from skkd.transfer import FreshTransferSet
+from skkd.teachers._outputs import check_teacher_logits
 
 
 def _row_reduce(values: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
@@ -77,7 +77,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
     module : str, torch.nn.Module class or instance, default="mlp"
         The student. A string names a registered model (``skkd plugins``
         lists them), built as ``factory(n_features, n_classes, **module__*)``;
-        ``"tabular-mlp"`` (:class:`skkd.tabular.TabularMLP`) embeds numeric
+        ``"tabular-mlp"`` (:class:`skkd.models.TabularMLP`) embeds numeric
         columns and category codes, for tables and tree teachers;
         a class is instantiated with the ``module__*`` parameters (and
         ``n_features`` / ``n_classes`` when its constructor takes them); an

@@ -15,19 +15,19 @@ from sklearn.base import RegressorMixin
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
-from skkd.base import BaseDistiller
+from skkd.augmentations._fit_time import FreshTransferSet, kind_of
+from skkd.estimators._base import BaseDistiller
 from skkd.exceptions import InvalidParameterError, TeacherError
-from skkd.hints import HintPlan
-from skkd.net import RegressionNet
-from skkd.regression_teachers import (
+from skkd.hints._plan import HintPlan
+from skkd.teachers._classification import TeacherOutputs
+from skkd.teachers._regression import (
     check_predictions,
     r2,
     regression_outputs,
     teacher_predictions,
     warn_if_near_mean,
 )
-from skkd.teachers import TeacherOutputs
-from skkd.transfer import FreshTransferSet
+from skkd.training._net import RegressionNet
 
 #: The largest ``|y|`` standardized: predictions some spreads beyond it stay finite in float64.
 LARGEST_TARGET = float(np.finfo(np.float64).max) / 1e4
@@ -304,7 +304,7 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
     def _check_params(self) -> tuple[Callable[..., Any], str, Any, HintPlan | None]:
         self._check_hard_loss()
         checked = super()._check_params()
-        if hasattr(checked[2], "augment_batch"):
+        if kind_of(checked[2]).batch:
             raise InvalidParameterError(
                 f"augment={self.augment!r} makes new rows from every batch, which "
                 "DistilledRegressor does not support; use a transfer set (augment='munge')."
@@ -465,7 +465,7 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
 
     def _trained_outputs(self, outputs: TeacherOutputs, y_enc: np.ndarray) -> TeacherOutputs:
         warn_if_near_mean(outputs.score)
-        return outputs._replace(logits=self._standardize(outputs.logits,
+        return outputs._replace(values=self._standardize(outputs.values,
                                                          "The teacher's predictions"))
 
     def _label_fresh(self, fresh: FreshTransferSet,

@@ -14,8 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from skkd.hookspecs import hookimpl
-from skkd.models import guess_image_shape
+from skkd.models._cnn import guess_image_shape
 
 
 class TorchvisionClassifier(nn.Module):
@@ -119,8 +118,3 @@ def torchvision_model(
         )
     network = torchvision.models.get_model(name, weights=None, num_classes=n_classes, **kwargs)
     return TorchvisionClassifier(network, shape)
-
-
-@hookimpl
-def skkd_register_models(register):
-    register("torchvision:", torchvision_model)

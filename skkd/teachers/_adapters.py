@@ -20,9 +20,8 @@ import torch
 from sklearn.exceptions import NotFittedError
 from skorch import NeuralNet
 
-from skkd.arrays import to_tensor
+from skkd._arrays import to_tensor
 from skkd.exceptions import TeacherError
-from skkd.hookspecs import hookimpl
 
 #: Probabilities are clipped here before taking their log.
 PROBA_FLOOR = 1e-12
@@ -302,10 +301,3 @@ def adapt_sklearn(obj: Any) -> Teacher | None:
     ):
         return SklearnTeacher(obj, classes=getattr(obj, "classes_", None))
     return None
-
-
-@hookimpl
-def skkd_register_teachers(register):
-    register("skorch", adapt_skorch)
-    register("torch", adapt_torch)
-    register("sklearn", adapt_sklearn)

@@ -1,7 +1,7 @@
 """Teacher handling: find the adapter, align the columns to ``y``, compute the outputs.
 
 :func:`as_teacher` wraps any supported model in a :class:`Teacher` (adapters
-come from the plugin registry; :mod:`skkd.adapters` holds the built-ins).
+come from the plugin registry; :mod:`skkd.teachers` holds the built-ins).
 :func:`teacher_outputs` is the teacher step of ``DistilledClassifier.fit``.
 """
 
@@ -17,10 +17,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from skkd.adapters import PROBA_FLOOR, SklearnTeacher, Teacher, TorchTeacher, eval_mode
-from skkd.arrays import frame_like, to_tensor
-from skkd.dask_outputs import dask_logits, is_dask
-from skkd.ensembles import COMBINE, TeacherNode, as_ensemble, class_message, combine_logits
+from skkd._arrays import frame_like, to_tensor
 from skkd.exceptions import (
     InvalidParameterError,
     PluginError,
@@ -28,9 +25,18 @@ from skkd.exceptions import (
     TeacherError,
     TeacherNearChanceWarning,
 )
-from skkd.folds import CloneFitter, per_row, rows_of, split_folds
-from skkd.outputs import as_float32, check_teacher_logits, has_minus_one, unlabeled_hint
 from skkd.plugins import ALLOW_ENV, _caller_level, allow_list_note, describe, teacher_adapters
+from skkd.teachers._adapters import PROBA_FLOOR, SklearnTeacher, Teacher, TorchTeacher, eval_mode
+from skkd.teachers._dask import dask_logits, is_dask
+from skkd.teachers._ensembles import (
+    COMBINE,
+    TeacherNode,
+    as_ensemble,
+    class_message,
+    combine_logits,
+)
+from skkd.teachers._folds import CloneFitter, per_row, rows_of, split_folds
+from skkd.teachers._outputs import as_float32, check_teacher_logits, has_minus_one, unlabeled_hint
 
 __all__ = [
     "PROBA_FLOOR", "AlignedTeacher", "SklearnTeacher", "Teacher", "TeacherOutputs",
@@ -309,8 +315,10 @@ class TeacherOutputs(NamedTuple):
 
     Parameters
     ----------
-    logits : ndarray of shape (n_samples, n_classes) or None
-        Precomputed logits aligned to ``classes_``, or None (per-batch teaching).
+    values : ndarray of shape (n_samples, n_outputs) or None
+        The teacher's outputs on the training rows, computed once: a
+        classifier's logits aligned to ``classes_``, a regressor's predictions;
+        None when the teacher is queried on every batch.
     per_batch : Teacher or None
         The teacher queried on every training batch, or None.
     score : float
@@ -321,8 +329,9 @@ class TeacherOutputs(NamedTuple):
         The teacher as queried: unfitted members replaced by their fitted clones.
     """
 
-    #: Precomputed logits aligned to ``classes_``, or None (per-batch teaching).
-    logits: np.ndarray | None
+    #: The outputs on the training rows (logits aligned to ``classes_``, or a
+    #: regressor's predictions), or None (per-batch teaching).
+    values: np.ndarray | None
     #: The teacher queried on every training batch, or None.
     per_batch: Teacher | None
     #: The teacher's accuracy on the labeled training rows (the probed ones per batch).
@@ -521,7 +530,7 @@ def teacher_logits(teacher: Any, X: Any, *, classes: Any = None, batch_size: int
     X : array-like, DataFrame, dask array or dask DataFrame
         The rows, as the teacher expects them. On a dask collection the
         outputs are computed per partition on the cluster
-        (:mod:`skkd.dask_outputs`) and returned as a dask array.
+        (:mod:`skkd.teachers._dask`) and returned as a dask array.
     classes : array-like or None, default=None
         The column order: the student's ``classes_``, i.e. the sorted labels of
         ``y``. None uses the teacher's sorted ``classes_`` (a torch teacher's
@@ -535,7 +544,7 @@ def teacher_logits(teacher: Any, X: Any, *, classes: Any = None, batch_size: int
     -------
     ndarray (dask array for dask ``X``) of shape (n_samples, n_classes), float32
         Log-probabilities (probabilities clipped at
-        :data:`~skkd.adapters.PROBA_FLOOR`) or logits, one column per class.
+        :data:`~skkd.teachers.PROBA_FLOOR`) or logits, one column per class.
 
     Raises
     ------

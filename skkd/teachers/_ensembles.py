@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from skkd.adapters import PROBA_FLOOR, Teacher
 from skkd.exceptions import InvalidParameterError
+from skkd.teachers._adapters import PROBA_FLOOR, Teacher
 
 COMBINE = ("proba", "logits")
 
@@ -37,7 +37,7 @@ class EnsembleTeacher:
     weighted by the outer weight. Both rules being weighted means, this equals
     the flat ensemble ``[a, b, c]`` with weights multiplied along the nesting
     (``[3/8, 1/8, 1/2]`` above), up to the clipping of probabilities at
-    :data:`~skkd.adapters.PROBA_FLOOR`. ``teacher_scores_`` has one score per
+    :data:`~skkd.teachers.PROBA_FLOOR`. ``teacher_scores_`` has one score per
     outer member (the inner ensemble's combined output's), and ``teacher_``
     keeps the nesting, unfitted members replaced by their fitted clones.
 

@@ -23,13 +23,13 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import _num_samples
 
-from skkd.adapters import TorchTeacher
-from skkd.ensembles import TeacherNode, combine_logits
 from skkd.exceptions import InvalidParameterError, TeacherError, TeacherNearMeanWarning
-from skkd.folds import CloneFitter, _splits_by_groups, per_row, rows_of
-from skkd.outputs import as_float64
 from skkd.plugins import _caller_level
-from skkd.teachers import TeacherOutputs, is_unfitted_estimator
+from skkd.teachers._adapters import TorchTeacher
+from skkd.teachers._classification import TeacherOutputs, is_unfitted_estimator
+from skkd.teachers._ensembles import TeacherNode, combine_logits
+from skkd.teachers._folds import CloneFitter, _splits_by_groups, per_row, rows_of
+from skkd.teachers._outputs import as_float64
 
 __all__ = ["check_predictions", "predictions", "r2", "refuse_classifier", "regression_outputs",
            "teacher_predictions", "warn_if_near_mean"]

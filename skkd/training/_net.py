@@ -27,10 +27,11 @@ from skorch.dataset import get_len, unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
-from skkd import arrays, distributed
+from skkd import _arrays as arrays
+from skkd.augmentations._fit_time import augment_batch, check_deferred_values
 from skkd.exceptions import LossError, StudentError
-from skkd.hints import capture_features
-from skkd.transfer import augment_batch, check_deferred_values
+from skkd.hints._plan import capture_features
+from skkd.training import _accelerate as distributed
 
 INPUT_KEY = "X"
 TEACHER_KEY = "teacher_logits"
@@ -50,7 +51,7 @@ class ArrayDataset(torch.utils.data.Dataset):
     dict of arrays (sliced alike). On a CUDA ``device``, the tensors are moved
     there once when they take at most :data:`DEVICE_DATA_SHARE` of its free
     memory, so no batch travels from the host. Any array-like scikit-learn accepts works
-    (:func:`skkd.arrays.to_tensor`); the tensors may share the caller's
+    (:func:`skkd._arrays.to_tensor`); the tensors may share the caller's
     memory, so write into them only through :meth:`writable`.
     """
 
@@ -169,7 +170,7 @@ class BatchLoader:
     keywords (``num_workers``, ``pin_memory``, ``collate_fn``, ...) are handed
     to a real ``DataLoader`` over the same batches. ``shard=(rank, world)``
     gives each rank of a data-parallel fit its share of every global batch of
-    ``batch_size`` rows (:mod:`skkd.distributed`).
+    ``batch_size`` rows (``skkd.training._accelerate``).
     """
 
     def __init__(
@@ -244,11 +245,11 @@ class DistillationNet(NeuralNet):
         unscaled before ``on_grad_computed``, so clipping sees true values.
         ``predict`` runs in float32.
     accelerator : accelerate.Accelerator or None, default=None
-        Data-parallel training (:mod:`skkd.distributed`): the student and its
+        Data-parallel training (``skkd.training._accelerate``): the student and its
         optimizer are prepared by it for training and unwrapped after, each
         rank trains on its share of every global batch, and the ranks agree on
         the random state, the history and the non-finite check.
-    fresh_transfer : skkd.transfer.FreshTransferSet or None
+    fresh_transfer : skkd.augmentations._fit_time.FreshTransferSet or None
         At the start of every epoch but the one whose rows the training set
         holds, its ``draw(epoch)`` gives new rows and their teacher logits,
         written over rows ``start:stop`` of the training set (the rows of a
