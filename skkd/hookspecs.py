@@ -4,6 +4,21 @@ Every hook receives a ``register`` callback and returns nothing. A plugin
 implements any subset of them with :data:`skkd.hookimpl`. Built-in losses,
 models, teacher adapters, augmentations and hint losses register through these very hooks.
 
+Who uses what each hook registers, and when:
+
+- :func:`skkd_register_losses`: both estimators, when ``fit`` checks ``loss=``
+  (before any teacher is fitted), then on every training batch.
+- :func:`skkd_register_models`: both estimators, when ``fit`` checks
+  ``module=`` (before any teacher is fitted), then builds the student.
+- :func:`skkd_register_teachers`: both estimators, in ``fit``'s teacher step:
+  the classifier (and :func:`skkd.teacher_logits`) asks the adapters about
+  every teacher or ensemble member; the regressor only about one that is
+  neither a torch module nor has ``predict``.
+- :func:`skkd_register_augmentations`: both estimators, when ``fit`` checks
+  ``augment=``; the regressor takes transfer sets only, no batch augmentation.
+- :func:`skkd_register_hint_losses`: classifiers only, when ``fit`` checks
+  ``hint_loss=`` (with ``hints=``), then on every training batch.
+
 pluggy calls implementations with keyword arguments only, so an
 implementation's parameter must be named ``register``. Implementations are
 plain functions: hook wrappers (``hookwrapper=True`` or ``wrapper=True``) are
@@ -64,7 +79,9 @@ def skkd_register_models(register):
     ``factory(n_features, n_classes, **kwargs)`` and returns a
     ``torch.nn.Module`` mapping ``(batch, n_features)`` float rows to
     ``(batch, n_classes)`` logits. ``kwargs`` are the ``module__*``
-    parameters of ``DistilledClassifier``.
+    parameters of ``DistilledClassifier``. ``DistilledRegressor`` calls the
+    same factories with ``n_classes`` set to its number of outputs: the module
+    then returns ``(batch, n_outputs)`` (standardized) predictions.
 
     A *data-aware* student learns part of its input encoding from the
     training rows (bins, category counts, scales): its factory (or class) has
@@ -95,7 +112,20 @@ def skkd_register_teachers(register):
     returns a :class:`skkd.teachers.Teacher` when it knows how to query
     ``obj`` and ``None`` otherwise. Adapters are tried in registration order
     (plugins loaded from entry points before built-ins); the first that
-    accepts an object wins. An adapter refuses an object it knows but cannot
+    accepts an object wins.
+
+    One adapter serves both estimators. Its ``Teacher`` answers the model's
+    raw outputs, one column per output, from ``Teacher.logits(X,
+    batch_size)`` (the name is the same for both): class scores (logits) for
+    a classifier, read by ``DistilledClassifier`` and aligned to its
+    ``classes_`` (by ``Teacher.classes_`` when set); predictions in ``y``'s
+    units for a regressor, read by ``DistilledRegressor`` as one column per
+    output (a 1-D answer is one output) and checked like
+    ``fit(teacher_predictions=...)``. The regressor asks the adapters only
+    about a teacher its own rules do not serve (a classifier is refused; a
+    ``torch.nn.Module`` gives its outputs; an object with ``predict`` its
+    ``predict(X)``), and refuses a ``Teacher`` that sets ``classes_`` (a
+    classifier's). An adapter refuses an object it knows but cannot
     use by raising :class:`skkd.TeacherError` (or scikit-learn's
     ``NotFittedError``), which reaches the user as it is. Any other exception,
     or a return value that is neither a ``Teacher`` nor ``None``, breaks the

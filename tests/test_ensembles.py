@@ -18,7 +18,7 @@ from skkd import DistilledClassifier, EnsembleTeacher, teacher_logits
 from skkd._labels import encode_labels
 from skkd.exceptions import InvalidParameterError, SampleWeightIgnoredWarning, TeacherError
 from skkd.teachers._classification import teacher_outputs
-from skkd.teachers._ensembles import combine_logits
+from skkd.teachers._ensembles import combine_outputs
 
 
 @pytest.mark.filterwarnings("ignore:The teacher.s accuracy")
@@ -167,7 +167,7 @@ def test_weights_of_any_size_keep_their_ratios(digits, weights, share):
     np.testing.assert_allclose(teacher_logits(EnsembleTeacher([a, b], weights=weights), X),
                                np.log(share * pa + (1 - share) * pb), rtol=1e-4, atol=1e-5)
     raw = [np.log(pa), np.log(pb)]
-    np.testing.assert_allclose(combine_logits(raw, np.array(weights), "logits"),
+    np.testing.assert_allclose(combine_outputs(raw, np.array(weights), "logits"),
                                share * raw[0] + (1 - share) * raw[1], rtol=1e-4, atol=1e-5)
 
 

@@ -26,7 +26,8 @@ from skkd.exceptions import (
     TeacherNearChanceWarning,
 )
 from skkd.teachers._adapters import Teacher, eval_mode
-from skkd.teachers._classification import AlignedTeacher, as_teacher
+from skkd.teachers._aligned import AlignedTeacher
+from skkd.teachers._lookup import as_teacher
 from skkd.teachers._outputs import check_teacher_logits
 
 

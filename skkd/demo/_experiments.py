@@ -20,7 +20,7 @@ import torch
 from skorch.callbacks import Callback
 
 from skkd.estimators._classifier import DistilledClassifier
-from skkd.teachers._classification import as_teacher
+from skkd.teachers._lookup import as_teacher
 
 
 @dataclass

@@ -1,11 +1,13 @@
-"""Teachers and the built-in teacher adapters: a fitted model -> ``X -> logits``.
+"""Teachers and the built-in teacher adapters: a fitted model -> ``X -> outputs``.
 
-A :class:`Teacher` wraps a model and answers logits, one column per output of
-the model. The built-in adapters (skorch nets, torch modules, scikit-learn
-classifiers) register through :func:`skkd.hookspecs.skkd_register_teachers`
-like any plugin's. Teachers are read-only: nothing here refits, mutates,
-moves or keeps the train/eval mode of the wrapped model changed, also when
-several fits share one teacher from several threads.
+A :class:`Teacher` wraps a model and answers its raw outputs, one column per
+output of the model: class scores (logits) for a classifier, predictions in
+``y``'s units for a regressor. The built-in adapters (skorch nets, torch
+modules, scikit-learn classifiers) register through
+:func:`skkd.hookspecs.skkd_register_teachers` like any plugin's. Teachers
+are read-only: nothing here refits, mutates, moves or keeps the train/eval
+mode of the wrapped model changed, also when several fits share one teacher
+from several threads.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ class Teacher:
     """What skkd asks of a teacher.
 
     Subclasses implement :meth:`logits`; :meth:`batch_logits` (one training
-    batch, as a tensor) defaults to it.
+    batch, as a tensor) defaults to it. Both answer the model's raw outputs:
+    ``DistilledClassifier`` reads them as logits (class scores),
+    ``DistilledRegressor`` as predictions in ``y``'s units (the method keeps
+    its name for both).
 
     Parameters
     ----------
@@ -55,7 +60,7 @@ class Teacher:
         self.classes_ = None if classes is None else np.asarray(classes)
 
     def logits(self, X: Any, batch_size: int = 1024) -> np.ndarray:
-        """Return ``(n_samples, n_outputs)`` logits for the whole of ``X``.
+        """Return the ``(n_samples, n_outputs)`` outputs for the whole of ``X``.
 
         Parameters
         ----------
@@ -67,13 +72,14 @@ class Teacher:
         Returns
         -------
         ndarray of shape (n_samples, n_outputs)
-            Logits (log-probabilities are logits too), one column per output of
-            the model.
+            One column per output of the model: a classifier's logits
+            (log-probabilities are logits too), a regressor's predictions in
+            ``y``'s units.
         """
         raise NotImplementedError
 
     def batch_logits(self, xb: torch.Tensor) -> torch.Tensor:
-        """Return logits for one batch, as a tensor on ``xb``'s device, without gradient.
+        """Return the outputs for one batch, as a tensor on ``xb``'s device, without gradient.
 
         Used when the teacher is queried on every training batch
         (``teacher_inference="per_batch"``, batch augmentations).
@@ -136,7 +142,7 @@ def eval_mode(module: torch.nn.Module) -> Iterator[None]:
 
 
 class TorchTeacher(Teacher):
-    """A torch module returning logits (or probabilities, with ``outputs="proba"``).
+    """A torch module returning its outputs: logits (probabilities with ``outputs="proba"``).
 
     The module runs on the device its parameters live on, in eval mode, with
     no gradient; its previous train/eval mode is restored afterwards.
@@ -144,8 +150,8 @@ class TorchTeacher(Teacher):
     Parameters
     ----------
     module : torch.nn.Module
-        Maps a batch of rows to ``(batch, n_outputs)`` logits (or one binary
-        logit per row).
+        Maps a batch of rows to ``(batch, n_outputs)`` outputs: a classifier's
+        logits (or one binary logit per row), a regressor's predictions.
     classes : array-like or None, default=None
         The labels of the output columns; None: the student's sorted labels.
     outputs : {"logits", "proba"}, default="logits"
@@ -172,16 +178,18 @@ class TorchTeacher(Teacher):
             return p.device, p.dtype if p.is_floating_point() else torch.float32
         return torch.device("cpu"), torch.float32
 
-    def _to_logits(self, out: Any) -> torch.Tensor:
+    def _as_outputs(self, out: Any) -> torch.Tensor:
         if not isinstance(out, torch.Tensor):
             raise TeacherError(
                 f"The torch teacher {type(self.module).__name__} returned "
-                f"{type(out).__name__}, not a tensor: a teacher must return one logits "
-                "tensor of shape (batch, n_classes). Wrap it in a module whose forward "
-                "returns the logits, or pass fit(..., teacher_logits=...)."
+                f"{type(out).__name__}, not a tensor: a teacher must return one tensor of "
+                "shape (batch, n_outputs), a classifier's logits or a regressor's "
+                "predictions. Wrap it in a module whose forward returns that tensor, or pass "
+                "the outputs as fit(..., teacher_logits=...) (teacher_predictions=... for "
+                "DistilledRegressor)."
             )
         out = out.float()
-        if out.ndim == 1:  # one binary logit per row
+        if out.ndim == 1:  # one output per row (a binary logit, or a single prediction)
             out = out[:, None]
         if self.outputs == "proba":
             out = out.clamp_min(PROBA_FLOOR).log()
@@ -190,7 +198,7 @@ class TorchTeacher(Teacher):
     def batch_logits(self, xb: torch.Tensor) -> torch.Tensor:
         device, dtype = self._device_dtype()
         with eval_mode(self.module), torch.no_grad():
-            out = self._to_logits(self.module(xb.to(device=device, dtype=dtype)))
+            out = self._as_outputs(self.module(xb.to(device=device, dtype=dtype)))
         return out.to(xb.device)
 
     def logits(self, X: Any, batch_size: int = 1024) -> np.ndarray:
@@ -202,7 +210,7 @@ class TorchTeacher(Teacher):
         with eval_mode(self.module), torch.inference_mode():
             for start in range(0, len(X_t), batch_size):
                 xb = X_t[start : start + batch_size].to(device=device, dtype=dtype)
-                chunks.append(self._to_logits(self.module(xb)).cpu())
+                chunks.append(self._as_outputs(self.module(xb)).cpu())
         if not chunks:
             return np.empty((0, 0), dtype=np.float32)
         return torch.cat(chunks).numpy()

@@ -3,7 +3,8 @@
 ``DistilledClassifier(teacher=[hgb, forest, cnn])`` or
 ``teacher=EnsembleTeacher([hgb, forest, cnn], weights=[2, 1, 1])``: every
 member is queried like a single teacher, and the members' outputs are
-averaged, as probabilities (default) or as logits (``teacher_combine``).
+averaged, as probabilities (default) or as logits (``teacher_combine``); a
+``DistilledRegressor``'s members' predictions are averaged as they are.
 Ensembles nest: a member may itself be an ensemble (or a list).
 """
 
@@ -26,8 +27,8 @@ class EnsembleTeacher:
 
     Fitted members are shared, never copied or refitted (also by ``clone`` and
     ``GridSearchCV``); an unfitted scikit-learn member is fitted as a clone in
-    ``DistilledClassifier.fit``. A plain list or tuple of teachers is the same
-    as ``EnsembleTeacher(teachers)``.
+    ``fit`` (of ``DistilledClassifier`` or ``DistilledRegressor``). A plain
+    list or tuple of teachers is the same as ``EnsembleTeacher(teachers)``.
 
     **Nested ensembles.** A member may itself be an ensemble, e.g.
     ``[EnsembleTeacher([a, b], weights=[3, 1]), c]`` or ``[[a, b], c]``. It is
@@ -164,14 +165,16 @@ def as_ensemble(teacher: Any) -> EnsembleTeacher | None:
     return None
 
 
-def combine_logits(outputs: Sequence[Any], weights: np.ndarray, how: str) -> Any:
-    """Average members' logits (``"logits"``) or probabilities (``"proba"``, as log-probs).
+def combine_outputs(outputs: Sequence[Any], weights: np.ndarray, how: str) -> Any:
+    """Average members' outputs: logits, probabilities, or a regressor's predictions.
 
-    Works on numpy arrays and on torch tensors alike. ``weights`` (one per
-    output, non-negative) are normalized to sum to one here too. A
-    regressor's members' predictions (``"predictions"``, numpy only) are
-    averaged in float64 and stay float64: their digits matter at large
-    offsets of ``y``.
+    ``how`` is ``"logits"`` (a weighted mean of the logits), ``"proba"`` (of
+    the probabilities, returned as log-probabilities) or ``"predictions"``
+    (a regressor's members' predictions, numpy only: averaged in float64 and
+    kept float64, as their digits matter at large offsets of ``y``). Logits
+    and probabilities work on numpy arrays and on torch tensors alike.
+    ``weights`` (one per output, non-negative) are normalized to sum to one
+    here too.
     """
     weights = normalize_weights(weights, len(outputs))
     if how == "predictions":
@@ -201,11 +204,11 @@ class CombinedTeacher(Teacher):
         self.members, self.weights, self.how = list(members), weights, how
 
     def logits(self, X: Any, batch_size: int = 1024) -> np.ndarray:
-        return combine_logits([m.logits(X, batch_size) for m in self.members],
+        return combine_outputs([m.logits(X, batch_size) for m in self.members],
                               self.weights, self.how)
 
     def batch_logits(self, xb: torch.Tensor) -> torch.Tensor:
-        return combine_logits([m.batch_logits(xb) for m in self.members], self.weights,
+        return combine_outputs([m.batch_logits(xb) for m in self.members], self.weights,
                               self.how)
 
 
@@ -284,8 +287,17 @@ class TeacherNode:
         if self.is_leaf:
             return leaf_output(self)
         assert self.weights is not None
-        return combine_logits([c.combined(leaf_output, how) for c in self.children],
+        return combine_outputs([c.combined(leaf_output, how) for c in self.children],
                               self.weights, how)
+
+    def with_members(self, leaf_output: Callable[[TeacherNode], Any], how: str
+                     ) -> tuple[Any, list[Any] | None]:
+        """:meth:`combined`, and the outer members' own outputs (None for a leaf), to score."""
+        if self.is_leaf:
+            return leaf_output(self), None
+        assert self.weights is not None
+        members = [c.combined(leaf_output, how) for c in self.children]
+        return combine_outputs(members, self.weights, how), members
 
     def per_batch(self, how: str) -> Teacher:
         """The teacher to query on every batch: a leaf's, or a combination of members'."""

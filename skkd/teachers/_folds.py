@@ -1,29 +1,98 @@
 """Fitting clones of unfitted teachers: on chosen rows, weighted, and per cross-validation fold.
 
-An unfitted scikit-learn teacher (or ensemble member) is fitted as a clone on
-the labeled rows; with ``teacher_cv``, more clones are fitted on each fold's
-training rows. :class:`CloneFitter` does both, passing each clone the
-``sample_weight`` of its rows where the teacher can take it, and
-:func:`split_folds` splits the labeled rows, with their ``groups``.
+An unfitted scikit-learn teacher (or ensemble member,
+:func:`is_unfitted_estimator`) is fitted as a clone on the labeled rows;
+with ``teacher_cv``, more clones are fitted on each fold's training rows.
+:class:`CloneFitter` does both, passing each clone the ``sample_weight`` of
+its rows where the teacher can take it; :func:`out_of_fold` is the one
+cross-validation loop of both estimators (:func:`split_folds` splits the
+labeled rows, with their ``groups``; the estimator's teacher step says how a
+fold's clone is queried).
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 from sklearn import get_config
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import check_cv
 from sklearn.utils import _safe_indexing
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, get_routing_for_object
-from sklearn.utils.validation import _num_samples, has_fit_parameter
+from sklearn.utils.validation import _num_samples, check_is_fitted, has_fit_parameter
 
 from skkd.exceptions import InvalidParameterError, SampleWeightIgnoredWarning, TeacherError
 from skkd.plugins import _caller_level
+from skkd.teachers._ensembles import TeacherNode, as_ensemble
 
-__all__ = ["CloneFitter", "per_row", "rows_of", "split_folds"]
+__all__ = ["CloneFitter", "is_unfitted_estimator", "out_of_fold", "per_row",
+           "refuse_cv_without_clones", "rows_of", "share_or_clone", "split_folds"]
+
+
+def is_unfitted_estimator(obj: Any) -> bool:
+    """True for a scikit-learn estimator that has not been fitted yet.
+
+    Parameters
+    ----------
+    obj : object
+        Any teacher; a torch module, or an object without ``fit`` or
+        ``get_params``, is never an unfitted estimator.
+
+    Returns
+    -------
+    bool
+    """
+    if isinstance(obj, torch.nn.Module) or not hasattr(obj, "fit"):
+        return False
+    if not hasattr(obj, "get_params"):
+        return False
+    try:
+        check_is_fitted(obj)
+    except NotFittedError:
+        return True
+    except TypeError:
+        return False
+    return False
+
+
+def share_or_clone(teacher: Any) -> Any:
+    """For ``clone``: a fitted teacher (or ensemble member) is shared, an unfitted one cloned.
+
+    Parameters
+    ----------
+    teacher : object, list, tuple or EnsembleTeacher
+        The teacher of the estimator being cloned.
+
+    Returns
+    -------
+    object
+        ``teacher`` itself when fitted; otherwise a clone, member by member
+        for an ensemble.
+    """
+    ensemble = as_ensemble(teacher)
+    if ensemble is not None:
+        members = [share_or_clone(m) for m in ensemble.teachers]
+        return ensemble.with_teachers(members) if teacher is ensemble else type(teacher)(members)
+    return clone(teacher) if is_unfitted_estimator(teacher) else teacher
+
+
+def refuse_cv_without_clones(cv: Any, leaves: Sequence[TeacherNode]) -> None:
+    """Refuse a ``teacher_cv`` when no teacher (or member) is an unfitted estimator.
+
+    Raises
+    ------
+    skkd.InvalidParameterError
+        If ``cv`` is set and every leaf is fitted already.
+    """
+    if cv is not None and not any(is_unfitted_estimator(leaf.given) for leaf in leaves):
+        raise InvalidParameterError(
+            "teacher_cv needs an unfitted scikit-learn teacher (or ensemble member) to fit "
+            "on each fold; the teacher is fitted already.")
 
 
 def rows_of(X: Any, rows: np.ndarray) -> Any:
@@ -123,8 +192,10 @@ class CloneFitter:
                                f"failed: {type(exc).__name__}: {reason}.{hint}") from exc
 
     def fit_fold(self, model: Any, rows: np.ndarray, name: str, fold: int, n_folds: int,
-                 classes: np.ndarray) -> Any:
+                 classes: np.ndarray | None = None) -> Any:
         """:meth:`fit` on a fold's training rows; a failure names the fold and missing classes.
+
+        ``classes`` are a classifier's (None for a regressor: no class to miss).
 
         Raises
         ------
@@ -134,8 +205,11 @@ class CloneFitter:
         try:
             return self.fit(model, rows, name)
         except Exception as exc:
-            present = set(self.y[rows].tolist())
-            missing = [c for c in classes.tolist() if c not in present]
+            present: set[Any] = set()
+            missing: list[Any] = []
+            if classes is not None:  # a classifier's fold may lack a class
+                present = set(self.y[rows].tolist())
+                missing = [c for c in classes.tolist() if c not in present]
             message = (f"teacher_cv: fitting a clone of {name} on the training rows of fold "
                        f"{fold + 1} of {n_folds} failed: {type(exc).__name__}: {exc}")
             if missing:
@@ -182,29 +256,33 @@ def _splits_by_groups(splitter: Any) -> bool:
         return False
 
 
-def split_folds(cv: Any, y: np.ndarray, groups: np.ndarray | None
+def split_folds(cv: Any, y: np.ndarray, groups: np.ndarray | None, *, classifier: bool = True
                 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``teacher_cv``'s ``(train, test)`` positions into ``y`` (the labeled rows' labels).
+    """``teacher_cv``'s ``(train, test)`` positions into ``y`` (the labeled rows' targets).
 
     Parameters
     ----------
     cv : int, cross-validation splitter or iterable
-        ``teacher_cv``; an int stratifies (``check_cv``'s classifier rule).
+        ``teacher_cv``.
     y : ndarray
-        The labels of the rows to split.
+        The labels (or a regressor's targets) of the rows to split.
     groups : ndarray or None
         Their group labels, for a splitter that splits by groups.
+    classifier : bool, default=True
+        ``check_cv``'s rule for an int ``cv``: True stratifies by the labels,
+        False (a regressor's targets) makes a ``KFold``.
 
     Raises
     ------
     skkd.InvalidParameterError
         If the splitter splits by groups and ``groups`` is None.
     """
-    splitter = check_cv(cv, y, classifier=True)
+    splitter = check_cv(cv, y, classifier=classifier)
+    plain = "StratifiedKFold" if classifier else "KFold"
     no_groups = InvalidParameterError(
         f"teacher_cv={splitter!r} splits the rows by groups, but no groups were given: pass "
         "fit(..., groups=...) with one group label per row of X, or use a splitter without "
-        "groups (e.g. StratifiedKFold)."
+        f"groups (e.g. {plain})."
     )
     if groups is None and _splits_by_groups(splitter):
         raise no_groups
@@ -214,3 +292,54 @@ def split_folds(cv: Any, y: np.ndarray, groups: np.ndarray | None
         if groups is None and "groups" in str(exc):
             raise no_groups from exc
         raise
+
+
+def out_of_fold(model: Any, fitter: CloneFitter, labeled: np.ndarray, full: np.ndarray,
+                cv: Any, query: Callable[[Any, Any, int], np.ndarray], *,
+                groups: np.ndarray | None = None, name: str | None = None,
+                classes: np.ndarray | None = None) -> np.ndarray:
+    """Each labeled row's outputs from a clone of ``model`` fitted without it.
+
+    The one ``teacher_cv`` loop of both estimators: the labeled rows are
+    split (:func:`split_folds`), a clone is fitted on each fold's training
+    rows, and ``query`` gives its outputs on the fold's other rows.
+
+    Parameters
+    ----------
+    model : object
+        The unfitted teacher (or ensemble member).
+    fitter : CloneFitter
+        Holds ``X``, the labels or targets the clones are fitted on and split
+        by, and the rows' weights.
+    labeled : ndarray of int
+        The labeled rows (positions into ``X``).
+    full : ndarray of shape (n_samples, n_outputs)
+        The outputs of the clone fitted on all labeled rows: kept for the
+        other (unlabeled) rows.
+    cv : int, cross-validation splitter or iterable
+        ``teacher_cv``.
+    query : callable
+        ``query(fold_clone, rows_X, n_rows)`` returns the clone's checked
+        outputs on those rows, shaped like ``full``'s rows.
+    groups : ndarray of shape (n_samples,) or None, default=None
+        Group labels of all rows; the labeled rows' are split with them.
+    name : str or None, default=None
+        The teacher's name in error messages; None: its class name.
+    classes : ndarray or None, default=None
+        A classifier's classes: an int ``cv`` stratifies, and a failed fold
+        names the classes its rows lack. None for a regressor (an int ``cv``
+        is a ``KFold``).
+
+    Returns
+    -------
+    ndarray
+        A copy of ``full`` with every labeled row's outputs out of fold.
+    """
+    name = name or type(model).__name__
+    folds = split_folds(cv, fitter.y[labeled], None if groups is None else groups[labeled],
+                        classifier=classes is not None)
+    out = full.copy()
+    for i, (train, test) in enumerate(folds):
+        fold = fitter.fit_fold(model, labeled[train], name, i, len(folds), classes)
+        out[labeled[test]] = query(fold, rows_of(fitter.X, labeled[test]), len(test))
+    return out

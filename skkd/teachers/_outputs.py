@@ -1,4 +1,6 @@
-"""Teacher outputs as arrays: converted and checked against the teacher contract.
+"""Teacher outputs: what the teacher step gives the student, converted and checked.
+
+:class:`TeacherOutputs` is the result of either estimator's teacher step.
 
 A classifier's teacher outputs (or ``fit(teacher_logits=...)``) must be one
 finite number per sample and class, kept in float32; a regressor's
@@ -11,14 +13,16 @@ or a value float32 cannot hold, naming the row and column.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
 from skkd.exceptions import TeacherError
+from skkd.teachers._adapters import Teacher
 
-__all__ = ["as_float32", "as_float64", "check_teacher_logits", "has_minus_one", "unlabeled_hint"]
+__all__ = ["TeacherOutputs", "as_float32", "as_float64", "check_teacher_logits", "has_minus_one",
+           "unlabeled_hint"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -203,3 +207,37 @@ def unlabeled_hint(classes: Any) -> str:
         return ""
     return (" y has the class -1: pass unlabeled=-1 if -1 marks unlabeled rows "
             "(scikit-learn's semi-supervised convention).")
+
+
+class TeacherOutputs(NamedTuple):
+    """What the teacher step of ``fit`` gives the student.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_samples, n_outputs) or None
+        The teacher's outputs on the training rows, computed once: a
+        classifier's logits aligned to ``classes_``, a regressor's predictions;
+        None when the teacher is queried on every batch.
+    per_batch : Teacher or None
+        The teacher queried on every training batch, or None.
+    score : float
+        The teacher's score on the labeled training rows: a classifier's
+        accuracy, a regressor's R².
+    member_scores : list of float or None, default=None
+        Each (outer) member's score, for an ensemble.
+    fitted : object, default=None
+        The teacher as queried: unfitted members replaced by their fitted clones.
+    """
+
+    #: The outputs on the training rows (logits aligned to ``classes_``, or a
+    #: regressor's predictions), or None (per-batch teaching).
+    values: np.ndarray | None
+    #: The teacher queried on every training batch, or None.
+    per_batch: Teacher | None
+    #: The teacher's accuracy (a regressor's: R²) on the labeled training rows (the probed
+    #: ones per batch).
+    score: float
+    #: Each (outer) member's score, for an ensemble; None for a single teacher.
+    member_scores: list[float] | None = None
+    #: The teacher as queried: unfitted members replaced by their fitted clones.
+    fitted: Any = None

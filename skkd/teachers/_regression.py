@@ -2,34 +2,42 @@
 
 A regression teacher is anything that predicts: a fitted scikit-learn
 regressor or ``Pipeline`` (``predict``), a skorch net (``predict``), a torch
-module (its outputs), or an ensemble of them (a weighted mean, nested
-ensembles combined inside out). Unfitted scikit-learn regressors are cloned
-and fitted on the labeled rows; with ``cv``, each labeled row gets the
-prediction of a clone that did not see it. Outputs are in ``y``'s units,
-kept in float64 (targets near ``1e12`` differ in digits float32 does not
-hold); the estimator standardizes them, and only the standardized values are
-float32.
+module (its outputs), anything a registered teacher adapter accepts (its
+:class:`~skkd.teachers.Teacher`'s outputs), or an ensemble of them (a
+weighted mean, nested ensembles combined inside out). Unfitted scikit-learn
+regressors are cloned and fitted on the labeled rows; with ``cv``, each
+labeled row gets the prediction of a clone that did not see it. Outputs are
+in ``y``'s units, kept in float64 (targets near ``1e12`` differ in digits
+float32 does not hold); the estimator standardizes them, and only the
+standardized values are float32.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.base import is_classifier
 from sklearn.metrics import r2_score
-from sklearn.model_selection import check_cv
 from sklearn.utils.validation import _num_samples
 
-from skkd.exceptions import InvalidParameterError, TeacherError, TeacherNearMeanWarning
-from skkd.plugins import _caller_level
-from skkd.teachers._adapters import TorchTeacher
-from skkd.teachers._classification import TeacherOutputs, is_unfitted_estimator
-from skkd.teachers._ensembles import TeacherNode, combine_logits
-from skkd.teachers._folds import CloneFitter, _splits_by_groups, per_row, rows_of
-from skkd.teachers._outputs import as_float64
+from skkd.exceptions import TeacherError, TeacherNearMeanWarning
+from skkd.plugins import _caller_level, allow_list_note
+from skkd.teachers._adapters import Teacher, TorchTeacher
+from skkd.teachers._ensembles import TeacherNode
+from skkd.teachers._folds import (
+    CloneFitter,
+    is_unfitted_estimator,
+    out_of_fold,
+    per_row,
+    refuse_cv_without_clones,
+)
+from skkd.teachers._lookup import find_teacher
+from skkd.teachers._outputs import TeacherOutputs, as_float64
 
 __all__ = ["check_predictions", "predictions", "r2", "refuse_classifier", "regression_outputs",
            "teacher_predictions", "warn_if_near_mean"]
@@ -43,17 +51,26 @@ def predictions(model: Any, X: Any, n_outputs: int, *, batch_size: int = 1024,
                 name: str | None = None) -> np.ndarray:
     """``model``'s predictions on ``X`` as float64 of shape ``(n_samples, n_outputs)``.
 
+    The regressor's rules, in order: a classifier is refused
+    (:func:`refuse_classifier`); a ``torch.nn.Module`` gives its outputs;
+    an object with ``predict`` (a scikit-learn regressor or ``Pipeline``, a
+    skorch net, a ``FrozenEstimator``) its ``predict(X)``; anything else is
+    wrapped by the first registered teacher adapter that accepts it
+    (:func:`skkd.hookspecs.skkd_register_teachers`), whose
+    ``Teacher.logits(X, batch_size)`` is read as predictions in ``y``'s units.
+
     Parameters
     ----------
     model : object
-        A fitted regressor with ``predict`` (scikit-learn, skorch) or a
-        ``torch.nn.Module`` returning ``(batch, n_outputs)``.
+        A fitted regressor with ``predict`` (scikit-learn, skorch), a
+        ``torch.nn.Module`` returning ``(batch, n_outputs)``, or a model a
+        registered teacher adapter accepts.
     X : array-like or DataFrame
         The rows, passed to ``model`` as they are.
     n_outputs : int
         The number of outputs expected.
     batch_size : int, default=1024
-        Batch size of a torch module's inference pass.
+        Batch size of a torch module's (or an adapter's) inference pass.
     name : str or None, default=None
         The teacher's name in error messages; None: its class name.
 
@@ -64,29 +81,52 @@ def predictions(model: Any, X: Any, n_outputs: int, *, batch_size: int = 1024,
     Raises
     ------
     skkd.TeacherError
-        If ``model`` is a classifier, cannot predict, fails, or predicts
-        another shape or a non-finite value.
+        If ``model`` is a classifier, cannot predict (no rule and no adapter
+        serves it), fails, or predicts another shape or a non-finite value.
+    skkd.PluginError
+        If only a broken teacher adapter could have served ``model``.
     """
     name = name or type(model).__name__
     refuse_classifier(model, name)
+    predict = _predictor(model, name, batch_size)
     n = _num_samples(X)
     try:
-        if isinstance(model, torch.nn.Module):
-            out = TorchTeacher(model).logits(X, batch_size)
-        elif hasattr(model, "predict"):
-            out = model.predict(X)
-        else:
-            raise TeacherError(
-                f"The teacher {name} cannot predict: a regression teacher needs predict(X) "
-                "(a scikit-learn regressor or Pipeline, a skorch net) or must be a "
-                "torch.nn.Module returning (batch, n_outputs)."
-            )
+        out = predict(X)
     except TeacherError:
         raise
     except Exception as exc:
         raise TeacherError(f"The teacher {name} failed to predict on {n} rows: "
                            f"{type(exc).__name__}: {exc}") from exc
     return check_predictions(out, n, n_outputs, f"The teacher {name} predicted")
+
+
+def _predictor(model: Any, name: str, batch_size: int) -> Callable[[Any], Any]:
+    """``X -> predictions`` of ``model``, by the regressor's rules (see :func:`predictions`).
+
+    Built-in rules first, so that a plugin's adapter never changes how a
+    regressor, a skorch net or a torch module predicts.
+    """
+    if isinstance(model, torch.nn.Module):
+        return partial(TorchTeacher(model).logits, batch_size=batch_size)
+    if hasattr(model, "predict") and not isinstance(model, Teacher):
+        return model.predict
+    teacher = find_teacher(model, outputs_param="teacher_predictions")
+    if teacher is None:
+        raise TeacherError(
+            f"The teacher {name} cannot predict: a regression teacher needs predict(X) "
+            "(a scikit-learn regressor or Pipeline, a skorch net), must be a "
+            "torch.nn.Module returning (batch, n_outputs), or must be accepted by a teacher "
+            "adapter registered through the skkd_register_teachers hook. Or pass its "
+            "predictions as fit(X, y, teacher_predictions=...)." + allow_list_note()
+        )
+    if teacher.classes_ is not None:
+        raise TeacherError(
+            f"The teacher {name} is a classifier: its teacher adapter gives it classes_ "
+            f"{teacher.classes_.tolist()}, so its outputs are class scores, not predictions "
+            "of y. DistilledRegressor needs a regressor (outputs in y's units); to distill "
+            "a classifier, use DistilledClassifier."
+        )
+    return partial(teacher.logits, batch_size=batch_size)
 
 
 def check_predictions(values: Any, n_samples: int, n_outputs: int, source: str) -> np.ndarray:
@@ -158,20 +198,7 @@ def teacher_predictions(teacher: Any, X: Any, n_outputs: int, *,
     root = TeacherNode(teacher)
     outs = {id(leaf): predictions(leaf.fitted, X, n_outputs, batch_size=batch_size,
                                   name=leaf.describe()) for leaf in root.leaves()}
-    return _combined(root, outs)[0]
-
-
-def _combined(root: TeacherNode, outs: dict[int, np.ndarray]
-              ) -> tuple[np.ndarray, list[np.ndarray] | None]:
-    """The teacher's predictions from its leaves' (``outs``), and its outer members'.
-
-    Weighted means in float64, nested ensembles inside out.
-    """
-    if root.is_leaf:
-        return outs[id(root)], None
-    assert root.weights is not None
-    members = [c.combined(lambda leaf: outs[id(leaf)], "predictions") for c in root.children]
-    return combine_logits(members, root.weights, "predictions"), members
+    return root.combined(lambda leaf: outs[id(leaf)], "predictions")
 
 
 def refuse_classifier(model: Any, name: str) -> None:
@@ -255,8 +282,8 @@ def regression_outputs(teacher: Any, X: Any, y: np.ndarray, labeled: np.ndarray,
     Returns
     -------
     TeacherOutputs
-        ``logits`` holds the predictions (float64, in ``y``'s units), ``score`` the
-        teacher's R² on the labeled rows, ``member_scores`` each ensemble
+        ``values`` holds the predictions (float64, in ``y``'s units), ``score``
+        the teacher's R² on the labeled rows, ``member_scores`` each ensemble
         member's.
     """
     root = TeacherNode(teacher)
@@ -265,10 +292,7 @@ def regression_outputs(teacher: Any, X: Any, y: np.ndarray, labeled: np.ndarray,
     n_outputs = y.shape[1]
     groups = per_row(groups, "groups", len(y))
     sample_weight = per_row(sample_weight, "sample_weight", len(y), dtype=np.float64)
-    if cv is not None and not any(is_unfitted_estimator(leaf.given) for leaf in leaves):
-        raise InvalidParameterError(
-            "teacher_cv needs an unfitted scikit-learn teacher (or ensemble member) to fit "
-            "on each fold; the teacher is fitted already.")
+    refuse_cv_without_clones(cv, leaves)
     for leaf in leaves:  # before anything is fitted
         refuse_classifier(leaf.given, leaf.describe())
     target = y[:, 0] if n_outputs == 1 else y
@@ -279,34 +303,25 @@ def regression_outputs(teacher: Any, X: Any, y: np.ndarray, labeled: np.ndarray,
             hint = (" For several outputs, wrap a single-output regressor in "
                     "sklearn.multioutput.MultiOutputRegressor." if n_outputs > 1 else "")
             leaf.fitted = fitter.fit_labeled(leaf.given, rows, leaf.describe(), hint)
+            leaf.out_of_fold = cv is not None
         outs[id(leaf)] = predictions(leaf.fitted, X, n_outputs, batch_size=batch_size,
                                      name=leaf.describe())
-        if cv is not None and is_unfitted_estimator(leaf.given):
-            _out_of_fold(leaf, X, target, rows, outs[id(leaf)], cv, groups, fitter,
-                         n_outputs, batch_size)
+        if leaf.out_of_fold:
+            query = partial(_fold_predictions, n_outputs=n_outputs, batch_size=batch_size,
+                            name=f"a cross-validation clone of {leaf.describe()}")
+            outs[id(leaf)] = out_of_fold(leaf.given, fitter, rows, outs[id(leaf)], cv, query,
+                                         groups=groups, name=leaf.describe())
     fitter.warn_unweighted()
     spec = root.rebuild()
-    combined, members = _combined(root, outs)
+    combined, members = root.with_members(lambda leaf: outs[id(leaf)], "predictions")
     member_scores = None if members is None else [r2(y[rows], m[rows]) for m in members]
     return TeacherOutputs(combined, None, r2(y[rows], combined[rows]), member_scores, spec)
 
 
-def _out_of_fold(leaf: TeacherNode, X: Any, target: np.ndarray, rows: np.ndarray,
-                 out: np.ndarray, cv: Any, groups: np.ndarray | None, fitter: CloneFitter,
-                 n_outputs: int, batch_size: int) -> None:
-    """Overwrite the labeled rows of ``out`` with predictions of clones that did not see them."""
-    splitter = check_cv(cv, target[rows], classifier=False)
-    if _splits_by_groups(splitter) and groups is None:
-        raise InvalidParameterError(
-            f"teacher_cv={splitter!r} splits by groups: pass fit(..., groups=...).")
-    fold_groups = None if groups is None else groups[rows]
-    folds = list(splitter.split(np.zeros(len(rows)), target[rows], fold_groups))
-    for i, (train, test) in enumerate(folds):
-        fold = fitter.fit_fold(leaf.given, rows[train], leaf.describe(), i, len(folds),
-                               np.array([]))
-        out[rows[test]] = predictions(fold, rows_of(X, rows[test]), n_outputs,
-                                      batch_size=batch_size,
-                                      name=f"a cross-validation clone of {leaf.describe()}")
+def _fold_predictions(fold: Any, X: Any, n_rows: int, *, n_outputs: int, batch_size: int,
+                      name: str) -> np.ndarray:
+    """How :func:`~skkd.teachers._folds.out_of_fold` queries a ``teacher_cv`` clone."""
+    return predictions(fold, X, n_outputs, batch_size=batch_size, name=name)
 
 
 def r2(y: Any, predicted: Any, sample_weight: Any = None) -> float:
