@@ -57,6 +57,7 @@ from skkd._registry import (
     skip_message,
 )
 from skkd._registry import allow_list_note as _allow_list_note
+from skkd._warnings import caller_level
 from skkd.exceptions import PluginError, PluginWarning
 
 __all__ = [
@@ -131,7 +132,7 @@ def _warn_about_allow_list(value: str | None) -> None:
         f"is called, so {'it loads' if len(missing) == 1 else 'they load'} nothing. "
         f"Installed plugin distributions: {installed}. Check the spelling (distribution "
         f"names, as pip lists them), or unset {ALLOW_ENV} to load every installed plugin.",
-        PluginWarning, stacklevel=_caller_level(),
+        PluginWarning, stacklevel=caller_level(),
     )
 
 
@@ -152,17 +153,8 @@ def _publish(snap: Snapshot, previous: Snapshot | None) -> None:
     already = {(p.name, p.error) for p in previous.broken} if previous is not None else set()
     for info in snap.broken:
         if (info.name, info.error) not in already:
-            warnings.warn(skip_message(info, snap), PluginWarning, stacklevel=_caller_level())
+            warnings.warn(skip_message(info, snap), PluginWarning, stacklevel=caller_level())
     _state.snapshot = snap
-
-
-def _caller_level() -> int:
-    """The ``stacklevel`` of the first frame outside skkd, for a warning raised here."""
-    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 # --------------------------------------------------------------------------- changing

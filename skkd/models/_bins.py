@@ -18,7 +18,7 @@ from rtdl_num_embeddings import compute_bins
 from scipy.special import softmax
 from sklearn.tree import DecisionTreeRegressor
 
-from skkd.plugins import _caller_level
+from skkd._warnings import caller_level
 
 # rtdl_num_embeddings warns when a column gets a single bin (its encoding is then
 # min-max scaling); that is harmless here and not the user's doing.
@@ -138,7 +138,7 @@ def _warn_quantile_fallback(teacher: Any, task: str, unsplit: list[int], n_numer
         "(or, where they cannot be read, shallow trees fitted to its outputs) place no "
         "edge there; set module__bins='quantile' to use quantiles for every column, or pass "
         "explicit edges.",
-        UserWarning, stacklevel=_caller_level(),
+        UserWarning, stacklevel=caller_level(),
     )
 
 

@@ -17,8 +17,8 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import _num_samples
 
+from skkd._warnings import caller_level
 from skkd.exceptions import InvalidParameterError, TeacherNearChanceWarning
-from skkd.plugins import _caller_level
 from skkd.teachers._aligned import AlignedTeacher
 from skkd.teachers._dask import dask_logits, is_dask
 from skkd.teachers._ensembles import COMBINE, TeacherNode
@@ -312,5 +312,5 @@ def warn_if_near_chance(score: float, y_enc: np.ndarray, n_classes: int) -> None
             "outputs on its own inputs as fit(..., teacher_logits=...) "
             "(distilledclassifier__teacher_logits in a Pipeline).",
             TeacherNearChanceWarning,
-            stacklevel=_caller_level(),
+            stacklevel=caller_level(),
         )

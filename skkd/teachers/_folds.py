@@ -26,8 +26,8 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, get_routing_for_object
 from sklearn.utils.validation import _num_samples, check_is_fitted, has_fit_parameter
 
+from skkd._warnings import caller_level
 from skkd.exceptions import InvalidParameterError, SampleWeightIgnoredWarning, TeacherError
-from skkd.plugins import _caller_level
 from skkd.teachers._ensembles import TeacherNode, as_ensemble
 
 __all__ = ["CloneFitter", "is_unfitted_estimator", "out_of_fold", "per_row",
@@ -244,7 +244,7 @@ class CloneFitter:
             "takes it with metadata routing: sklearn.set_config(enable_metadata_routing=True)"
             " and request it on the step, e.g. LogisticRegression().set_fit_request("
             "sample_weight=True).",
-            SampleWeightIgnoredWarning, stacklevel=_caller_level(),
+            SampleWeightIgnoredWarning, stacklevel=caller_level(),
         )
 
 

@@ -17,8 +17,9 @@ from typing import Any
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 
+from skkd._warnings import caller_level
 from skkd.exceptions import InvalidParameterError, PluginError, PluginWarning, TeacherError
-from skkd.plugins import ALLOW_ENV, _caller_level, allow_list_note, describe, teacher_adapters
+from skkd.plugins import ALLOW_ENV, allow_list_note, describe, teacher_adapters
 from skkd.teachers._adapters import Teacher
 from skkd.teachers._ensembles import class_message
 
@@ -90,7 +91,7 @@ def find_teacher(obj: Any, outputs_param: str = "teacher_logits") -> Teacher | N
         warnings.warn(
             f"{where} {broken[-1][1]} (on a teacher of type {kind}). skkd skipped it and "
             "tries the other adapters; fix or uninstall that plugin, or leave it out with "
-            f"{ALLOW_ENV}.", PluginWarning, stacklevel=_caller_level(),
+            f"{ALLOW_ENV}.", PluginWarning, stacklevel=caller_level(),
         )
     if broken:
         where, what, exc = broken[0]

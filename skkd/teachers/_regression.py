@@ -25,8 +25,9 @@ from sklearn.base import is_classifier
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import _num_samples
 
+from skkd._warnings import caller_level
 from skkd.exceptions import TeacherError, TeacherNearMeanWarning
-from skkd.plugins import _caller_level, allow_list_note
+from skkd.plugins import allow_list_note
 from skkd.teachers._adapters import Teacher, TorchTeacher
 from skkd.teachers._ensembles import TeacherNode
 from skkd.teachers._folds import (
@@ -253,7 +254,7 @@ def warn_if_near_mean(score: float) -> None:
             "fit(..., teacher_predictions=...) (distilledregressor__teacher_predictions in a "
             "Pipeline).",
             TeacherNearMeanWarning,
-            stacklevel=_caller_level(),
+            stacklevel=caller_level(),
         )
 
 
