@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from skkd import DistilledClassifier
 from skkd._arrays import tensor_of, to_tensor
 from skkd.teachers._adapters import Teacher
-from skkd.training._net import ArrayDataset
+from skkd.training._data import ArrayDataset
 
 NOT_WRITABLE = ".*not writable"
 

@@ -11,8 +11,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_random_state
 
 from skkd import DistilledClassifier, hookimpl
+from skkd.augmentations._batches import check_batch_augmentation
 from skkd.augmentations._builtins import Mixup, Munge, Shift
-from skkd.augmentations._fit_time import check_batch_augmentation
+from skkd.augmentations._fit_time import FreshTransferSet, Kind, TrainingColumns, kind_of
 from skkd.exceptions import InvalidParameterError, PluginError
 from skkd.plugins import get_loss
 
@@ -194,6 +195,63 @@ def test_augmentation_mistakes_are_named(digits, lr_teacher, params, error, matc
             X_train, y_train)
 
 
+# ------------------------------------------------------------- kinds
+
+
+class OnlyTransfer:
+    def transfer_set(self, X, y, *, random_state):
+        return X
+
+
+class OnlyBatch:
+    def augment_batch(self, xb, yb):
+        return xb, yb
+
+
+class Both(OnlyTransfer, OnlyBatch):
+    pass
+
+
+class FreshTransfer(OnlyTransfer):
+    fresh = True
+
+
+class FreshBatch(OnlyBatch):
+    fresh = True  # only a transfer set is drawn anew
+
+
+class LabelPreserving(OnlyBatch):
+    needs_teacher = False
+
+
+class TransferWithoutTeacher(OnlyTransfer):
+    needs_teacher = False  # a transfer set's rows are for a teacher to label, whatever it says
+
+
+@pytest.mark.parametrize(
+    ("augmentation", "expected"),
+    [
+        (None, Kind()),
+        (OnlyTransfer(), Kind(transfer_set=True, needs_teacher=True)),
+        (OnlyBatch(), Kind(batch=True, needs_teacher=True)),
+        (Both(), Kind(transfer_set=True, batch=True, needs_teacher=True)),
+        (FreshTransfer(), Kind(transfer_set=True, fresh=True, needs_teacher=True)),
+        (FreshBatch(), Kind(batch=True, needs_teacher=True)),
+        (LabelPreserving(), Kind(batch=True, needs_teacher=False)),
+        (TransferWithoutTeacher(), Kind(transfer_set=True, needs_teacher=True)),
+        (Munge(fresh=True), Kind(transfer_set=True, fresh=True, needs_teacher=True)),
+        (Shift(), Kind(batch=True, needs_teacher=False)),
+        (Mixup(), Kind(batch=True, needs_teacher=True)),
+    ],
+    ids=["none", "transfer-set", "batch", "both", "fresh", "fresh-batch", "label-preserving",
+         "transfer-needs-teacher", "munge-fresh", "shift", "mixup"],
+)
+def test_kind_of_reads_what_an_augmentation_declares(augmentation, expected):
+    kind = kind_of(augmentation)
+    assert (kind.transfer_set, kind.fresh, kind.batch, kind.needs_teacher) == (
+        expected.transfer_set, expected.fresh, expected.batch, expected.needs_teacher)
+
+
 # ------------------------------------------------------------- fresh transfer sets
 
 FRESH = {"augment": "munge", "augment__size": 0.5, "augment__fresh": True, "random_state": 0}
@@ -277,6 +335,41 @@ class Jitter:
         self.draws += 1
         rows = X[: len(X) - 10 + self.draws] if self.grow else X
         return rows + check_random_state(random_state).normal(0, self.scale, rows.shape)
+
+
+class Shifted:
+    """A fresh transfer set whose epoch-``e`` rows are the training rows plus ``e``."""
+
+    fresh = True
+
+    def __init__(self):
+        self.epoch = 0
+
+    def transfer_set(self, X, y, *, random_state):
+        return X + self.epoch
+
+
+def test_a_fresh_transfer_set_loads_each_epoch_s_rows_over_its_own(digits):
+    X = digits[0][:6]
+    y_enc = np.arange(6)
+    augmentation = Shifted()
+    fresh = FreshTransferSet(augmentation, X, X, y_enc, random_state=0)
+    X_fit, _, _, y_fit = fresh.add(X, X, y_enc, y_enc)
+    assert (fresh.start, fresh.stop) == (6, 12) and (y_fit[6:] == -1).all()
+    fresh.label_by(lambda rows: rows[:, :3] * 2, batch_size=4)
+    rows, logits = torch.from_numpy(X_fit.copy()), torch.zeros(12, 3)
+    augmentation.epoch = 1
+    fresh.load(1, TrainingColumns(rows, logits))
+    assert fresh.epoch == 1
+    np.testing.assert_array_equal(rows[:6].numpy(), X)  # the labeled rows stay
+    np.testing.assert_array_equal(rows[6:].numpy(), X + 1)
+    np.testing.assert_array_equal(logits[:6].numpy(), 0)
+    np.testing.assert_array_equal(logits[6:].numpy(), (X[:, :3] + 1) * 2)
+    fresh.label_by(None, batch_size=4)
+    with pytest.raises(RuntimeError, match="no teacher to label its rows"):
+        fresh.load(2, TrainingColumns(rows, logits))
+    fresh.load(2, TrainingColumns(rows))  # per-batch teaching: rows only, unlabelled
+    np.testing.assert_array_equal(rows[6:].numpy(), X + 1)  # Shifted.epoch is still 1
 
 
 class JitterPlugin:

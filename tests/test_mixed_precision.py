@@ -10,7 +10,7 @@ import torch
 from skorch.callbacks import Callback, GradientNormClipping
 
 from skkd import DistilledClassifier, DistilledRegressor
-from skkd.augmentations._fit_time import augment_batch, check_deferred_values
+from skkd.augmentations._batches import augment_batch, check_deferred_values
 from skkd.exceptions import InvalidParameterError, PluginError
 
 

@@ -24,7 +24,8 @@ from skkd import DistilledRegressor, EnsembleTeacher
 from skkd.exceptions import InvalidParameterError, TeacherError, TeacherNearMeanWarning
 from skkd.losses import huber, logit_mse
 from skkd.teachers._regression import regression_outputs, teacher_predictions
-from skkd.training._net import WEIGHT_KEY, RegressionNet
+from skkd.training._data import WEIGHT_KEY
+from skkd.training._net import RegressionNet
 
 FAST = {"max_epochs": 15, "lr": 1e-2, "random_state": 0, "module__hidden_sizes": (16,)}
 

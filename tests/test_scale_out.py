@@ -142,7 +142,7 @@ def test_accelerator_mistakes_are_named(params, env, match, digits, lr_teacher, 
 
 
 def test_rank_shares_of_a_global_batch_partition_it():
-    from skkd.training._net import _IndexBatches
+    from skkd.training._data import _IndexBatches
 
     def batches(shard):
         gen = torch_generator()

@@ -1,10 +1,12 @@
 """Augmentation at fit time: build the one ``augment`` names, add its transfer set.
 
 The augmentations themselves are plugins (:mod:`skkd.augmentations` holds the
-built-ins); this module is what ``DistilledClassifier.fit`` does with one. A
-transfer set marked ``fresh = True`` becomes a :class:`FreshTransferSet`,
-which the net asks for new rows at the start of every epoch; a batch
-augmentation runs through :func:`augment_batch`, which checks what it returns.
+built-ins); this module is what ``DistilledClassifier.fit`` does with one:
+:func:`kind_of` says what it does, :func:`add_transfer_set` appends its rows.
+A transfer set marked ``fresh = True`` becomes a :class:`FreshTransferSet`,
+which the net asks to :meth:`~FreshTransferSet.load` new rows at the start of
+every epoch; a batch augmentation runs through
+:func:`skkd.augmentations._batches.augment_batch`, which checks what it returns.
 The teacher always answers for exactly the rows the student learns: generated
 rows reach a DataFrame teacher in the frame's dtypes only where those hold
 them exactly (:func:`skkd._arrays.frame_like`).
@@ -12,6 +14,7 @@ them exactly (:func:`skkd._arrays.frame_like`).
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,10 +27,11 @@ from sklearn.utils import check_random_state
 
 from skkd._arrays import frame_like, is_frame, to_tensor
 from skkd._options import check_options
-from skkd._seeding import forked_cpu_rng
 from skkd.exceptions import InvalidParameterError, PluginError
+from skkd.hints._plan import HintPlan, capture_features
 from skkd.plugins import get_augmentation
-from skkd.teachers._classification import TeacherOutputs, teacher_logits
+from skkd.teachers._classification import teacher_logits
+from skkd.teachers._outputs import TeacherOutputs
 
 # The name each augmentation was built under, for error messages.
 _NAMES: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
@@ -163,13 +167,29 @@ def unlabeled_targets(y_enc: np.ndarray, n: int) -> np.ndarray:
     return np.full(n, -1, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class TrainingColumns:
+    """The tensors of a training set that :meth:`FreshTransferSet.load` writes into, in place.
+
+    Each holds every row of the training set (on the device it trains on);
+    the net hands them over writable (``skkd.training._data.fresh_columns``).
+    """
+
+    #: The student's rows.
+    rows: torch.Tensor
+    #: The teacher's precomputed outputs, if the training set carries them.
+    teacher_logits: torch.Tensor | None = None
+    #: The teacher's cached hint features, one tensor per hint (empty: none cached).
+    teacher_features: tuple[torch.Tensor, ...] = ()
+
+
 class FreshTransferSet:
     """A transfer set drawn anew at the start of every epoch, labelled once per epoch.
 
     ``DistilledClassifier.fit`` appends the first epoch's rows (:meth:`add`)
-    and hands this object to the net, which calls :meth:`draw` at the start of
-    every later epoch and writes the rows (and their teacher logits) over rows
-    ``start:stop`` of its training set; the labeled rows and their logits stay.
+    and hands this object to the net, which calls :meth:`load` at the start of
+    every later epoch: new rows (and their teacher outputs) are written over
+    rows ``start:stop`` of its training set; the labeled rows and theirs stay.
     Epoch ``e``'s rows are seeded from ``random_state`` and ``e`` alone, so a
     warm-started fit continues the sequence where the previous fit stopped.
 
@@ -252,6 +272,44 @@ class FreshTransferSet:
         self.epoch = epoch
         return rows, logits
 
+    def load(self, epoch: int, columns: TrainingColumns, hint_plan: HintPlan | None = None
+             ) -> None:
+        """Write epoch ``epoch``'s rows over rows ``start:stop`` of the training set, in place.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch (from 0) about to start.
+        columns : TrainingColumns
+            The training set's tensors: the new rows replace the previous
+            ones, their teacher logits too where it carries them, and their
+            teacher features where it caches them (``hint_plan``'s, recorded
+            during the labelling pass when that ran once per row).
+        hint_plan : skkd.hints.HintPlan or None, default=None
+            The fit's hint plan; needed when ``columns`` caches teacher features.
+
+        Raises
+        ------
+        RuntimeError
+            If the training set carries teacher logits and no teacher labels the rows.
+        """
+        cached = bool(columns.teacher_features)
+        with (capture_features(hint_plan.teacher_modules()) if cached
+              else contextlib.nullcontext()) as records:
+            rows, logits = self.draw(epoch)
+        rows_at = slice(self.start, self.stop)
+        columns.rows[rows_at] = to_tensor(rows)
+        if columns.teacher_logits is not None:
+            if logits is None:
+                raise RuntimeError("The training set carries teacher logits, and the fresh "
+                                   "transfer set has no teacher to label its rows.")
+            columns.teacher_logits[rows_at] = to_tensor(logits)
+        if cached:
+            features = hint_plan.recorded_features(records, len(rows)) or (
+                hint_plan.all_teacher_features(rows, self.batch_size))
+            for column, values in zip(columns.teacher_features, features, strict=True):
+                column[rows_at] = to_tensor(values)
+
 
 def _in_format(X: Any, rows: np.ndarray, augmentation: Any) -> Any:
     """Generated ``rows`` in the format of ``X`` as the user passed it, values exact."""
@@ -274,155 +332,3 @@ def _append_rows(X: Any, rows: np.ndarray, augmentation: Any) -> Any:
 
         return pd.concat([X, _in_format(X, rows, augmentation)], ignore_index=True)
     return np.concatenate([np.asarray(X), rows])
-
-
-def check_batch_augmentation(augmentation: Any, name: str, X: np.ndarray,
-                             y_enc: np.ndarray) -> None:
-    """Run a batch augmentation once on a few rows, before any teacher is fitted or queried.
-
-    Catches what only the data shows (e.g. ``augment__input_shape`` against
-    the number of features, ``augment__max_shift`` against the image size),
-    and any break of the contract (see :func:`augment_batch`), early. Runs on
-    the CPU under a forked random state: torch's global one is left as it was.
-
-    Parameters
-    ----------
-    augmentation : object
-        The batch augmentation built from ``augment`` and the ``augment__*`` options.
-    name : str
-        The name it was built under (``augment``).
-    X : ndarray of shape (n_rows, n_features)
-        A few training rows, float32.
-    y_enc : ndarray of shape (n_rows,)
-        Their encoded labels (-1: unlabeled).
-    """
-    with forked_cpu_rng():
-        augment_batch(augmentation, to_tensor(X), to_tensor(y_enc, dtype=torch.int64), None,
-                      name=f"augment={name!r}")
-
-
-def augment_batch(augmentation: Any, xb: torch.Tensor, yb: torch.Tensor,
-                  n_classes: int | None, *, name: str | None = None,
-                  deferred: list[torch.Tensor] | None = None,
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``augmentation.augment_batch(xb, yb)``, its result checked against the contract.
-
-    The pair must be two tensors on ``xb``'s device with ``xb``'s and ``yb``'s
-    dtypes: rows with ``xb``'s columns, as many labels as rows, each -1 or a
-    class code, and finite rows. The value checks share one device sync, or
-    none with ``deferred``.
-
-    Parameters
-    ----------
-    augmentation : object
-        A batch augmentation (see :func:`skkd.hookspecs.skkd_register_augmentations`).
-    xb, yb : torch.Tensor
-        The training batch and its encoded labels (-1: unlabeled).
-    n_classes : int or None
-        The number of classes; None does not check the labels' upper bound.
-    name : str or None, default=None
-        How messages name the augmentation; None: :func:`describe`.
-    deferred : list or None, default=None
-        When a list, the value checks' outcome (a device tensor) is appended
-        to it instead of read, for :func:`check_deferred_values` to read once.
-
-    Returns
-    -------
-    tuple of torch.Tensor
-        The new batch and its labels.
-
-    Raises
-    ------
-    PluginError
-        If the result breaks the contract; names the augmentation and what it returned.
-    InvalidParameterError
-        If the augmentation raised a ``ValueError`` (about its ``augment__*`` options).
-    """
-    name = describe(augmentation) if name is None else name
-    shape = tuple(xb.shape)
-    try:
-        out = augmentation.augment_batch(xb, yb)
-    except ValueError as exc:
-        raise InvalidParameterError(f"{name}: {exc}") from exc
-    except Exception as exc:
-        raise PluginError(f"{name} failed on a batch of shape {shape}: "
-                          f"{type(exc).__name__}: {exc}") from exc
-
-    def broken(what: str) -> PluginError:
-        return PluginError(
-            f"{name} returned {what} for a batch of shape {shape} ({xb.dtype}, labels "
-            f"{yb.dtype}); augment_batch(xb, yb) must return a pair (xb, yb): rows with "
-            f"the batch's {shape[1]} columns and dtype, and one label per row (-1 or a class "
-            "code), on the batch's device (see skkd.hookspecs.skkd_register_augmentations)."
-        )
-
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise broken(_what(out))
-    x_new, y_new = out
-    if not isinstance(x_new, torch.Tensor) or not isinstance(y_new, torch.Tensor):
-        raise broken(f"a pair ({_what(x_new)}, {_what(y_new)})")
-    if x_new.ndim != 2 or x_new.shape[1] != shape[1] or len(x_new) == 0:
-        raise broken(f"rows of shape {tuple(x_new.shape)}")
-    if y_new.ndim != 1 or len(y_new) != len(x_new):
-        raise broken(f"labels of shape {tuple(y_new.shape)} for {len(x_new)} rows")
-    if x_new.dtype != xb.dtype or y_new.dtype != yb.dtype:
-        raise broken(f"rows of dtype {x_new.dtype} and labels of dtype {y_new.dtype}")
-    if x_new.device != xb.device or y_new.device != yb.device:
-        raise broken(f"tensors on {x_new.device} and {y_new.device}")
-    high = n_classes if n_classes is not None else torch.iinfo(torch.int64).max
-    flags = torch.stack([((y_new < -1) | (y_new >= high)).any(), ~torch.isfinite(x_new).all()])
-    if deferred is not None:
-        deferred.append(flags)
-        return x_new, y_new
-    bad_labels, non_finite = flags.tolist()
-    if bad_labels:
-        wrong = y_new[(y_new < -1) | (y_new >= high)]
-        raise broken(f"labels outside -1..{high - 1} (e.g. {int(wrong[0])})")
-    if non_finite:
-        count = int((~torch.isfinite(x_new)).sum())
-        raise broken(f"rows holding NaN or infinity ({count} of {x_new.numel()} values)")
-    return x_new, y_new
-
-
-def check_deferred_values(deferred: list[torch.Tensor], augmentation: Any,
-                          n_classes: int | None, when: str) -> None:
-    """Raise if a batch checked by ``augment_batch(..., deferred=...)`` broke the contract.
-
-    Parameters
-    ----------
-    deferred : list of torch.Tensor
-        The value checks' outcomes :func:`augment_batch` appended.
-    augmentation : object
-        The batch augmentation, for the message.
-    n_classes : int or None
-        The number of classes the labels were checked against.
-    when : str
-        Where the batches were made, for the message (e.g. ``"epoch 3"``).
-
-    Raises
-    ------
-    PluginError
-        If a batch's labels were outside ``-1..n_classes - 1`` or its rows not finite.
-    """
-    if not deferred:
-        return
-    bad_labels, non_finite = torch.stack(deferred).any(dim=0).tolist()
-    if bad_labels or non_finite:
-        what = " and ".join(
-            w for w, bad in ((f"labels outside -1..{n_classes - 1}" if n_classes else
-                              "labels below -1", bad_labels),
-                             ("rows holding NaN or infinity", non_finite)) if bad)
-        raise PluginError(
-            f"{describe(augmentation)} returned {what} in a batch of {when} (checked at the "
-            "epoch's end off the CPU); augment_batch(xb, yb) must return one label per row "
-            "(-1 or a class code) and finite rows (see skkd.hookspecs.skkd_register_augmentations)."
-        )
-
-
-def _what(obj: Any) -> str:
-    """A short description of what a plugin returned."""
-    if isinstance(obj, torch.Tensor):
-        return f"a tensor of shape {tuple(obj.shape)}"
-    if isinstance(obj, (tuple, list)):
-        return f"a {type(obj).__name__} of {len(obj)} items"
-    return f"a {type(obj).__name__}"

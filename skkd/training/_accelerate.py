@@ -14,6 +14,11 @@ non-finite losses (every rank raises, none waits forever for the others).
 The teacher is never a module of the net, so it is never wrapped: a frozen
 teacher in ``DistributedDataParallel`` would fail on a CPU. After training the
 student and optimizer are unwrapped, so the fitted estimator pickles.
+
+:class:`AccelerateMixin` holds everything the net does about several
+processes, in the shape of skorch's own ``skorch.hf.AccelerateMixin``, so
+that the rest of the net reads as if there were one; the functions beside it
+are its steps (and the estimator's checks of an ``accelerator``).
 """
 
 from __future__ import annotations
@@ -151,3 +156,97 @@ def agree_on_epoch(accelerator: Any, batches: list[dict], prefix: str) -> None:
 def any_rank(accelerator: Any, flag: bool) -> bool:
     """Whether ``flag`` holds on any rank."""
     return bool(over_ranks(accelerator, torch.tensor([float(flag)]), "sum").item() > 0)
+
+
+class AccelerateMixin:
+    """Mixin of a skorch ``NeuralNet``: data-parallel training through an ``accelerator``.
+
+    Without an accelerator every method is the base's. With one, training
+    begins with every rank on rank 0's random state and the student and its
+    optimizers prepared by the accelerator (unwrapped when training ends,
+    also after an error: a plain student that pickles); each rank trains on
+    its share of every global batch; the forward pass autocasts and the
+    backward pass runs through the accelerator; and at every epoch's end the
+    ranks agree on the history's batch losses, and on checks that raise.
+
+    Parameters
+    ----------
+    accelerator : accelerate.Accelerator or None, default=None
+        Prepares the student and its optimizers for data-parallel training.
+    """
+
+    def __init__(self, *args: Any, accelerator: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.accelerator = accelerator
+
+    def partial_fit(self, X: Any, y: Any = None, classes: Any = None, **fit_params: Any) -> Any:
+        """The base's; afterwards, after an error too, the student and optimizers are plain."""
+        try:
+            return super().partial_fit(X, y, classes, **fit_params)
+        finally:
+            if self.accelerator is not None:
+                unwrap(self.accelerator, self)
+
+    def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        if self.accelerator is not None:
+            same_random_state(self.accelerator)
+            wrap(self.accelerator, self)
+
+    def on_train_end(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        if self.accelerator is not None:
+            unwrap(self.accelerator, self)
+
+    def get_iterator(self, dataset: Any, training: bool = False) -> Any:
+        """The base's; in a data-parallel fit, training batches are this rank's shares."""
+        accelerator = self.accelerator
+        if training and accelerator is not None and accelerator.num_processes > 1:
+            kwargs = self.get_params_for("iterator_train")
+            kwargs.setdefault("batch_size", self.batch_size)
+            if kwargs["batch_size"] == -1:
+                kwargs["batch_size"] = len(dataset)
+            return self.iterator_train(
+                dataset, shard=(accelerator.process_index, accelerator.num_processes),
+                **kwargs)
+        return super().get_iterator(dataset, training=training)
+
+    def on_epoch_end(self, net: Any, dataset_train: Any = None, dataset_valid: Any = None,
+                     **kwargs: Any) -> None:
+        """The base's, once the ranks' histories hold the global batches' losses."""
+        if self.accelerator is not None:
+            agree_on_epoch(self.accelerator, self.history[-1]["batches"], "train")
+        super().on_epoch_end(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
+                             **kwargs)
+
+    def _on_any_rank(self, flag: bool) -> bool:
+        """Whether ``flag`` holds on any rank: a check every rank acts on alike."""
+        return flag if self.accelerator is None else any_rank(self.accelerator, flag)
+
+    @property
+    def _autocasting(self) -> bool:
+        """The base's, or the accelerator's own mixed precision."""
+        return self.accelerator is not None or super()._autocasting
+
+    def _autocast(self) -> Any:
+        if self.accelerator is not None:  # its mixed precision, if any
+            return self.accelerator.autocast()
+        return super()._autocast()
+
+    def _backward(self, loss: torch.Tensor) -> None:
+        if self.accelerator is None:
+            super()._backward(loss)
+            return
+        self.accelerator.backward(loss)
+
+    def _step_optimizer(self, step_fn: Any) -> Any:
+        """The base's, but a step on an accelerator's loss takes one closure call.
+
+        Then every optimizer steps without the closure.
+        """
+        if self.accelerator is None:
+            return super()._step_optimizer(step_fn)
+        step_fn()  # a prepared step cannot re-run a closure (as LBFGS would)
+        for name in self._optimizers:
+            getattr(self, name + "_").step()
+        return None

@@ -4,210 +4,40 @@
 hints, a training step adds ``hint_weight * sum(hint losses)``.
 Precomputed teacher logits (and cached teacher features) travel with each batch
 inside a dict ``X`` (``{"X": rows, "teacher_logits": logits, "teacher_hint_0":
-features, ...}``); the teacher itself is never a module of the net, so skorch
-never optimizes, checkpoints or re-moves it. The hint adapters are a second
-module of the net, ``hint_adapters_``: skorch trains them with the student
-(``get_all_learnable_params``), while ``module_`` stays the student alone.
-A fresh transfer set (``fresh_transfer``) is written over its rows of the
-training set, teacher logits (and cached features) included, at the start of
-every epoch.
+features, ...}``, :mod:`skkd.training._data`); the teacher itself is never a
+module of the net, so skorch never optimizes, checkpoints or re-moves it. The
+hint adapters are a second module of the net, ``hint_adapters_``: skorch
+trains them with the student (``get_all_learnable_params``), while
+``module_`` stays the student alone. A fresh transfer set (``fresh_transfer``)
+loads new rows into the training set at the start of every epoch.
+
+What is not distillation is composed in: data-parallel training
+(:class:`~skkd.training._accelerate.AccelerateMixin`), mixed precision
+(:class:`~skkd.training._mixed_precision.MixedPrecisionMixin`) and skorch's
+loops made lighter (:class:`~skkd.training._loop.LoopMixin`).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping
-from skorch.dataset import get_len, unpack_data
+from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
-from torch.utils.data import DataLoader
 
-from skkd import _arrays as arrays
-from skkd.augmentations._fit_time import augment_batch, check_deferred_values
+from skkd.augmentations._batches import augment_batch, check_deferred_values
 from skkd.exceptions import LossError, StudentError
 from skkd.hints._plan import capture_features
-from skkd.training import _accelerate as distributed
-
-INPUT_KEY = "X"
-TEACHER_KEY = "teacher_logits"
-HINT_KEY = "teacher_hint_{}"
-WEIGHT_KEY = "sample_weight"
-#: Rows per forward pass of ``predict`` (at least; ``batch_size`` if larger).
-PREDICT_ROWS = 16384
-#: ``mixed_precision`` -> the dtype the student's training forward pass autocasts to.
-AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+from skkd.training._accelerate import AccelerateMixin
+from skkd.training._data import HINT_KEY, INPUT_KEY, TEACHER_KEY, WEIGHT_KEY, fresh_columns
+from skkd.training._loop import LoopMixin
+from skkd.training._mixed_precision import MixedPrecisionMixin
 
 
-class ArrayDataset(torch.utils.data.Dataset):
-    """In-memory arrays indexed a whole batch at a time.
-
-    ``dataset[[i, j, ...]]`` returns one batch by fancy indexing, which is far
-    cheaper than collating samples one by one. ``X`` may be an array or a
-    dict of arrays (sliced alike). On a CUDA ``device``, the tensors are moved
-    there once when they take at most :data:`DEVICE_DATA_SHARE` of its free
-    memory, so no batch travels from the host. Any array-like scikit-learn accepts works
-    (:func:`skkd._arrays.to_tensor`); the tensors may share the caller's
-    memory, so write into them only through :meth:`writable`.
-    """
-
-    def __init__(self, X: Any, y: Any = None, device: Any = None) -> None:
-        self._borrowed: set[Any] = set()  # keys of tensors that may share the caller's memory
-        if isinstance(X, Mapping):
-            self.X: Any = {k: self._tensor(k, v) for k, v in X.items()}
-            self._len = len(next(iter(self.X.values())))
-        else:
-            self.X = self._tensor(None, X)
-            self._len = len(self.X)
-        self.y = None if y is None else arrays.to_tensor(y)
-        if _fits_on(device, self._nbytes()):
-            # rows, targets and teacher outputs travel to the device once per fit,
-            # not with every batch (copies: the caller's memory is not shared there)
-            self.X = ({k: v.to(device) for k, v in self.X.items()} if isinstance(self.X, dict)
-                      else self.X.to(device))
-            self.y = None if self.y is None else self.y.to(device)
-            self._borrowed.clear()
-
-    def _nbytes(self) -> int:
-        tensors = list(self.X.values()) if isinstance(self.X, dict) else [self.X]
-        tensors += [] if self.y is None else [self.y]
-        return sum(t.element_size() * t.nelement() for t in tensors)
-
-    def _tensor(self, key: Any, value: Any) -> torch.Tensor:
-        tensor, owned = arrays.tensor_of(value)
-        if not owned:
-            self._borrowed.add(key)
-        return tensor
-
-    def writable(self, key: Any = None) -> torch.Tensor:
-        """The tensor of ``X`` (``X[key]`` for a dict), safe to write into.
-
-        A tensor that may share memory with the caller's array is copied first
-        (once): skkd never writes into memory the user owns.
-        """
-        if key not in self._borrowed:
-            return self.X if key is None else self.X[key]
-        self._borrowed.discard(key)
-        if key is None:
-            self.X = self.X.clone()
-            return self.X
-        self.X[key] = self.X[key].clone()
-        return self.X[key]
-
-    def __len__(self) -> int:
-        return self._len
-
-    def __getitem__(self, idx: Any) -> tuple[Any, torch.Tensor]:
-        idx = torch.as_tensor(idx)  # a batch of indices (a tensor already from BatchLoader)
-        take = _take if idx.ndim == 1 else _index
-        Xb = ({k: take(v, idx) for k, v in self.X.items()} if isinstance(self.X, dict)
-              else take(self.X, idx))
-        yb = take(self.y, idx) if self.y is not None else torch.zeros(idx.numel())
-        return Xb, yb
-
-
-def _take(tensor: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-    """``tensor[indices]`` for a 1-d index: ``index_select``, a third of indexing's cost."""
-    return tensor.index_select(0, indices.to(tensor.device))
-
-
-def _index(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    return tensor[index]
-
-
-#: The share of a device's free memory the training set may take there.
-DEVICE_DATA_SHARE = 0.5
-
-
-def _fits_on(device: Any, nbytes: int) -> bool:
-    """Whether ``nbytes`` of training data fit on the accelerator ``device`` (never the CPU)."""
-    if device is None or torch.device(device).type != "cuda":
-        return False
-    free, _ = torch.cuda.mem_get_info(torch.device(device))
-    return nbytes <= DEVICE_DATA_SHARE * free
-
-
-class _IndexBatches:
-    """Batches of indices as tensor slices of one (optionally shuffled) permutation.
-
-    With ``shard=(rank, world)``, each batch is this rank's share of a global
-    batch: every ``world``-th index from ``rank`` (a last global batch with
-    fewer rows than ranks is dropped, so that no rank gets an empty one).
-    """
-
-    def __init__(self, n: int, batch_size: int, shuffle: bool, drop_last: bool,
-                 generator: torch.Generator | None, shard: tuple[int, int] | None = None,
-                 ) -> None:
-        self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
-        self.drop_last, self.generator = drop_last, generator
-        self.rank, self.world = shard if shard is not None else (0, 1)
-
-    def __len__(self) -> int:
-        full, rest = divmod(self.n, self.batch_size)
-        return full + (1 if rest >= self.world and not self.drop_last else 0)
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        if self.shuffle:
-            order = torch.randperm(self.n, generator=self.generator)
-        else:
-            order = torch.arange(self.n)
-        for i in range(len(self)):
-            yield order[i * self.batch_size : (i + 1) * self.batch_size][self.rank :: self.world]
-
-
-class BatchLoader:
-    """Whole batches of an :class:`ArrayDataset`, without ``DataLoader``'s per-batch machinery.
-
-    Accepts skorch's ``iterator_train__*`` keywords (``shuffle``,
-    ``drop_last``, ``generator``, ...). With the defaults it yields
-    ``dataset[indices]`` itself, after drawing the one number a
-    ``DataLoader`` draws from the generator when iterated, so torch's random
-    stream (and so every seeded fit) is the one a ``DataLoader`` gives. Other
-    keywords (``num_workers``, ``pin_memory``, ``collate_fn``, ...) are handed
-    to a real ``DataLoader`` over the same batches. ``shard=(rank, world)``
-    gives each rank of a data-parallel fit its share of every global batch of
-    ``batch_size`` rows (``skkd.training._accelerate``).
-    """
-
-    def __init__(
-        self,
-        dataset: Any,
-        batch_size: int = 1,
-        shuffle: bool = False,
-        drop_last: bool = False,
-        generator: torch.Generator | None = None,
-        shard: tuple[int, int] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if not shuffle and generator is None:
-            # DataLoader draws a base seed when iterated; a private generator
-            # keeps predict() from consuming torch's global random state.
-            generator = torch.Generator()
-        self.dataset, self.generator = dataset, generator
-        self.sampler = _IndexBatches(len(dataset), batch_size, shuffle, drop_last, generator,
-                                     shard)
-        self.loader = None if not kwargs else DataLoader(
-            dataset, batch_size=None, sampler=self.sampler, generator=generator, **kwargs)
-
-    def __len__(self) -> int:
-        return len(self.sampler)
-
-    def __iter__(self) -> Iterator[Any]:
-        if self.loader is not None:
-            return iter(self.loader)
-        return self._batches()
-
-    def _batches(self) -> Iterator[Any]:
-        torch.empty((), dtype=torch.int64).random_(generator=self.generator)  # DataLoader's seed
-        for indices in self.sampler:
-            yield self.dataset[indices]
-
-
-class DistillationNet(NeuralNet):
+class DistillationNet(AccelerateMixin, MixedPrecisionMixin, LoopMixin, NeuralNet):
     """skorch ``NeuralNet`` whose loss adds a soft distillation term.
 
     Parameters beyond skorch's
@@ -238,24 +68,22 @@ class DistillationNet(NeuralNet):
         Whether any training row lacks a label (-1): when not, the hard loss
         is the criterion on the whole batch, with no mask.
     mixed_precision : {None, "bf16", "fp16"}, default=None
-        The student's forward passes in training and validation run under
-        ``torch.autocast`` to this dtype; the loss is computed in float32
-        from the outputs cast back. ``"fp16"`` scales the loss with a
-        ``torch.amp.GradScaler`` (``grad_scaler_``); the gradients are
-        unscaled before ``on_grad_computed``, so clipping sees true values.
-        ``predict`` runs in float32.
+        The student's forward passes in training and validation autocast to
+        this dtype, the loss in float32; ``"fp16"`` scales the loss
+        (``grad_scaler_``). See :class:`~skkd.training._mixed_precision.MixedPrecisionMixin`.
     accelerator : accelerate.Accelerator or None, default=None
-        Data-parallel training (``skkd.training._accelerate``): the student and its
-        optimizer are prepared by it for training and unwrapped after, each
-        rank trains on its share of every global batch, and the ranks agree on
-        the random state, the history and the non-finite check.
+        Data-parallel training: each rank trains on its share of every global
+        batch, and the ranks agree on the random state, the history and the
+        non-finite check. See :class:`~skkd.training._accelerate.AccelerateMixin`.
     fresh_transfer : skkd.augmentations._fit_time.FreshTransferSet or None
         At the start of every epoch but the one whose rows the training set
-        holds, its ``draw(epoch)`` gives new rows and their teacher logits,
-        written over rows ``start:stop`` of the training set (the rows of a
-        validation split among them too). Dropped when training ends: it
-        holds the teacher and the training rows.
+        holds, it loads new rows and their teacher logits over rows
+        ``start:stop`` of the training set (the rows of a validation split
+        among them too). Dropped when training ends: it holds the teacher and
+        the training rows.
     """
+
+    _outputs_word = "classes"
 
     def __init__(
         self,
@@ -272,14 +100,10 @@ class DistillationNet(NeuralNet):
         hint_plan=None,
         fresh_transfer=None,
         has_unlabeled=True,
-        mixed_precision=None,
-        accelerator=None,
         **kwargs,
     ):
         super().__init__(module, criterion, **kwargs)
-        self.accelerator = accelerator
         self.has_unlabeled = has_unlabeled
-        self.mixed_precision = mixed_precision
         self._augment_checks: list[torch.Tensor] | None = None  # deferred, off the CPU
         # the epoch's soft-loss values, checked for finiteness at its end (one device sync)
         self._soft_values: list[torch.Tensor] | None = None
@@ -294,21 +118,12 @@ class DistillationNet(NeuralNet):
         self.hint_plan = hint_plan
         self.fresh_transfer = fresh_transfer
 
-    _outputs_word = "classes"
-
     def initialize_module(self):
         """The student, and with hints the adapters, a module of their own (``hint_adapters_``)."""
         super().initialize_module()
         if self.hint_plan is not None:
             self.hint_adapters_ = self.hint_plan.build_adapters()
         return self
-
-    def _set_training(self, training=True):
-        """skorch's, but a module already in the mode is left alone (it ran every step)."""
-        for name in self._modules + self._criteria:
-            module = getattr(self, name + "_")
-            if isinstance(module, torch.nn.Module) and module.training != training:
-                module.train(training)
 
     @property
     def distilling(self) -> bool:
@@ -318,9 +133,6 @@ class DistillationNet(NeuralNet):
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Train for ``max_epochs`` more epochs; a ``KeyboardInterrupt`` is re-raised.
 
-        skorch's own ``partial_fit`` swallows ``KeyboardInterrupt``; here the
-        training stops, ``on_train_end`` runs, and the interrupt propagates,
-        unless skorch's ``EarlyStopping`` raised it to end training.
         Distilling needs the teacher: ``X`` must carry ``teacher_logits`` or
         the net an ``online_teacher``; continue a fitted
         ``DistilledClassifier`` with ``warm_start=True`` instead.
@@ -331,132 +143,23 @@ class DistillationNet(NeuralNet):
                 "silently drop the soft term. To continue training a fitted "
                 "DistilledClassifier, set warm_start=True and call its fit(X, y) again."
             )
-        if not self.initialized_:
-            self.initialize()
-        routing_method = fit_params.pop("_routing_method", "partial_fit")
-        self.notify("on_train_begin", X=X, y=y)
         try:
-            self.fit_loop(X, y, _routing_method=routing_method, **fit_params)
-        except KeyboardInterrupt:
-            self.notify("on_train_end", X=X, y=y)
-            if not self._stopped_early():
-                raise
-        else:
-            self.notify("on_train_end", X=X, y=y)
+            return super().partial_fit(X, y, classes, **fit_params)
         finally:
             self.fresh_transfer = None  # it holds the teacher and the training rows
-            if self.accelerator is not None:  # also after an error: a plain student
-                distributed.unwrap(self.accelerator, self)
             self._soft_values = self._augment_checks = None  # an interrupted epoch's
-        return self
-
-    def get_iterator(self, dataset, training=False):
-        """skorch's; in a data-parallel fit, training batches are this rank's shares."""
-        accelerator = self.accelerator
-        if training and accelerator is not None and accelerator.num_processes > 1:
-            kwargs = self.get_params_for("iterator_train")
-            kwargs.setdefault("batch_size", self.batch_size)
-            if kwargs["batch_size"] == -1:
-                kwargs["batch_size"] = len(dataset)
-            return self.iterator_train(
-                dataset, shard=(accelerator.process_index, accelerator.num_processes),
-                **kwargs)
-        return super().get_iterator(dataset, training=training)
-
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        super().on_train_begin(net, X=X, y=y, **kwargs)
-        if self.accelerator is not None:
-            distributed.same_random_state(self.accelerator)
-            distributed.wrap(self.accelerator, self)
-
-    def on_train_end(self, net, X=None, y=None, **kwargs):
-        super().on_train_end(net, X=X, y=y, **kwargs)
-        if self.accelerator is not None:
-            distributed.unwrap(self.accelerator, self)
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
                                **kwargs)
         self._soft_values = []
         self._augment_checks = []
-        epoch = len(self.history) - 1  # from 0, this epoch included
-        if self.fresh_transfer is not None and self.fresh_transfer.epoch != epoch:
-            self._load_fresh_transfer(dataset_train, epoch)
-
-    def _load_fresh_transfer(self, dataset: Any, epoch: int) -> None:
-        """Write epoch ``epoch``'s transfer rows over the previous ones, in place."""
-        while isinstance(dataset, torch.utils.data.Subset):  # a validation split's
-            dataset = dataset.dataset
-        fresh = self.fresh_transfer
-        X = getattr(dataset, "X", None)
-        inputs = X[INPUT_KEY] if isinstance(X, dict) else X
-        if not isinstance(dataset, ArrayDataset) or len(inputs) != fresh.stop:
-            raise RuntimeError(
-                "A fresh transfer set needs the training set DistilledClassifier.fit made "
-                f"({fresh.stop} rows in an ArrayDataset); got {type(dataset).__name__}."
-            )
-        cached = isinstance(X, dict) and HINT_KEY.format(0) in X
-        plan = self.hint_plan
-        with (capture_features(plan.teacher_modules()) if cached
-              else contextlib.nullcontext()) as records:
-            rows, logits = fresh.draw(epoch)
-        rows_at = slice(fresh.start, fresh.stop)
-        keyed = isinstance(X, dict)
-        dataset.writable(INPUT_KEY if keyed else None)[rows_at] = arrays.to_tensor(rows)
-        if keyed and TEACHER_KEY in X:
-            if logits is None:
-                raise RuntimeError("The training set carries teacher logits, and the fresh "
-                                   "transfer set has no teacher to label its rows.")
-            dataset.writable(TEACHER_KEY)[rows_at] = arrays.to_tensor(logits)
-        if cached:  # the teacher's features, from the labelling pass if it ran once per row
-            features = plan.recorded_features(records, len(rows)) or plan.all_teacher_features(
-                rows, fresh.batch_size)
-            for i, f in enumerate(features):
-                dataset.writable(HINT_KEY.format(i))[rows_at] = arrays.to_tensor(f)
-
-    def _stopped_early(self) -> bool:
-        """Whether skorch's ``EarlyStopping`` ended training (it raises KeyboardInterrupt)."""
-        return any(isinstance(cb, EarlyStopping) and cb.misses_ == cb.patience
-                   for _, cb in getattr(self, "callbacks_", []))
-
-    def _listeners(self, event: str) -> bool:
-        """Whether the net or a callback does anything on ``event`` (skorch's are no-ops)."""
-        if getattr(type(self), event) is not getattr(NeuralNet, event):
-            return True
-        return any(getattr(type(cb), event) is not getattr(Callback, event)
-                   for _, cb in self.callbacks_)
-
-    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """skorch's epoch, without per-batch work that nothing reads.
-
-        When neither the net nor a callback acts on ``on_batch_begin``,
-        ``on_batch_end`` or ``on_grad_computed`` (skorch's defaults,
-        ``EarlyStopping``, ``Checkpoint``, ``LRScheduler`` stepping per
-        epoch), batches run without those notifications, and the batch
-        losses are read off the device once, at the end of the epoch: the
-        history holds the same per-batch ``{prefix}_loss`` and
-        ``{prefix}_batch_size`` records as skorch writes. Otherwise (a
-        ``ProgressBar``, ``EpochScoring``, ``GradientNormClipping``, a
-        scheduler stepping per batch, ...) this is skorch's loop.
-        """
-        if iterator is None:
-            return
-        if any(self._listeners(e) for e in ("on_batch_begin", "on_batch_end",
-                                            "on_grad_computed")):
-            super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
-            return
-        losses, sizes = [], []
-        for batch in iterator:
-            losses.append(step_fn(batch, **fit_params)["loss"].detach())
-            sizes.append(get_len(batch[0]) if isinstance(batch, (tuple, list))
-                         else get_len(batch))
-        values = torch.stack(losses).tolist() if losses else []
-        self.history[-1]["batches"].extend(
-            {prefix + "_loss": v, prefix + "_batch_size": n}
-            for v, n in zip(values, sizes, strict=True))
-        self.history.record(prefix + "_batch_count", len(sizes))
+        fresh, epoch = self.fresh_transfer, len(self.history) - 1  # from 0, this epoch included
+        if fresh is not None and fresh.epoch != epoch:
+            fresh.load(epoch, fresh_columns(dataset_train, fresh.stop), self.hint_plan)
 
     def train_step_single(self, batch, **fit_params):
+        """skorch's, with the batch augmented, the hint term, and ``mixed_precision``."""
         self._set_training(True)
         Xi, yi = unpack_data(batch)
         if self.augmentation is not None:
@@ -472,74 +175,6 @@ class DistillationNet(NeuralNet):
             y_pred, loss = self._hinted_step(Xi, yi, **fit_params)
         self._backward(loss)
         return {"loss": loss, "y_pred": y_pred}
-
-    def validation_step(self, batch, **fit_params):
-        """skorch's, with the student's forward pass in ``mixed_precision``."""
-        self._set_training(False)
-        Xi, yi = unpack_data(batch)
-        with torch.no_grad():
-            y_pred = self._forward(Xi, **fit_params)
-            loss = self.get_loss(y_pred, yi, X=Xi, training=False)
-        return {"loss": loss, "y_pred": y_pred}
-
-    @property
-    def _autocasting(self) -> bool:
-        """Whether training passes autocast: ``mixed_precision``, or the accelerator's own."""
-        return self.mixed_precision is not None or self.accelerator is not None
-
-    def _forward(self, x, **fit_params):
-        """The student's outputs in training, autocast when ``_autocasting``, as float32."""
-        if not self._autocasting:
-            return self.infer(x, **fit_params)
-        with self._autocast():
-            return self.infer(x, **fit_params).float()
-
-    def _autocast(self) -> Any:
-        if self.accelerator is not None:  # its mixed precision, if any
-            return self.accelerator.autocast()
-        return torch.autocast(self._device_type(), dtype=AUTOCAST_DTYPES[self.mixed_precision])
-
-    def _device_type(self) -> str:
-        return torch.device(self.device or "cpu").type
-
-    def _grad_scaler(self) -> torch.amp.GradScaler | None:
-        """The fp16 loss scaler (kept across fits of a warm start), or None."""
-        if self.mixed_precision != "fp16":
-            return None
-        if getattr(self, "grad_scaler_", None) is None:
-            self.grad_scaler_ = torch.amp.GradScaler(self._device_type())
-        return self.grad_scaler_
-
-    def _backward(self, loss: torch.Tensor) -> None:
-        if self.accelerator is not None:
-            self.accelerator.backward(loss)
-            return
-        scaler = self._grad_scaler()
-        if scaler is None:
-            loss.backward()
-            return
-        scaler.scale(loss).backward()
-        for name in self._optimizers:  # callbacks (clipping) read true gradients
-            scaler.unscale_(getattr(self, name + "_"))
-
-    def _step_optimizer(self, step_fn):
-        """skorch's, but a scaled loss (fp16, an accelerator's) takes one closure call.
-
-        Then every optimizer steps without the closure.
-        """
-        scaler = self._grad_scaler()
-        if scaler is None and self.accelerator is None:
-            return super()._step_optimizer(step_fn)
-        step_fn()  # a scaled step cannot re-run a closure (as LBFGS would)
-        for name in self._optimizers:
-            optimizer = getattr(self, name + "_")
-            if scaler is not None:
-                scaler.step(optimizer)
-            else:
-                optimizer.step()
-        if scaler is not None:
-            scaler.update()
-        return None
 
     def _hinted_step(self, Xi, yi, **fit_params):
         """The forward pass and loss of a training step with the hint term added."""
@@ -568,29 +203,6 @@ class DistillationNet(NeuralNet):
         student_feats = [r[-1].float() if self._autocasting else r[-1]
                          for r in student_records]  # the hint term in float32
         return y_pred, loss + plan.term(student_feats, teacher_feats, self.hint_adapters_)
-
-    def predict_outputs(self, X: Any) -> np.ndarray:
-        """The student's outputs on float32 rows ``X``, as a numpy array on the CPU.
-
-        The fast path of ``predict`` and ``predict_proba``: the student runs in
-        eval mode (as after skorch's ``forward``) under ``torch.inference_mode``,
-        in chunks of :data:`PREDICT_ROWS` rows or ``batch_size`` if larger,
-        without skorch's per-batch DataLoader: up to 16,384 rows, exactly
-        ``module(X)``. skorch's ``forward`` ran ``batch_size`` rows at a time;
-        a matrix product's blocking depends on the batch's size, so values may
-        differ from it in the last float32 bits.
-        """
-        module = self.module_
-        rows = len(X)
-        step = rows if self.batch_size == -1 else max(self.batch_size, PREDICT_ROWS)
-        device = self.device if self.device is not None else "cpu"
-        if module.training:  # as skorch's forward, the student stays in eval mode after
-            module.eval()
-        with torch.inference_mode():
-            # the module itself: infer's checks ran in fit, and cost a one-row call a third
-            parts = [module(arrays.to_tensor(X[i : i + step], device=device)).cpu()
-                     for i in range(0, max(rows, 1), step)]
-        return (parts[0] if len(parts) == 1 else torch.cat(parts)).numpy()
 
     def infer(self, x, **fit_params):
         if isinstance(x, Mapping) and INPUT_KEY in x:
@@ -691,10 +303,7 @@ class DistillationNet(NeuralNet):
             check_deferred_values(checks, self.augmentation, self.n_classes,
                                   f"epoch {len(self.history)}")
         bad = bool(values) and not bool(torch.isfinite(torch.stack(values)).all())
-        if self.accelerator is not None:  # every rank raises, or none does
-            distributed.agree_on_epoch(self.accelerator, self.history[-1]["batches"], "train")
-            bad = distributed.any_rank(self.accelerator, bad)
-        if bad:
+        if self._on_any_rank(bad):  # every rank raises, or none does
             raise self._nonfinite_error(
                 f"a non-finite value in epoch {len(self.history)} (checked at the epoch's end)")
         super().on_epoch_end(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
