@@ -332,7 +332,7 @@ def _estimator(data: dict[str, Any], module: Any, device: str | None, path: Any
     try:
         estimator = estimator_class(**params)
         validate_parameters(estimator.get_params(deep=False), estimator_class.__name__,
-                            estimator._parameter_overrides)
+                            estimator._parameter_table)
         estimator._module_factory()  # its module__* options are ones the module takes
     except (TypeError, ValueError) as exc:
         raise damaged(path, f"its params entry: {exc}") from None

@@ -1,4 +1,4 @@
-"""Parameters: one validation table, keyword parameters, clone and metadata routing."""
+"""Parameters: each estimator's validation table, keyword parameters, clone and metadata routing."""
 
 import pickle
 
@@ -13,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import EarlyStopping
 
-from skkd import DistilledClassifier
+from skkd import DistilledClassifier, DistilledRegressor
 from skkd.exceptions import InvalidParameterError
 from skkd.losses import kl_divergence
 
@@ -103,6 +103,31 @@ def test_bad_parameters_fail_up_front_naming_the_parameter(params, match, fitted
         ExplodingTeacher())
     with pytest.raises(InvalidParameterError, match=match):
         DistilledClassifier(teacher, **{"max_epochs": 1, **params}).fit(X_train, y_train)
+
+
+@pytest.mark.parametrize("estimator", [DistilledClassifier, DistilledRegressor])
+def test_each_estimator_s_table_holds_exactly_its_parameters(estimator):
+    # composed per class: every parameter checked, none the other estimator's
+    assert set(estimator._parameter_table) == set(estimator._get_param_names())
+
+
+def test_the_estimators_share_only_the_parameters_they_both_have():
+    classifier, regressor = DistilledClassifier._parameter_table, (
+        DistilledRegressor._parameter_table)
+    shared = {name for name in classifier.keys() & regressor.keys()
+              if classifier[name] is regressor[name]}
+    assert shared == set(DistilledClassifier._get_param_names()) & set(
+        DistilledRegressor._get_param_names()) - {"unlabeled"}  # each reads its own way
+    with pytest.raises(InvalidParameterError, match=r"'unlabeled' .* None or float\('nan'\)"):
+        DistilledRegressor(unlabeled=-1).fit(np.zeros((4, 2)), np.arange(4.0))
+
+
+def test_the_regressor_has_no_classifier_parameter_as_an_attribute():
+    regressor = DistilledRegressor()
+    only_classifier = (set(DistilledClassifier._get_param_names())
+                       - set(DistilledRegressor._get_param_names()))
+    assert {"temperature", "teacher_inference", "hints", "hint_loss"} <= only_classifier
+    assert not [name for name in only_classifier if hasattr(regressor, name)]
 
 
 def test_arguments_after_teacher_are_keyword_only():

@@ -1,12 +1,14 @@
-"""What every skkd estimator shares: parameters, the fit transaction, the net, shipping.
+"""What every skkd estimator shares: parameters, the fit transaction, shipping.
 
 :class:`BaseDistiller` holds the machinery of :class:`skkd.DistilledClassifier`
 and :class:`skkd.DistilledRegressor` (as scikit-learn's ``BaseForest`` does for
-its classifier and regressor): parameter handling and checks, the fit that
-either completes or leaves the estimator as it was, transfer sets, the teacher
-step's place in it, the skorch net, ``without_teacher``. What differs by task
-(targets, the teacher's outputs, the hard loss, prediction) is a handful of
-hook methods each estimator defines.
+its classifier and regressor): the shared parameters and their checks, the fit
+that either completes or leaves the estimator as it was (its steps are in
+:mod:`skkd.estimators._fit`), the student (:mod:`skkd.estimators._student`),
+``without_teacher``. What differs by task (targets, the teacher's outputs, the
+hard loss, prediction) is a handful of hook methods each estimator defines;
+the hooks for what only one task has (hints, ``teacher_inference``) do the
+neutral thing here.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,70 +23,35 @@ import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from skkd._options import check_options, shape_arguments
-from skkd._seeding import RandomState, forked_cpu_rng
-from skkd.augmentations._fit_time import (
-    FreshTransferSet,
-    add_transfer_set,
-    build_augmentation,
-    check_batch_augmentation,
-    kind_of,
+from skkd._options import check_options
+from skkd._seeding import RandomState
+from skkd.augmentations._fit_time import FreshTransferSet, build_augmentation, kind_of
+from skkd.estimators._fit import (
+    FitPlan,
+    add_transfer_rows,
+    assemble_inputs,
+    build_or_continue_net,
+    check,
+    plan_hints,
+    seed,
+    teach,
 )
 from skkd.estimators._params import (
     PREFIXES,
-    SKORCH_PREFIXES,
+    SHARED_PARAMETERS,
+    Entry,
     check_callbacks_need_no_split,
+    named_or_callable,
     validate_parameters,
 )
+from skkd.estimators._student import StudentMixin
 from skkd.exceptions import InvalidParameterError
-from skkd.hints._plan import (
-    HINT_CACHE_BYTES,
-    HintPlan,
-    capture_features,
-    probe_shapes,
-    resolve_modules,
-    torch_teacher_module,
-)
-from skkd.plugins import get_hint_loss, get_loss, get_model
-from skkd.teachers._adapters import TorchTeacher
-from skkd.teachers._classification import TeacherOutputs, is_unfitted_estimator, share_or_clone
-from skkd.training._accelerate import accelerator_device, print_on_rank_0
-from skkd.training._net import (
-    HINT_KEY,
-    INPUT_KEY,
-    TEACHER_KEY,
-    WEIGHT_KEY,
-    ArrayDataset,
-    BatchLoader,
-    DistillationNet,
-)
-
-
-def _named_or_callable(
-    param: str, value: Any, lookup: Callable[[str], Callable[..., Any]]
-) -> tuple[Callable[..., Any], str]:
-    """``(function, name)`` of a parameter that is a registered name or a callable."""
-    if not isinstance(value, str):
-        return value, getattr(value, "__name__", repr(value))
-    try:
-        return lookup(value), value
-    except ValueError as exc:
-        raise InvalidParameterError(f"{param}={value!r}: {exc}") from exc
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Whether two parameter values are equal (arrays and tensors elementwise)."""
-    if a is b:
-        return True
-    try:
-        equal = a == b
-        if isinstance(equal, bool | np.bool_) and equal:
-            return True
-        # sequences of either kind ([8] and (8,)), arrays and tensors elementwise
-        return (isinstance(a, list | tuple | np.ndarray | torch.Tensor)
-                and bool(np.array_equal(np.asarray(a), np.asarray(b))))
-    except Exception:  # values that cannot be compared are not the same
-        return False
+from skkd.hints._plan import HintPlan
+from skkd.plugins import get_loss
+from skkd.teachers._folds import is_unfitted_estimator, share_or_clone
+from skkd.teachers._outputs import TeacherOutputs
+from skkd.training._accelerate import accelerator_device
+from skkd.training._net import DistillationNet
 
 
 def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
@@ -97,16 +63,18 @@ def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
     return any(p.kind is p.VAR_KEYWORD or (p.name == name and p.kind in (
         p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)) for p in parameters)
 
+
 #: Row dtypes ``predict`` accepts without scikit-learn's validation overhead.
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-class BaseDistiller(BaseEstimator):
+class BaseDistiller(StudentMixin, BaseEstimator):
     """The machinery of skkd's estimators; use a subclass.
 
     Subclasses define ``__init__`` (scikit-learn reads the parameters from
-    it; each stores ``self._keyword_params = dict(kwargs)``), ``fit`` (which
-    calls :meth:`_fit`), prediction, and the hook methods below.
+    it; each stores ``self._keyword_params = dict(kwargs)``), their
+    ``_parameter_table`` (this one's and their own parameters'), ``fit``
+    (which calls :meth:`_fit`), prediction, and the hook methods below.
     """
 
     # -- what each task defines ------------------------------------------
@@ -117,8 +85,8 @@ class BaseDistiller(BaseEstimator):
     _net_class: type = DistillationNet
     #: The name of ``fit``'s precomputed teacher outputs, for messages.
     _outputs_param = "teacher_logits"
-    #: Entries of ``skkd.estimators._params.PARAMETERS`` this estimator reads otherwise.
-    _parameter_overrides: dict[str, Any] = {}
+    #: What each named parameter accepts: here, the parameters both estimators have.
+    _parameter_table: dict[str, Entry] = SHARED_PARAMETERS
 
     def _validate(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         """``X`` as float32 rows and ``y`` checked (sets ``n_features_in_`` when ``reset``)."""
@@ -137,41 +105,17 @@ class BaseDistiller(BaseEstimator):
         """The width of the student's output (classes, or regression outputs)."""
         raise NotImplementedError
 
-    def _given_outputs(self, outputs: Any, y: np.ndarray, y_enc: np.ndarray) -> TeacherOutputs:
-        """``fit``'s precomputed teacher outputs, checked and scored."""
+    def _given_outputs(self, plan: FitPlan) -> TeacherOutputs:
+        """``fit``'s precomputed teacher outputs (``plan.given``), checked and scored."""
         raise NotImplementedError
 
-    def _queried_outputs(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
-                         inference: str, *, sample_weight: Any,
-                         groups: Any) -> TeacherOutputs:
+    def _queried_outputs(self, plan: FitPlan) -> TeacherOutputs:
         """The teacher's outputs: unfitted teachers' clones fitted, then queried and scored."""
         raise NotImplementedError
 
     def _trained_outputs(self, outputs: TeacherOutputs, y_enc: np.ndarray) -> TeacherOutputs:
         """The teacher's outputs as the student trains on them (checked, rescaled)."""
         return outputs
-
-    def _teacher_step(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
-                      teacher_logits: Any, inference: str, *, sample_weight: Any = None,
-                      groups: Any = None) -> TeacherOutputs | None:
-        """Fit unfitted teachers' clones and compute the teacher's outputs, if needed.
-
-        Sets ``teacher_``, ``teacher_score_`` and ``teacher_scores_``.
-        """
-        self.teacher_ = None
-        self.teacher_score_ = None
-        self.teacher_scores_ = None
-        if self.alpha == 1 or (teacher_logits is None and self.teacher is None):
-            return None  # no soft term: the teacher is neither fitted nor queried
-        if teacher_logits is not None:
-            outputs = self._given_outputs(teacher_logits, y, y_enc)
-        else:
-            outputs = self._queried_outputs(X_teacher, y, y_enc, inference,
-                                            sample_weight=sample_weight, groups=groups)
-            self.teacher_ = outputs.fitted
-            self.teacher_scores_ = outputs.member_scores
-        self.teacher_score_ = outputs.score
-        return self._trained_outputs(outputs, y_enc)
 
     def _label_fresh(self, fresh: FreshTransferSet,
                      outputs: TeacherOutputs | None) -> FreshTransferSet:
@@ -197,6 +141,23 @@ class BaseDistiller(BaseEstimator):
                          y_enc: np.ndarray) -> np.ndarray | None:
         """The row weights of the student's loss (``weights``: the checked ``sample_weight``)."""
         return weights
+
+    def _hint_plan(self) -> HintPlan | None:
+        """The hints' loss, options and torch teacher, checked; None without hints.
+
+        None here, where there are no hints: ``hint_loss__*`` options are refused.
+        """
+        options = self._params_with("hint_loss__")
+        if options:
+            raise InvalidParameterError(
+                f"hint_loss__* parameters {sorted(options)} are set but hints=None; "
+                "name (student path, teacher path) pairs in hints."
+            )
+        return None
+
+    def _teacher_inference(self) -> str:
+        """How the teacher is queried, unless a step needs every batch: ``"once"`` here."""
+        return "once"
 
     # -- parameters -------------------------------------------------------
 
@@ -241,8 +202,12 @@ class BaseDistiller(BaseEstimator):
             k[len(prefix) :]: v for k, v in self._keyword_params.items() if k.startswith(prefix)
         }
 
-    def _check_params(self) -> tuple[Callable[..., Any], str, Any, HintPlan | None]:
-        """Validate every parameter before any data or teacher is touched."""
+    def _check_params(self) -> FitPlan:
+        """Validate every parameter before any data or teacher is touched.
+
+        Returns the fit's plan, holding what the parameters resolve to: the
+        soft loss, the augmentation, the hints.
+        """
         unknown = sorted(k for k in self._keyword_params if not k.startswith(tuple(PREFIXES)))
         if unknown:  # e.g. a classifier's temperature given to the regressor
             raise InvalidParameterError(
@@ -251,9 +216,9 @@ class BaseDistiller(BaseEstimator):
                 f"parameters: {', '.join(self._get_param_names())})."
             )
         validate_parameters(self.get_params(deep=False), type(self).__name__,
-                            self._parameter_overrides)
+                            self._parameter_table)
         check_callbacks_need_no_split(self.callbacks, self.train_split)
-        soft_loss, loss_name = _named_or_callable("loss", self.loss, get_loss)
+        soft_loss, loss_name = named_or_callable("loss", self.loss, get_loss)
         check_options("loss__", self._params_with("loss__"), soft_loss, f"loss {loss_name!r}",
                       skip=2, reserved=("temperature", "y", "sample_weight"))
         self._check_loss(soft_loss, loss_name)
@@ -261,102 +226,38 @@ class BaseDistiller(BaseEstimator):
                       f"the hard-label loss torch.nn.{self._hard_loss_class.__name__}")
         self._module_factory()
         augmentation = build_augmentation(self.augment, self._params_with("augment__"))
-        return soft_loss, loss_name, augmentation, self._hint_plan()
-
-    def _hint_plan(self) -> HintPlan | None:
-        """The hints' loss, options and torch teacher, checked; None without hints."""
-        options = self._params_with("hint_loss__")
-        if getattr(self, "hints", None) is None:
-            if options:
-                raise InvalidParameterError(
-                    f"hint_loss__* parameters {sorted(options)} are set but hints=None; "
-                    "name (student path, teacher path) pairs in hints."
-                )
-            return None
-        fn, name = _named_or_callable("hint_loss", self.hint_loss, get_hint_loss)
-        check_options("hint_loss__", options, fn, f"hint loss {name!r}", skip=2)
-        module = torch_teacher_module(self.teacher)
-        pairs = [(str(s), str(t)) for s, t in self.hints]
-        resolve_modules(module, [t for _, t in pairs], "teacher")
-        return HintPlan(pairs, fn, name, options, float(self.hint_weight), TorchTeacher(module))
-
-    def _probe_student(self, X: np.ndarray, y_enc: np.ndarray,
-                       encoded: bool = False) -> torch.nn.Module | None:
-        """A student like the one fit builds, to check its options and hint paths early.
-
-        None for a data-aware student (one with ``fit_encoding``), which is
-        built, and so checked, once its encoding is fitted after the teacher
-        step, unless ``encoded`` is False: then it is built without its
-        encoding (for the hints' paths). Built under a forked random state,
-        so torch's global one is unchanged.
-        """
-        factory = self._module_factory()
-        if isinstance(factory, torch.nn.Module):
-            return factory  # the user's instance: probed in eval mode, modes restored
-        if encoded and self._encoding_fitter() is not None:
-            return None
-        options = self._params_with("module__")
-        n_features, n_classes = X.shape[1], self._n_outputs()
-        with forked_cpu_rng():
-            try:
-                if isinstance(self.module, str):
-                    return factory(n_features, n_classes, **options)
-                return factory(**shape_arguments(factory, options, n_features, n_classes),
-                               **options)
-            except (TypeError, ValueError) as exc:
-                raise InvalidParameterError(
-                    f"module={self._module_name()} cannot be built from its module__* "
-                    f"options {sorted(options)}: {exc}"
-                ) from exc
-
-    def _encoding_fitter(self) -> Callable[..., dict[str, Any]] | None:
-        """The student's ``fit_encoding`` (see :meth:`_fit_encoding`), or None."""
-        factory = self._module_factory()
-        if isinstance(factory, torch.nn.Module):
-            return None
-        return getattr(getattr(factory, "factory", factory), "fit_encoding", None)
-
-    def _module_factory(self) -> Any:
-        """The student's constructor (checked against ``module__*``), or an instance."""
-        options = self._params_with("module__")
-        if isinstance(self.module, torch.nn.Module):
-            if options:
-                raise InvalidParameterError(
-                    f"module is an instance, so module__* parameters {sorted(options)} "
-                    "cannot reach it; pass the class instead."
-                )
-            return self.module
-        if isinstance(self.module, str):
-            try:
-                factory = get_model(self.module)
-            except ValueError as exc:
-                raise InvalidParameterError(f"module={self.module!r}: {exc}") from exc
-            check_options("module__", options, factory.factory, f"model {self.module!r}",
-                          skip=2, reserved=("name",) if factory.name else ())
-            return factory
-        check_options("module__", options, self.module, f"module {self.module.__name__}")
-        return self.module
+        return FitPlan(soft_loss, loss_name, augmentation, self._hint_plan())
 
     # -- fitting ----------------------------------------------------------
 
-    def _fit(self, X: Any, y: Any, teacher_logits: Any = None, sample_weight: Any = None,
+    def _fit(self, X: Any, y: Any, teacher_outputs: Any = None, sample_weight: Any = None,
              groups: Any = None) -> BaseDistiller:
-        """The fit itself; each estimator's ``fit`` documents it and calls this."""
+        """The fit itself, as named steps; each estimator's ``fit`` documents it and calls this.
+
+        Every step but training runs first (:mod:`skkd.estimators._fit`); if
+        one raises, the fitted attributes are restored as they were.
+        """
         saved = self._fitted_state()
         try:
-            net, X_fit, y_fit, continuing, random_state = self._prepare_fit(
-                X, y, teacher_logits, sample_weight, groups)
+            plan = check(self, X, y, teacher_outputs, sample_weight, groups)
+            add_transfer_rows(self, plan)
+            plan_hints(self, plan)
+            teach(self, plan)
+            build_or_continue_net(self, plan)
+            assemble_inputs(self, plan)
+            seed(self, plan)
         except BaseException:
             self._restore(saved)
             raise
+        net, random_state = plan.net, plan.random_state
         try:
             with random_state:
-                (net.partial_fit if continuing else net.fit)(X_fit, y_fit)
+                (net.partial_fit if plan.continuing else net.fit)(plan.X_fit, plan.y_enc)
         except KeyboardInterrupt:
             self._keep(net, random_state)
             raise
         except BaseException as exc:
-            if continuing:
+            if plan.continuing:
                 self._keep(net, random_state)  # trained in place: it is the student now
             else:
                 self._restore(saved)
@@ -381,302 +282,42 @@ class BaseDistiller(BaseEstimator):
             delattr(self, key)
         vars(self).update(state)
 
-    def _prepare_fit(self, X: Any, y: Any, teacher_logits: Any, sample_weight: Any,
-                     groups: Any) -> tuple[DistillationNet, Any, np.ndarray, bool, RandomState]:
-        """Everything of a fit but training: the net, its inputs and the random state.
-
-        Sets ``classes_``, ``n_features_in_`` and the teacher's attributes;
-        :meth:`fit` restores them if this raises.
-        """
-        soft_loss, loss_name, augmentation, hint_plan = self._check_params()
-        continuing = self.warm_start and hasattr(self, "net_")
-        if continuing:
-            self._check_unchanged_build()
-        X_teacher = X
-        X, y = self._validate(X, y, reset=not continuing)
-        weights = self._check_sample_weight(sample_weight, X, soft_loss, loss_name,
-                                            augmentation, hint_plan)
-        if groups is not None and self.teacher_cv is None:
-            raise InvalidParameterError(
-                "groups is passed to fit, but only teacher_cv's splitter reads it and "
-                "teacher_cv=None: set teacher_cv (e.g. GroupKFold(5)) or drop groups."
-            )
-        if groups is not None and len(groups) != len(X):
-            raise ValueError(f"groups has {len(groups)} entries, but X has {len(X)} rows: "
-                             "pass one group label per row.")
-        y_enc = self._encode_targets(y, continuing, weights)
-        unlabeled = ~self._labeled(y_enc)
-        if unlabeled.any() and (self.alpha == 1 or (teacher_logits is None
-                                                    and self.teacher is None)):
-            raise ValueError(
-                f"y marks {int(unlabeled.sum())} rows as unlabeled ({self.unlabeled!r}), which "
-                "only learn from the teacher's soft labels, but there is no soft term: pass a "
-                f"teacher (or fit(..., {self._outputs_param}=...)) and alpha < 1, or drop those "
-                "rows."
-            )
-        # What can fail in building and training the student fails now, before a
-        # teacher is fitted or queried.
-        probe = self._check_build(X, y_enc, augmentation, continuing)
-
-        n_rows = len(X)  # the training rows, before any transfer rows are appended
-        inference = self.teacher_inference
-        fresh = None  # a transfer set drawn anew every epoch
-        kind = kind_of(augmentation)
-        if augmentation is not None:
-            soft_term = self.alpha < 1 and self.teacher is not None
-            if teacher_logits is not None or (kind.needs_teacher and not soft_term):
-                raise ValueError(
-                    f"augment={self.augment!r} makes rows only a teacher can label: pass a "
-                    f"teacher (not {self._outputs_param}) and alpha < 1, or set augment=None."
-                )
-            if kind.fresh:  # a warm start continues the epochs' sequence
-                fresh = FreshTransferSet(augmentation, X, X_teacher, y_enc, self.random_state,
-                                         epoch=len(self.net_.history) if continuing else 0)
-                X, X_teacher, y, y_enc = fresh.add(X, X_teacher, y, y_enc)
-            elif kind.transfer_set:
-                X, X_teacher, y, y_enc = add_transfer_set(augmentation, X, X_teacher, y, y_enc,
-                                                          self.random_state)
-            if kind.batch:
-                inference = "per_batch"  # the teacher sees every augmented batch
-        if weights is not None and len(X) > n_rows:  # transfer rows weigh the mean weight
-            weights = np.concatenate([weights, np.full(len(X) - n_rows, weights.mean(),
-                                                       dtype=weights.dtype)])
-        if groups is not None and len(X) > n_rows:  # unlabeled rows: never split by groups
-            groups = np.asarray(groups)
-            groups = np.concatenate([groups, np.repeat(groups[:1], len(X) - n_rows)])
-        cache_hints = False
-        if hint_plan is not None:
-            student = self.net_.module_ if continuing else (
-                probe if probe is not None else self._probe_student(X, y_enc))
-            probe_shapes(hint_plan, student, X[:2])
-            if continuing and (getattr(self.net_, "hint_plan", None) is None
-                               or self.net_.hint_plan.shapes != hint_plan.shapes
-                               or self.net_.hint_plan.hints != hint_plan.hints):
-                raise ValueError(
-                    "warm_start=True continues the fitted student with the hints it was "
-                    "trained with; set warm_start=False to train with other hints."
-                )
-            cache_hints = (inference == "once"
-                           and len(X) * hint_plan.row_bytes() <= HINT_CACHE_BYTES)
-            if not cache_hints:
-                inference = "per_batch"  # the teacher's features are needed on every batch
-        features = None
-        step = partial(self._teacher_step, X_teacher, y, y_enc, teacher_logits, inference,
-                       sample_weight=weights, groups=groups)
-        if cache_hints:
-            assert hint_plan is not None
-            # the pass that gives the teacher's logits records its features too
-            with capture_features(hint_plan.teacher_modules()) as records:
-                outputs = step()
-            features = hint_plan.recorded_features(records, len(X))
-            if features is None:  # the teacher did not run on every row once
-                features = hint_plan.all_teacher_features(
-                    X, self.teacher_batch_size or self.batch_size)
-        else:
-            outputs = step()
-        net_params = {
-            "alpha": self.alpha,
-            **self._soft_loss_params(),
-            "soft_loss": soft_loss if outputs is not None else None,
-            "loss_name": loss_name,
-            "loss_options": self._params_with("loss__"),
-            "online_teacher": outputs.per_batch if outputs is not None else None,
-            "augmentation": augmentation if kind.batch else None,
-            "hint_plan": hint_plan,
-            # a batch augmentation may make rows without a label (mixup does)
-            "mixed_precision": self.mixed_precision,
-            "accelerator": self.accelerator,
-            "has_unlabeled": bool((~self._labeled(y_enc)).any())
-                             or kind.batch,
-            "fresh_transfer": None if fresh is None else self._label_fresh(fresh, outputs),
-        }
-        if continuing:
-            net, resume = self.net_, self._torch_random_state
-            net.set_params(max_epochs=self.max_epochs, batch_size=self.batch_size,
-                           verbose=self.verbose, **net_params)
-            if self.lr != net.lr:
-                net.set_params(lr=self.lr)
-        else:
-            encoding = self._fit_encoding(X[:n_rows], y_enc[:n_rows], outputs, n_rows)
-            net, resume = self._build_net(X.shape[1], self._n_outputs(), net_params,
-                                          encoding), None
-            net.fitted_encoding = encoding
-            net.built_with = self._build_params()
-
-        X_fit: Any = X
-        if outputs is not None and outputs.values is not None:
-            X_fit = {INPUT_KEY: X, TEACHER_KEY: outputs.values}
-        if features is not None:
-            X_fit = {**(X_fit if isinstance(X_fit, dict) else {INPUT_KEY: X}),
-                     **{HINT_KEY.format(i): f for i, f in enumerate(features)}}
-        weights = self._student_weights(weights, y_enc)
-        if weights is not None:
-            X_fit = {**(X_fit if isinstance(X_fit, dict) else {INPUT_KEY: X}),
-                     WEIGHT_KEY: weights}
-        return net, X_fit, y_enc, continuing, RandomState(self.random_state, self._device(),
-                                                          resume=resume)
-
-    def _check_sample_weight(self, sample_weight: Any, X: np.ndarray, soft_loss: Any,
-                             loss_name: str, augmentation: Any,
-                             hint_plan: HintPlan | None) -> np.ndarray | None:
+    def _check_sample_weight(self, sample_weight: Any, plan: FitPlan) -> np.ndarray | None:
         """``sample_weight`` as float32 weights, or None; refused where it cannot apply."""
         if sample_weight is None:
             return None
-        weights = _check_sample_weight(sample_weight, X, dtype=np.float32,
+        weights = _check_sample_weight(sample_weight, plan.X, dtype=np.float32,
                                        ensure_non_negative=True, copy=True)
         if not np.all(np.isfinite(weights)):
             raise ValueError("sample_weight holds NaN or infinity; weights must be finite.")
         if not weights.any():
             raise ValueError("Sample weights must contain at least one non-zero number; "
                              "every sample_weight is 0.")
-        if hint_plan is not None:
+        if plan.hint_plan is not None:
             raise InvalidParameterError(
                 "sample_weight is not supported with hints: the hint term has no per-row "
                 "weights. Drop sample_weight or hints."
             )
-        if kind_of(augmentation).batch:
+        if kind_of(plan.augmentation).batch:
             raise InvalidParameterError(
                 f"sample_weight is not supported with augment={self.augment!r}, which makes "
                 "new rows from every batch; drop sample_weight or use a transfer set "
                 "(augment='munge')."
             )
-        if self.alpha < 1 and not _takes_keyword(soft_loss, "sample_weight"):
+        if self.alpha < 1 and not _takes_keyword(plan.soft_loss, "sample_weight"):
             raise InvalidParameterError(
-                f"loss {loss_name!r} takes no sample_weight keyword, so fit(sample_weight=...) "
-                "cannot weight its rows: use a built-in loss (they all take it), or add "
-                "sample_weight to the loss (see skkd.hookspecs.skkd_register_losses)."
+                f"loss {plan.loss_name!r} takes no sample_weight keyword, so "
+                "fit(sample_weight=...) cannot weight its rows: use a built-in loss (they all "
+                "take it), or add sample_weight to the loss (see "
+                "skkd.hookspecs.skkd_register_losses)."
             )
         return weights
-
-    #: The parameters a student is built with; a warm start cannot change them.
-    _BUILD_PARAMS = ("module", "optimizer", "device", "callbacks", "train_split")
-    _BUILD_PREFIXES = ("module__", "optimizer__", "criterion__", "callbacks__",
-                       "iterator_train__", "iterator_valid__")
-
-    def _build_params(self) -> dict[str, Any]:
-        """The parameters the student is built with (see :meth:`_check_unchanged_build`)."""
-        params = {name: getattr(self, name) for name in self._BUILD_PARAMS}
-        params.update({k: v for k, v in self._keyword_params.items()
-                       if k.startswith(self._BUILD_PREFIXES)})
-        return params
-
-    def _check_unchanged_build(self) -> None:
-        """A warm start continues the built student: refuse changed build parameters."""
-        built = getattr(self.net_, "built_with", None)
-        if built is None:  # a student fitted before build parameters were recorded
-            return
-        now = self._build_params()
-        changed = sorted(k for k in built.keys() | now.keys()
-                         if not _same(built.get(k), now.get(k)))
-        if changed:
-            raise InvalidParameterError(
-                f"warm_start=True continues the fitted student, which was built with other "
-                f"{', '.join(changed)} ({', '.join(f'{k}={built.get(k)!r}' for k in changed)}); "
-                "a warm start cannot change them. Set them back, or set warm_start=False to "
-                "train a new student."
-            )
-
-    def _check_build(self, X: np.ndarray, y_enc: np.ndarray, augmentation: Any,
-                     continuing: bool) -> torch.nn.Module | None:
-        """Check the device, the hard-label loss, the student and the batch augmentation.
-
-        Returns the probe student (None when continuing, and for a data-aware
-        student, which learns its encoding after the teacher step).
-        """
-        device = self._device()  # the accelerator's, checked against device
-        if self.accelerator is not None and self.mixed_precision is not None:
-            raise InvalidParameterError(
-                f"mixed_precision={self.mixed_precision!r} with an accelerator: set mixed "
-                "precision on the Accelerator (Accelerator(mixed_precision='bf16')) instead."
-            )
-        try:
-            torch.empty(0, device=device)
-        except (RuntimeError, AssertionError) as exc:
-            raise InvalidParameterError(
-                f"device={self.device!r} cannot be used here ({exc}); pass device='cpu', or "
-                "a device torch can reach (torch.cuda.is_available())."
-            ) from exc
-        if (self.mixed_precision == "bf16" and torch.device(device).type == "cuda"
-                and not torch.cuda.is_bf16_supported()):
-            raise InvalidParameterError(
-                f"mixed_precision='bf16': device={self.device!r} has no bfloat16 support; "
-                "use mixed_precision='fp16' or None."
-            )
-        self._check_hard_loss()
-        probe = None if continuing else self._probe_student(X, y_enc, encoded=True)
-        if kind_of(augmentation).batch:
-            check_batch_augmentation(augmentation, self.augment, X[:2], y_enc[:2])
-        return probe
 
     def _keep(self, net: DistillationNet, random_state: RandomState) -> None:
         self.net_ = net
         self.history_ = net.history
         self.encoding_ = dict(getattr(net, "fitted_encoding", {}))
         self._torch_random_state = random_state.final
-
-    def _fit_encoding(self, X: np.ndarray, y_enc: np.ndarray, outputs: TeacherOutputs | None,
-                      n_rows: int) -> dict[str, Any]:
-        """The ``module__*`` options a data-aware student learns from the training rows.
-
-        A student whose factory (or class) has ``fit_encoding`` (see
-        :func:`skkd.hookspecs.skkd_register_models`) gets the training rows,
-        the fitted teacher and its outputs on those rows; others learn nothing.
-        """
-        fit_encoding = self._encoding_fitter()
-        if fit_encoding is None:
-            return {}
-        teacher = outputs.fitted if outputs is not None else None
-        if teacher is None and not is_unfitted_estimator(self.teacher):
-            teacher = self.teacher  # a student trained without a soft term may still read it
-        logits = None if outputs is None or outputs.values is None else outputs.values[:n_rows]
-        options = self._params_with("module__")
-        try:
-            learned = fit_encoding(X, y_enc, teacher=teacher, teacher_logits=logits, **options)
-        except ValueError as exc:
-            raise InvalidParameterError(f"module={self._module_name()}: {exc}") from exc
-        return dict(learned)
-
-    def _module_name(self) -> str:
-        return repr(self.module) if isinstance(self.module, str) else getattr(
-            self.module, "__name__", type(self.module).__name__)
-
-    def _build_net(self, n_features: int, n_classes: int, net_params: dict[str, Any],
-                   encoding: dict[str, Any] | None = None) -> DistillationNet:
-        module = self._module_factory()
-        options = {**self._params_with("module__"), **(encoding or {})}
-        if isinstance(module, torch.nn.Module):
-            module = copy.deepcopy(module)
-        elif isinstance(self.module, str):
-            module = partial(module, n_features, n_classes)
-        else:
-            module = partial(module, **shape_arguments(module, options, n_features, n_classes))
-        forwarded = {
-            "iterator_train__shuffle": True,
-            **{k: v for k, v in self._keyword_params.items() if k.startswith(SKORCH_PREFIXES)},
-            **{f"module__{k}": v for k, v in options.items()},
-        }
-        return self._net_class(
-            module=module,
-            n_classes=n_classes,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            iterator_train=BatchLoader,
-            iterator_valid=BatchLoader,
-            dataset=ArrayDataset,
-            dataset__device=self._device(),
-            train_split=self.train_split,
-            callbacks=self.callbacks,
-            predict_nonlinearity=None,
-            verbose=self.verbose,
-            device=self._device(),
-            # skorch calls a sink other than print whatever verbose says
-            **({"callbacks__print_log__sink": print_on_rank_0}
-               if self.accelerator is not None and self.verbose else {}),
-            **net_params,
-            **self._criterion_options(forwarded, n_classes),
-        )
 
     def _device(self) -> Any:
         """Where the student trains: the accelerator's device if there is one."""

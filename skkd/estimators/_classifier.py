@@ -1,4 +1,8 @@
-"""``DistilledClassifier``: knowledge distillation with a scikit-learn face."""
+"""``DistilledClassifier``: knowledge distillation with a scikit-learn face.
+
+The estimator's parameters, their documentation and ``fit``; its machinery is
+:class:`~skkd.estimators._classification.ClassificationDistiller`.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +10,16 @@ import importlib.util
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
-from sklearn.base import ClassifierMixin
-from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import validate_data
 
-from skkd._labels import encode_labels, unlabeled_rows
-from skkd.augmentations._fit_time import FreshTransferSet
 from skkd.estimators._base import BaseDistiller
-from skkd.estimators._params import class_weights
-from skkd.exceptions import InvalidParameterError, TeacherError
-from skkd.teachers._classification import (
-    TeacherOutputs,
-    score_teacher,
-    teacher_outputs,
-    warn_if_near_chance,
-)
-from skkd.teachers._outputs import check_teacher_logits
+from skkd.estimators._classification import ClassificationDistiller
+from skkd.estimators._docs import shared_docs
+from skkd.estimators._params import CLASSIFIER_PARAMETERS
 
 
-def _row_reduce(values: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
-    """``ufunc.reduce(values, axis=1, keepdims=True)``, column by column for many short rows.
-
-    The same maximum; a sum in another order (exact to float64 rounding).
-    """
-    if values.shape[1] > 64 or values.shape[1] == 0 or len(values) < 256:
-        return ufunc.reduce(values, axis=1, keepdims=True)  # fewer calls for a few rows
-    out = values[:, :1].copy()
-    for j in range(1, values.shape[1]):
-        ufunc(out, values[:, j : j + 1], out=out)
-    return out
-
-
-class DistilledClassifier(ClassifierMixin, BaseDistiller):
+@shared_docs
+class DistilledClassifier(ClassificationDistiller):
     """Distill a fitted teacher into a small PyTorch student trained by skorch.
 
     The student minimizes
@@ -99,45 +79,13 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         validation split for your task.
     temperature : float > 0, default=1.0
         Softmax temperature ``T`` of the soft loss.
-    optimizer : torch optimizer class, default=torch.optim.Adam
-        ``optimizer__*`` parameters reach it.
-    lr : float, default=1e-3
-        Learning rate.
-    max_epochs : int >= 1, default=20
-        Number of epochs (of more epochs, when ``warm_start`` continues).
-    batch_size : int, default=32
-        Mini-batch size for training and prediction; -1 is one batch of all rows.
-    callbacks : list of skorch callbacks, default=None
-        Passed to skorch. A callback monitoring ``valid_*`` scores (e.g.
-        ``EarlyStopping()``) needs ``train_split``.
-    device : str, default="cpu"
-        Torch device of the student. A torch teacher runs where its
-        parameters are; nothing moves it.
-    mixed_precision : {None, "bf16", "fp16"}, default=None
-        Train the student's forward passes under ``torch.autocast`` to bfloat16
-        or float16 (the loss is computed in float32; ``"fp16"`` scales it with
-        a ``torch.amp.GradScaler``). Made for CUDA students (tensor cores);
-        on a CPU it is usually slower. ``predict`` runs in float32.
-    accelerator : accelerate.Accelerator or None, default=None
-        Train one student across the processes ``torchrun`` started (one
-        machine or several): each rank trains on its share of every global
-        batch of ``batch_size`` rows, gradients are averaged (PyTorch's
-        ``DistributedDataParallel``), and every rank ends with the same
-        student. The student goes where the accelerator places it (leave
-        ``device`` at its kind, or None); on a machine without a GPU, pass
-        ``Accelerator(cpu=True)``. See the "Scale out" guide.
-    train_split : callable or None, default=None
-        skorch's internal validation split (e.g. ``skorch.dataset.ValidSplit(0.2)``);
-        off by default so that ``GridSearchCV`` does not split twice.
+    %(training_params)s
     teacher_inference : {"once", "per_batch"}, default="once"
         ``"once"`` computes the teacher's logits for the whole training set in
         one batched pass before training; ``"per_batch"`` queries the teacher
         on every training batch, as the Keras example does, for inputs that
         change from epoch to epoch (augmentation).
-    teacher_batch_size : int or None, default=None
-        Batch size of the teacher's inference pass; None uses ``batch_size``.
-        On a CPU, small batches keep a wide CNN's activations in cache and are
-        fastest; on a GPU, raise it.
+    %(teacher_batch_size)s
     teacher_combine : {"proba", "logits"}, default="proba"
         How the outputs of an ensemble teacher (a list, tuple or
         :class:`~skkd.EnsembleTeacher`) are averaged: as probabilities (the
@@ -199,19 +147,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
     hint_weight : float >= 0, default=1.0
         Weight of the summed hint losses:
         ``loss = alpha * hard + (1 - alpha) * soft + hint_weight * sum(hints)``.
-    warm_start : bool, default=False
-        When True and the student is fitted, ``fit`` continues training it
-        (weights, optimizer state, callbacks' state and random state) for
-        ``max_epochs`` more epochs instead of starting anew: fitting twice
-        for 2 epochs gives the student that one fit for 4 epochs gives. Use it
-        to resume after a ``KeyboardInterrupt``.
-    verbose : int, default=0
-        skorch's verbosity (1 prints a table per epoch).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the student's initialization, shuffling and dropout; torch's
-        global random state is left as it was. Fits in several threads give
-        the same results as one after another: their training steps take
-        turns on torch's global random state.
+    %(run_params)s
     **kwargs
         ``module__*``, ``loss__*``, ``hint_loss__*``, ``criterion__*`` (the hard-label
         ``CrossEntropyLoss``: ``criterion__weight`` with one weight per class in
@@ -224,12 +160,8 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
     ----------
     classes_ : ndarray of shape (n_classes,)
         The labels seen in ``fit``, in the order of the student's outputs.
-    n_features_in_ : int
-        Number of features seen in ``fit``.
-    encoding_ : dict
-        The ``module__*`` options a data-aware student learned from the
-        training rows (e.g. ``tabular-mlp``'s bins and category counts; see
-        :func:`skkd.hookspecs.skkd_register_models`); empty for other students.
+    %(n_features_in_)s
+    %(encoding_)s
     teacher_ : object or None
         The teacher queried in ``fit`` (the fitted clone for an unfitted one);
         None when no teacher was queried (``alpha=1``, ``teacher_logits``
@@ -241,10 +173,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         The teacher's accuracy on the training data, as the teacher saw it
         (on the first 1,024 rows with ``teacher_inference="per_batch"``), or of
         ``teacher_logits``; None without a soft term.
-    net_ : skorch.NeuralNet
-        The fitted skorch net holding the student in ``net_.module_``.
-    history_ : skorch.History
-        ``net_.history``: per-epoch losses and timings.
+    %(net_)s
 
     Examples
     --------
@@ -259,6 +188,8 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
     >>> student.predict(X[:3])
     array([0, 1, 2])
     """
+
+    _parameter_table = {**BaseDistiller._parameter_table, **CLASSIFIER_PARAMETERS}
 
     def __init__(
         self,
@@ -324,6 +255,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
 
     # -- fitting ----------------------------------------------------------
 
+    @shared_docs
     def fit(self, X: Any, y: Any, teacher_logits: Any = None, sample_weight: Any = None,
             groups: Any = None) -> DistilledClassifier:
         """Train the student on ``(X, y)`` and the teacher's soft labels.
@@ -340,9 +272,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training rows. The teacher receives ``X`` as passed (a DataFrame
-            keeps its column names); the student gets it as a float32 array.
+        %(fit_X)s
         y : array-like of shape (n_samples,)
             Class labels (any hashable labels: ints, strings, ...). Rows
             labeled ``unlabeled`` (e.g. -1) get only the soft term.
@@ -366,9 +296,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
             see :func:`skkd.hookspecs.skkd_register_losses`), and is not
             supported with ``hints`` or a batch augmentation (``"shift"``,
             ``"mixup"``).
-        groups : array-like of shape (n_samples,), default=None
-            Group labels for a group splitter in ``teacher_cv`` (e.g.
-            ``GroupKFold``); used for nothing else.
+        %(fit_groups)s
 
         Returns
         -------
@@ -376,200 +304,6 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
             The fitted estimator.
         """
         return self._fit(X, y, teacher_logits, sample_weight, groups)
-
-    # -- the classification hooks of BaseDistiller -------------------------
-
-    def _validate(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        return validate_data(self, X, y, dtype=np.float32, reset=reset)
-
-    def _encode_targets(self, y: np.ndarray, continuing: bool,
-                        sample_weight: np.ndarray | None) -> np.ndarray:
-        classes, y_enc = encode_labels(y, self.unlabeled)
-        if continuing and not np.array_equal(classes, self.classes_):
-            raise ValueError(
-                f"warm_start=True continues the fitted student, trained on classes "
-                f"{self.classes_.tolist()}, but y has classes {classes.tolist()}; "
-                "set warm_start=False to train a new student."
-            )
-        labeled = y_enc >= 0
-        # checked now, before the teacher step; applied by _student_weights
-        self._class_weights = class_weights(
-            self.class_weight, classes, "class_weight", y_enc=y_enc[labeled],
-            sample_weight=None if sample_weight is None else sample_weight[labeled])
-        self.classes_ = classes
-        return y_enc
-
-    def _check_sample_weight(self, sample_weight: Any, X: np.ndarray, soft_loss: Any,
-                             loss_name: str, augmentation: Any,
-                             hint_plan: Any) -> np.ndarray | None:
-        if self.class_weight is not None:
-            if "criterion__weight" in self._keyword_params:
-                raise InvalidParameterError(
-                    "class_weight and criterion__weight both weight the classes: pass one. "
-                    "class_weight weights whole rows (both terms, as scikit-learn's "
-                    "class_weight does); criterion__weight the hard term only."
-                )
-            try:  # class weights are row weights: sample_weight's limits apply
-                super()._check_sample_weight(np.ones(len(X)), X, soft_loss, loss_name,
-                                             augmentation, hint_plan)
-            except InvalidParameterError as exc:
-                raise InvalidParameterError(
-                    f"class_weight={self.class_weight!r} weights the rows of each class, as "
-                    f"sample_weight does. {exc} To weight the hard term's classes only, pass "
-                    "criterion__weight={label: weight} instead of class_weight."
-                ) from exc
-        return super()._check_sample_weight(sample_weight, X, soft_loss, loss_name,
-                                            augmentation, hint_plan)
-
-    def _student_weights(self, weights: np.ndarray | None,
-                         y_enc: np.ndarray) -> np.ndarray | None:
-        if self.class_weight is None:
-            return weights
-        labeled = y_enc >= 0
-        factor = np.ones(len(y_enc), dtype=np.float32)
-        factor[labeled] = self._class_weights[y_enc[labeled]]
-        rows = factor if weights is None else weights * factor
-        if not rows.any():
-            given = dict(zip(self.classes_.tolist(), self._class_weights.tolist(), strict=True))
-            raise ValueError(
-                f"class_weight={self.class_weight!r} gives every row of the fit the weight 0 "
-                f"(class weights {given}); give some class of y a weight > 0."
-            )
-        return rows
-
-    def _labeled(self, y_enc: np.ndarray) -> np.ndarray:
-        return y_enc >= 0
-
-    def _n_outputs(self) -> int:
-        return len(self.classes_)
-
-    def _soft_loss_params(self) -> dict[str, Any]:
-        return {"temperature": self.temperature}
-
-    def _check_hard_loss(self) -> None:
-        n_classes = len(self.classes_)
-        options = self._params_with("criterion__")
-        if "weight" in options:
-            options["weight"] = torch.from_numpy(class_weights(options["weight"], self.classes_))
-        try:
-            torch.nn.CrossEntropyLoss(**options)(torch.zeros(1, n_classes),
-                                                 torch.zeros(1, dtype=torch.long))
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise InvalidParameterError(
-                f"criterion__* {sorted(options)}: torch.nn.CrossEntropyLoss refuses them: {exc}"
-            ) from exc
-
-    def _criterion_options(self, forwarded: dict[str, Any], n_outputs: int) -> dict[str, Any]:
-        if "criterion__weight" in forwarded:
-            forwarded = {**forwarded, "criterion__weight": torch.from_numpy(class_weights(
-                forwarded["criterion__weight"], self.classes_))}
-        return forwarded
-
-    def _label_fresh(self, fresh: FreshTransferSet,
-                     outputs: TeacherOutputs | None) -> FreshTransferSet:
-        return fresh.label_with(outputs, self.classes_,
-                                batch_size=self.teacher_batch_size or self.batch_size,
-                                combine=self.teacher_combine)
-
-    def _given_outputs(self, outputs: Any, y: np.ndarray, y_enc: np.ndarray) -> TeacherOutputs:
-        labeled = y_enc >= 0
-        try:
-            width = np.shape(outputs)[1:2]
-        except ValueError:  # ragged rows: check_teacher_logits names them
-            width = ()
-        if width and width[0] > len(self.classes_):
-            raise TeacherError(
-                f"teacher_logits has {width[0]} columns, but y has {len(self.classes_)} "
-                f"classes {self.classes_.tolist()}: one column per class of y, in classes_ "
-                "order. If these rows lack classes the logits have columns for (a "
-                "cross-validation split such as KFold can leave a rare class out of a "
-                "training fold), split with StratifiedKFold so that every fold has every "
-                "class, or pass the teacher itself, whose classes_ match its columns by label."
-            )
-        logits = check_teacher_logits(outputs, len(y_enc), len(self.classes_),
-                                      classes=self.classes_)
-        return TeacherOutputs(logits, None, score_teacher(logits[labeled], y_enc[labeled]))
-
-    def _queried_outputs(self, X_teacher: Any, y: np.ndarray, y_enc: np.ndarray,
-                         inference: str, *, sample_weight: Any,
-                         groups: Any) -> TeacherOutputs:
-        return teacher_outputs(
-            self.teacher, X_teacher, y, y_enc, self.classes_,
-            inference=inference,
-            batch_size=self.teacher_batch_size or self.batch_size,
-            combine=self.teacher_combine, cv=self.teacher_cv,
-            sample_weight=sample_weight, groups=groups,
-        )
-
-    def _trained_outputs(self, outputs: TeacherOutputs, y_enc: np.ndarray) -> TeacherOutputs:
-        warn_if_near_chance(outputs.score, y_enc[y_enc >= 0], len(self.classes_))
-        return outputs
-
-    # -- prediction -------------------------------------------------------
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities: the softmax of the student's logits.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The rows.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-            Probabilities, columns in ``classes_`` order.
-        """
-        # a float64 softmax, in place; short rows reduced column by column (numpy
-        # reduces a short last axis slowly: most of predict_proba's cost on 10,000 rows)
-        proba = self._student_outputs(X).astype(np.float64)
-        proba -= _row_reduce(proba, np.maximum)
-        np.exp(proba, out=proba)
-        proba /= _row_reduce(proba, np.add)
-        return proba
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predicted labels, in the labels seen in ``fit``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The rows.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Labels from ``classes_``.
-        """
-        logits = self._student_outputs(X)
-        return self.classes_[np.argmax(logits, axis=1)]
-
-    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Accuracy on the labeled rows; rows labeled ``unlabeled`` are ignored.
-
-        So ``GridSearchCV``'s default scoring stays right on partly labeled data.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The rows.
-        y : array-like of shape (n_samples,)
-            Their labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the rows.
-
-        Returns
-        -------
-        float
-            Accuracy on the labeled rows.
-        """
-        y = np.asarray(y)
-        labeled = ~unlabeled_rows(y, self.unlabeled)
-        if labeled.all():
-            return super().score(X, y, sample_weight)
-        X = _safe_indexing(X, np.flatnonzero(labeled))
-        weights = None if sample_weight is None else np.asarray(sample_weight)[labeled]
-        return super().score(X, y[labeled], weights)
 
 
 if importlib.util.find_spec("skl2onnx") is not None:  # the "onnx" extra

@@ -1,10 +1,13 @@
-"""The parameters of ``DistilledClassifier``: one table of what each accepts.
+"""The parameters of skkd's estimators: what each accepts, table by table.
 
-:data:`PARAMETERS` describes every named parameter, :data:`PREFIXES` every
-family of keyword parameters (``module__*`` ...). :func:`validate_parameters`
-checks values against the table and raises
-:class:`~skkd.exceptions.InvalidParameterError` naming the parameter and
-what it accepts, before any data or teacher is touched.
+:data:`SHARED_PARAMETERS` describes the named parameters both estimators have;
+:data:`CLASSIFIER_PARAMETERS` and :data:`REGRESSOR_PARAMETERS` what each adds
+(each estimator composes its own table from them, as scikit-learn's forests
+compose ``_parameter_constraints``). :data:`PREFIXES` names every family of
+keyword parameters (``module__*`` ...). :func:`validate_parameters` checks
+values against an estimator's table and raises
+:class:`~skkd.exceptions.InvalidParameterError` naming the parameter and what
+it accepts, before any data or teacher is touched.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from skorch.callbacks import Callback
 
 from skkd.exceptions import InvalidParameterError
 from skkd.training._accelerate import is_accelerator
+
+#: A parameter's entry: (accepts(value), what is allowed, in words).
+Entry = tuple[Callable[[Any], bool], str]
 
 
 def _real(value: Any) -> bool:
@@ -72,14 +78,18 @@ def _random_state(value: Any) -> bool:
     )
 
 
+def _nan_marker(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 #: The temperatures the soft losses train with. Below, the soft term's gradient
 #: (proportional to T) vanishes and the student learns nothing; above, even
 #: float64 logits lose the differences between classes (the loss tends to logit
 #: matching: use loss="mse" for that).
 TEMPERATURE_RANGE = (1e-4, 1e4)
 
-#: name -> (accepts(value), what is allowed, in words)
-PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
+#: The parameters both estimators have.
+SHARED_PARAMETERS: dict[str, Entry] = {
     "teacher": (lambda v: True, "a fitted or unfitted model, or None"),
     "module": (_module, "a registered model name, a torch.nn.Module subclass or instance"),
     "loss": (lambda v: isinstance(v, str) or callable(v),
@@ -87,10 +97,6 @@ PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
              "fn(student_logits, teacher_logits, *, temperature, y=None, **options)"),
     "alpha": (lambda v: _real(v) and 0 <= v <= 1,
               "a real number in [0, 1] (the weight of the hard-label loss)"),
-    "temperature": (lambda v: _real(v) and TEMPERATURE_RANGE[0] <= v <= TEMPERATURE_RANGE[1],
-                    f"a real number in [{TEMPERATURE_RANGE[0]:g}, {TEMPERATURE_RANGE[1]:g}]: "
-                    "below, the soft term's gradient vanishes; above, the classes' logits "
-                    "become indistinguishable (for logit matching use loss='mse')"),
     "optimizer": (lambda v: callable(v) and not isinstance(v, str),
                   "a torch optimizer class such as torch.optim.Adam"),
     "lr": (lambda v: _real(v) and math.isfinite(v) and v > 0, "a finite real number > 0"),
@@ -108,14 +114,26 @@ PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
                     "None or an accelerate.Accelerator (for torchrun-launched ranks)"),
     "train_split": (lambda v: v is None or callable(v),
                     "None or a callable such as skorch.dataset.ValidSplit(0.2)"),
-    "teacher_inference": (lambda v: v in ("once", "per_batch"), "'once' or 'per_batch'"),
     "teacher_batch_size": (lambda v: v is None or _batch_size(v),
                            "None, an integer >= 1, or -1 for one batch of all rows"),
     "augment": (lambda v: v is None or isinstance(v, str),
                 "None or the name of a registered augmentation ('munge', 'shift', 'mixup')"),
-    "teacher_combine": (lambda v: v in ("proba", "logits"), "'proba' or 'logits'"),
     "teacher_cv": (lambda v: v is None or (_integer(v) and v >= 2) or hasattr(v, "split"),
                    "None, an integer >= 2 or a cross-validation splitter"),
+    "warm_start": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
+    "verbose": (lambda v: isinstance(v, numbers.Integral) and v >= 0, "an integer >= 0"),
+    "random_state": (_random_state,
+                     "None, an integer in [0, 2**32) or a numpy.random.RandomState"),
+}
+
+#: The parameters only ``DistilledClassifier`` has.
+CLASSIFIER_PARAMETERS: dict[str, Entry] = {
+    "temperature": (lambda v: _real(v) and TEMPERATURE_RANGE[0] <= v <= TEMPERATURE_RANGE[1],
+                    f"a real number in [{TEMPERATURE_RANGE[0]:g}, {TEMPERATURE_RANGE[1]:g}]: "
+                    "below, the soft term's gradient vanishes; above, the classes' logits "
+                    "become indistinguishable (for logit matching use loss='mse')"),
+    "teacher_inference": (lambda v: v in ("once", "per_batch"), "'once' or 'per_batch'"),
+    "teacher_combine": (lambda v: v in ("proba", "logits"), "'proba' or 'logits'"),
     "class_weight": (lambda v: v is None or (isinstance(v, str) and v == "balanced")
                      or isinstance(v, Mapping),
                      "None, 'balanced' or a dict {label: weight} in y's labels"),
@@ -128,10 +146,11 @@ PARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
                   "fn(student_feature, teacher_feature, **options)"),
     "hint_weight": (lambda v: _real(v) and math.isfinite(v) and v >= 0,
                     "a finite real number >= 0"),
-    "warm_start": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
-    "verbose": (lambda v: isinstance(v, numbers.Integral) and v >= 0, "an integer >= 0"),
-    "random_state": (_random_state,
-                     "None, an integer in [0, 2**32) or a numpy.random.RandomState"),
+}
+
+#: The parameters ``DistilledRegressor`` reads its own way.
+REGRESSOR_PARAMETERS: dict[str, Entry] = {
+    "unlabeled": (_nan_marker, "None or float('nan') (NaN targets mark unlabeled rows)"),
 }
 
 #: Keyword-parameter families: prefix -> what receives them.
@@ -152,20 +171,26 @@ SKORCH_PREFIXES = ("criterion__", "optimizer__", "iterator_train__", "iterator_v
                    "callbacks__")
 
 
-def validate_parameters(params: Mapping[str, Any], owner: str = "DistilledClassifier",
-                        overrides: Mapping[str, tuple[Callable[[Any], bool], str]] | None = None
-                        ) -> None:
-    """Check parameter values against :data:`PARAMETERS` and :data:`PREFIXES`.
+def validate_parameters(params: Mapping[str, Any], owner: str,
+                        table: Mapping[str, Entry]) -> None:
+    """Check parameter values against an estimator's ``table`` and :data:`PREFIXES`.
 
-    Names outside the table must start with a known prefix; ``overrides``
-    replaces entries of the table for an estimator that reads them otherwise.
+    Names outside the table must start with a known prefix.
+
+    Parameters
+    ----------
+    params : mapping
+        The estimator's ``get_params(deep=False)``.
+    owner : str
+        The estimator's class name, for messages.
+    table : mapping
+        Its parameter table (``_parameter_table``): name -> (accepts, allowed).
 
     Raises
     ------
     InvalidParameterError
         Naming the first offending parameter, its value and what is allowed.
     """
-    table = {**PARAMETERS, **(overrides or {})}
     for name, value in params.items():
         if name in table:
             accepts, allowed = table[name]
@@ -178,6 +203,17 @@ def validate_parameters(params: Mapping[str, Any], owner: str = "DistilledClassi
                 f"Unknown parameter {name!r} for {owner}; keyword parameters must start with "
                 f"one of {', '.join(PREFIXES)}."
             )
+
+
+def named_or_callable(param: str, value: Any, lookup: Callable[[str], Callable[..., Any]]
+                      ) -> tuple[Callable[..., Any], str]:
+    """``(function, name)`` of a parameter that is a registered name or a callable."""
+    if not isinstance(value, str):
+        return value, getattr(value, "__name__", repr(value))
+    try:
+        return lookup(value), value
+    except ValueError as exc:
+        raise InvalidParameterError(f"{param}={value!r}: {exc}") from exc
 
 
 def class_weights(weight: Any, classes: np.ndarray, name: str = "criterion__weight", *,
