@@ -16,7 +16,7 @@ from torch import nn
 from skkd import DistilledClassifier, hookimpl
 from skkd.exceptions import InvalidParameterError
 from skkd.hints._losses import attention_transfer, fitnets
-from skkd.hints._plan import build_adapter, capture_features
+from skkd.hints._modules import build_adapter, capture_features
 from skkd.plugins import get_hint_loss, get_model
 
 NEAR_CHANCE = "ignore::skkd.exceptions.TeacherNearChanceWarning"

@@ -28,7 +28,8 @@ from sklearn.utils import check_random_state
 from skkd._arrays import frame_like, is_frame, to_tensor
 from skkd._options import check_options
 from skkd.exceptions import InvalidParameterError, PluginError
-from skkd.hints._plan import HintPlan, capture_features
+from skkd.hints._modules import capture_features
+from skkd.hints._plan import HintPlan
 from skkd.plugins import get_augmentation
 from skkd.teachers._classification import teacher_logits
 from skkd.teachers._outputs import TeacherOutputs

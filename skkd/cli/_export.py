@@ -78,7 +78,7 @@ _STUDENT_SUFFIX = ".skkd"
 
 def _claims_to_be_a_student_file(path: Path) -> bool:
     """Whether the file's bytes hold the student-file format tag (read as bytes, not unpickled)."""
-    from skkd._student_file import FORMAT
+    from skkd.persistence._format import FORMAT
 
     tag, tail = FORMAT.encode(), b""
     with open(path, "rb") as file:

@@ -24,7 +24,8 @@ from skkd.estimators._base import BaseDistiller
 from skkd.estimators._fit import FitPlan
 from skkd.estimators._params import class_weights, named_or_callable
 from skkd.exceptions import InvalidParameterError, TeacherError
-from skkd.hints._plan import HintPlan, resolve_modules, torch_teacher_module
+from skkd.hints._modules import resolve_modules, torch_teacher_module
+from skkd.hints._plan import HintPlan
 from skkd.plugins import get_hint_loss
 from skkd.teachers._adapters import TorchTeacher
 from skkd.teachers._classification import score_teacher, teacher_outputs, warn_if_near_chance

@@ -25,7 +25,8 @@ from skkd._seeding import RandomState
 from skkd.augmentations._batches import check_batch_augmentation
 from skkd.augmentations._fit_time import FreshTransferSet, add_transfer_set, kind_of
 from skkd.exceptions import InvalidParameterError
-from skkd.hints._plan import HINT_CACHE_BYTES, HintPlan, capture_features, probe_shapes
+from skkd.hints._modules import capture_features
+from skkd.hints._plan import HINT_CACHE_BYTES, HintPlan, probe_shapes
 from skkd.teachers._outputs import TeacherOutputs
 from skkd.training._data import HINT_KEY, INPUT_KEY, TEACHER_KEY, WEIGHT_KEY
 from skkd.training._net import DistillationNet

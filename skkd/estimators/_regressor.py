@@ -42,8 +42,9 @@ class DistilledRegressor(RegressionDistiller):
         returning ``(batch, n_outputs)``, a ``FrozenEstimator`` around one,
         anything a registered teacher adapter accepts (its outputs read as
         predictions in ``y``'s units, see
-        :func:`skkd.hookspecs.skkd_register_teachers`); or several, as a list, tuple or :class:`~skkd.EnsembleTeacher` (a weighted
-        mean of their predictions; nested ensembles are combined inside out).
+        :func:`skkd.hookspecs.skkd_register_teachers`); or several, as a
+        list, tuple or :class:`~skkd.EnsembleTeacher` (a weighted mean of
+        their predictions; nested ensembles are combined inside out).
         An *unfitted* scikit-learn regressor is cloned and fitted on the
         labeled rows (kept in ``teacher_``); a fitted one is never refitted,
         mutated or copied (also by ``clone`` and ``GridSearchCV``). None: no

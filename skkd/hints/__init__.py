@@ -13,14 +13,13 @@ the estimator hands its net.
 from __future__ import annotations
 
 from skkd.hints._losses import attention_map, attention_transfer, fitnets
-from skkd.hints._plan import (
-    HINT_CACHE_BYTES,
-    HintPlan,
+from skkd.hints._modules import (
     build_adapter,
     capture_features,
     resolve_modules,
     torch_teacher_module,
 )
+from skkd.hints._plan import HINT_CACHE_BYTES, HintPlan
 from skkd.hookspecs import hookimpl
 
 __all__ = [

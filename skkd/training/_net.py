@@ -30,7 +30,7 @@ from skorch.utils import to_tensor
 
 from skkd.augmentations._batches import augment_batch, check_deferred_values
 from skkd.exceptions import LossError, StudentError
-from skkd.hints._plan import capture_features
+from skkd.hints._modules import capture_features
 from skkd.training._accelerate import AccelerateMixin
 from skkd.training._data import HINT_KEY, INPUT_KEY, TEACHER_KEY, WEIGHT_KEY, fresh_columns
 from skkd.training._loop import LoopMixin
