@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from common import RESULTS, machine
 
 from skkd import DistilledClassifier
-from skkd.augmentations._builtins import Shift
+from skkd.augmentations import Shift
 from skkd.datasets import load_fashion_mnist
-from skkd.models._cnn import cnn_student, cnn_teacher
+from skkd.models import cnn_student, cnn_teacher
 
 ALPHA, T, BATCH = 0.1, 10.0, 32
 

@@ -114,7 +114,7 @@ def fashion_cnn(quick: bool, protocol: str):
 
     X, y, Xt, yt = load_fashion_mnist()
     if quick:  # an untrained teacher: never cache a teacher fitted on a subset
-        from skkd.models._cnn import cnn_teacher
+        from skkd.models import cnn_teacher
 
         torch.manual_seed(0)
         X, y, teacher = X[:3000], y[:3000], cnn_teacher(X.shape[1], 10).eval()

@@ -40,7 +40,7 @@ from sklearn.model_selection import GridSearchCV, PredefinedSplit, train_test_sp
 from teacher_cache import get_teacher
 
 from skkd import DistilledClassifier, teacher_logits
-from skkd.augmentations._builtins import Shift
+from skkd.augmentations import Shift
 from skkd.datasets import load_fashion_mnist
 
 MAX_SHIFT = 2

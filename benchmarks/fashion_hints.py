@@ -51,7 +51,7 @@ from teacher_cache import get_teacher
 
 from skkd import DistilledClassifier
 from skkd.datasets import load_fashion_mnist
-from skkd.models._cnn import cnn_teacher
+from skkd.models import cnn_teacher
 
 #: Chosen on the validation split by keras_example.py (cosine-teacher run).
 KD = {"loss": "kl", "alpha": 0.3, "temperature": 4.0, "lr": 6e-3}

@@ -46,7 +46,7 @@ from sklearn.preprocessing import FunctionTransformer, LabelEncoder, OneHotEncod
 from threadpoolctl import threadpool_limits
 
 from skkd import DistilledClassifier, teacher_logits
-from skkd.augmentations._builtins import Munge
+from skkd.augmentations import Munge
 from skkd.datasets import FLIGHTS_CATEGORICAL as CATEGORICAL
 from skkd.datasets import FLIGHTS_NUMERIC as NUMERIC
 from skkd.datasets import load_flights

@@ -33,8 +33,8 @@ from teacher_cache import get_teacher
 from skkd import DistilledClassifier
 from skkd.datasets import load_fashion_mnist
 from skkd.demo._experiments import run_phase
-from skkd.models._cnn import cnn_student
-from skkd.teachers._classification import as_teacher
+from skkd.models import cnn_student
+from skkd.teachers import as_teacher
 
 EXAMPLE = {"alpha": 0.1, "temperature": 10.0, "loss": "kl", "lr": 1e-3}
 

@@ -33,7 +33,7 @@ from handwritten import train_epoch
 from sklearn.datasets import make_classification
 
 from skkd import DistilledClassifier
-from skkd.models._mlp import MLP
+from skkd.models import MLP
 
 RESULTS = Path(__file__).parent / "results"
 STUDENTS = {

@@ -25,7 +25,7 @@ from keras_example import EXAMPLE, handwritten_phase, naive_pass, reference_copy
 from teacher_cache import get_teacher
 
 from skkd.datasets import load_fashion_mnist
-from skkd.teachers._classification import as_teacher
+from skkd.teachers import as_teacher
 
 EPOCHS = 3
 

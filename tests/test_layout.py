@@ -113,3 +113,24 @@ def test_a_package_s_modules_never_import_its_own_face(package):
                 f"{_module_name(path)}:{line} imports its own package's face {package}: "
                 "import the private module that defines the name"
             )
+
+
+def test_no_two_modules_import_each_other_round_a_circle():
+    # the floors rule keeps units apart; inside a unit, modules must not circle either
+    # (a type-only import counts: it is an import the next reader must follow)
+    graph = {_module_name(p): {m for _, m in _imports(p)} for p in MODULES}
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for nxt in sorted(graph.get(name, ())):
+            if nxt == name or nxt not in graph or _unit(nxt) == "skkd":
+                continue
+            assert state.get(nxt) != 1, f"import cycle: {' -> '.join([*path, name, nxt])}"
+            if nxt not in state:
+                visit(nxt, [*path, name])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state and _unit(name) != "skkd":
+            visit(name, [])

@@ -6,17 +6,19 @@ its table of contents::
     check -> add_transfer_rows -> plan_hints -> teach -> build_or_continue_net
           -> assemble_inputs -> seed -> (train)
 
-Each step takes the estimator and the :class:`FitPlan` and fills in what it
-decides; what differs by task is a hook of the estimator (``_validate``,
-``_encode_targets``, ``_given_outputs`` ...). Everything that can fail before
-training fails in :func:`check`, before a teacher is fitted or queried.
+Each step takes the estimator (``est``, the ``BaseDistiller`` being fitted;
+this module never imports it, so the two do not import each other) and the
+:class:`FitPlan`, and fills in what it decides; what differs by task is a
+hook of the estimator (``_validate``, ``_encode_targets``, ``_given_outputs``
+...). Everything that can fail before training fails in :func:`check`,
+before a teacher is fitted or queried.
 """
 
 from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,9 +32,6 @@ from skkd.hints._plan import HINT_CACHE_BYTES, HintPlan, probe_shapes
 from skkd.teachers._outputs import TeacherOutputs
 from skkd.training._data import HINT_KEY, INPUT_KEY, TEACHER_KEY, WEIGHT_KEY
 from skkd.training._net import DistillationNet
-
-if TYPE_CHECKING:
-    from skkd.estimators._base import BaseDistiller
 
 
 @dataclass
@@ -71,7 +70,7 @@ class FitPlan:
     random_state: RandomState | None = None
 
 
-def check(est: BaseDistiller, X: Any, y: Any, given: Any, sample_weight: Any,
+def check(est: Any, X: Any, y: Any, given: Any, sample_weight: Any,
           groups: Any) -> FitPlan:
     """Check the parameters, the data, ``sample_weight``, ``groups``, the targets and the build.
 
@@ -113,7 +112,7 @@ def check(est: BaseDistiller, X: Any, y: Any, given: Any, sample_weight: Any,
     return plan
 
 
-def _check_build(est: BaseDistiller, plan: FitPlan) -> None:
+def _check_build(est: Any, plan: FitPlan) -> None:
     """Check the device, the hard-label loss, the student and the batch augmentation.
 
     Sets ``plan.probe``, the probe student (None when continuing, and for a
@@ -145,7 +144,7 @@ def _check_build(est: BaseDistiller, plan: FitPlan) -> None:
         check_batch_augmentation(plan.augmentation, est.augment, plan.X[:2], plan.y_enc[:2])
 
 
-def add_transfer_rows(est: BaseDistiller, plan: FitPlan) -> None:
+def add_transfer_rows(est: Any, plan: FitPlan) -> None:
     """Append the augmentation's transfer rows (drawn once, or anew every epoch).
 
     Transfer rows weigh the mean weight and join the first row's group.
@@ -177,7 +176,7 @@ def add_transfer_rows(est: BaseDistiller, plan: FitPlan) -> None:
         plan.groups = np.concatenate([groups, np.repeat(groups[:1], added)])
 
 
-def plan_hints(est: BaseDistiller, plan: FitPlan) -> None:
+def plan_hints(est: Any, plan: FitPlan) -> None:
     """Probe the hints' shapes on the student, and decide whether the teacher's features are
     cached (recorded in the teacher step) or computed on every batch."""
     hint_plan = plan.hint_plan
@@ -199,7 +198,7 @@ def plan_hints(est: BaseDistiller, plan: FitPlan) -> None:
         plan.inference = "per_batch"  # the teacher's features are needed on every batch
 
 
-def teach(est: BaseDistiller, plan: FitPlan) -> None:
+def teach(est: Any, plan: FitPlan) -> None:
     """The teacher step: fit unfitted teachers' clones, compute the teacher's outputs.
 
     Sets ``teacher_``, ``teacher_score_`` and ``teacher_scores_``. With cached
@@ -219,7 +218,7 @@ def teach(est: BaseDistiller, plan: FitPlan) -> None:
                 plan.X, est.teacher_batch_size or est.batch_size)
 
 
-def _soft_targets(est: BaseDistiller, plan: FitPlan) -> TeacherOutputs | None:
+def _soft_targets(est: Any, plan: FitPlan) -> TeacherOutputs | None:
     """The teacher's outputs as the student trains on them; None without a soft term."""
     if est.alpha == 1 or (plan.given is None and est.teacher is None):
         return None  # no soft term: the teacher is neither fitted nor queried
@@ -233,7 +232,7 @@ def _soft_targets(est: BaseDistiller, plan: FitPlan) -> TeacherOutputs | None:
     return est._trained_outputs(outputs, plan.y_enc)
 
 
-def build_or_continue_net(est: BaseDistiller, plan: FitPlan) -> None:
+def build_or_continue_net(est: Any, plan: FitPlan) -> None:
     """The net that trains the student: the fitted one continued (warm start), or a new one.
 
     A new student first learns its data-aware encoding (if it has one) from
@@ -254,7 +253,7 @@ def build_or_continue_net(est: BaseDistiller, plan: FitPlan) -> None:
     plan.net.built_with = est._build_params()
 
 
-def _net_params(est: BaseDistiller, plan: FitPlan) -> dict[str, Any]:
+def _net_params(est: Any, plan: FitPlan) -> dict[str, Any]:
     """The net's parameters that this fit sets: the loss's, the teacher's, the hints'."""
     outputs, batch = plan.outputs, kind_of(plan.augmentation).batch
     return {
@@ -274,7 +273,7 @@ def _net_params(est: BaseDistiller, plan: FitPlan) -> dict[str, Any]:
     }
 
 
-def assemble_inputs(est: BaseDistiller, plan: FitPlan) -> None:
+def assemble_inputs(est: Any, plan: FitPlan) -> None:
     """The net's ``X``: the rows alone, or a dict of them and the teacher's outputs, the
     teacher's hint features and the rows' weights."""
     parts: dict[str, Any] = {}
@@ -288,7 +287,7 @@ def assemble_inputs(est: BaseDistiller, plan: FitPlan) -> None:
     plan.X_fit = {INPUT_KEY: plan.X, **parts} if parts else plan.X
 
 
-def seed(est: BaseDistiller, plan: FitPlan) -> None:
+def seed(est: Any, plan: FitPlan) -> None:
     """Torch's random state for training: seeded by ``random_state``, or the one a warm
     start continues."""
     resume = est._torch_random_state if plan.continuing else None
