@@ -76,6 +76,26 @@ def test_the_keras_recipe_and_explicit_options(monkeypatch, capsys):
     assert seen[-1] == (defaults.alpha, defaults.temperature)
 
 
+def test_the_demo_trains_with_its_threads_and_gives_them_back(monkeypatch, capsys):
+    import torch
+
+    seen = []
+
+    def fake_experiment(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        raise SystemExit(0)
+
+    monkeypatch.setattr("skkd.demo._experiments.run_keras_experiment", fake_experiment)
+    before = torch.get_num_threads()
+    for argv, threads in (([], 1), (["--threads", "2"], 2)):
+        with pytest.raises(SystemExit):
+            main(["demo", "--no-progress", *argv])
+        assert seen[-1] == threads
+        assert f"{threads} torch thread(s) (--threads)" in capsys.readouterr().out
+        assert torch.get_num_threads() == before  # the caller's process is the caller's
+    assert "--threads: must be at least 1" in _usage_error(capsys, ["demo", "--threads", "0"])
+
+
 def test_a_lost_comparison_is_explained():
     from skkd.demo._experiments import PhaseResult
 

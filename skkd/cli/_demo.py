@@ -21,7 +21,8 @@ one row.
 
 How long a run takes, with the default epochs: digits about 1 min on 2 CPU cores;
 fashion-mnist about 16 min a seed on 2 CPU cores (--seeds N takes N times as long).
-When other programs keep the cores busy, OMP_NUM_THREADS=1 skkd demo is much faster.
+The demo trains with one torch thread (--threads): its models are small, and one
+thread is fastest when other programs keep the cores busy.
 """
 
 
@@ -93,6 +94,15 @@ def _load(dataset: str, path: str | None):
 def demo(args: argparse.Namespace) -> int:
     _check_demo_options(args)
     data = _load(args.dataset, args.data_path)
-    distill = image_parts(args, *data)
-    table_part(args, distill)
+    import torch
+
+    # The demo is an application: it chooses its threads (skkd itself never does), and
+    # gives them back when called in-process (tests, notebooks).
+    before = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        distill = image_parts(args, *data)
+        table_part(args, distill)
+    finally:
+        torch.set_num_threads(before)
     return 0

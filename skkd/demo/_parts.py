@@ -18,6 +18,10 @@ EPOCHS = {"digits": (20, 10), "fashion-mnist": (5, 3)}
 FLIGHTS_ROWS = 20_000
 TABLE_EPOCHS = 15
 
+# torch threads: the demo's models are small, so a second thread gains little on a quiet
+# machine and costs much on a busy one (benchmarks/demo_time.py measures both).
+THREADS = 1
+
 # The distillation recipes the demo offers: skkd's defaults (chosen by
 # benchmarks/defaults.py) and the Keras example's.
 RECIPES = {"default": None, "keras": {"alpha": 0.1, "temperature": 10.0}}
@@ -45,7 +49,8 @@ def image_parts(args: argparse.Namespace, X_train, y_train, X_test, y_test,
         f"skkd demo: {args.dataset} ({len(X_train)} train / {len(X_test)} test images), "
         f"teacher CNN {teacher_epochs} epochs, students {student_epochs} epochs, "
         f"recipe {args.recipe!r}: alpha={alpha:g}, T={temperature:g}, loss={args.loss!r}; "
-        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
+        f"{platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} torch thread(s) (--threads)",
         flush=True,
     )
     distill = {"alpha": alpha, "temperature": temperature, "loss": args.loss}
