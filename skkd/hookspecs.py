@@ -156,7 +156,11 @@ def skkd_register_augmentations(register):
       and the epoch's number) and must return as many rows each time: they
       replace the previous epoch's rows, the teacher labels them in one
       batched call per epoch ("function matching"), and the labeled rows and
-      their teacher outputs stay as they are.
+      their teacher outputs stay as they are. An object whose attribute
+      ``categorical`` is ``"auto"`` is given, before it makes rows, a copy
+      whose ``categorical`` lists the student's category columns first
+      (``[*columns, "auto"]``), so that it can copy them, never interpolate
+      them; any other value is left as the user set it.
     - ``augment_batch(xb, yb) -> (xb, yb)``: a new training batch made from a
       batch (tensors; draw randomness from torch's global generator, which
       ``random_state`` seeds). The teacher is queried on the returned batch

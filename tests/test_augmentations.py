@@ -424,12 +424,12 @@ def test_fresh_rows_refresh_cached_hint_features_from_the_labelling_pass(digits)
     ("params", "match"),
     [
         ({"augment": "munge", "augment__categorical": "none"},
-         r"augment__categorical='none' is not one of the accepted values: None, 'auto', or a "
-         "sequence"),
+         r"augment__categorical='none' is not one of the accepted values: None, 'auto', a "
+         "boolean mask"),
         ({"augment": "munge", "augment__categorical": 3}, "augment__categorical=3 is not one"),
         ({"augment": "munge", "augment__categorical": [1.5]}, r"has the item 1.5"),
         ({"augment": "munge", "augment__categorical": [[]]}, r"has the item \[\]"),
-        ({"augment": "munge", "augment__categorical": [True, False]}, "not a boolean mask"),
+        ({"augment": "munge", "augment__categorical": [True, 3]}, "mixes booleans with"),
         ({"augment": "munge", "augment__categorical": [1, [1, 2]]}, r"column\(s\) \[1\] twice"),
         ({"augment": "munge", "augment__size": math.inf}, "a finite augment__size > 0"),
         ({"augment": "munge", "augment__size": "2"}, "a finite augment__size > 0"),
@@ -455,6 +455,8 @@ def test_augmentation_options_are_checked_when_built(digits, params, match):
         ({"augment__categorical": [100]},
          r"augment__categorical names column\(s\) \[100\], but X has 64 columns"),
         ({"augment__categorical": [[0, 1], -65]}, r"column\(s\) \[-65\]"),
+        ({"augment__categorical": [True, False]},
+         r"augment__categorical is a boolean mask of 2 values, but X has 64 columns"),
         ({"augment__size": 1e9},
          r"augment__size=1000000000.0 asks MUNGE for 1,347,000,000,000 synthetic rows of 64 "
          r"columns .*needs about [\d.,]+ PiB of memory.* Lower augment__size"),
@@ -666,3 +668,45 @@ def test_a_batch_augmentation_is_tried_on_two_rows_without_touching_torch_s_rand
                                  y_train[:2])
     with pytest.raises(PluginError, match=r"augment='broken' returned a tensor of shape"):
         check_batch_augmentation(Broken("bare tensor"), "broken", X_train[:2], y_train[:2])
+
+
+# ------------------------------------------------- MUNGE knows the category columns
+
+
+def _coded_rows(n=400):
+    """Two numbers and a column of 40 category codes: more than "auto" takes for categories."""
+    rng = np.random.RandomState(0)
+    codes = rng.randint(0, 40, n)
+    X = np.column_stack([rng.randn(n), rng.randn(n), codes]).astype(np.float32)
+    return X, (X[:, 0] + codes % 2 > 0.5).astype(int)
+
+
+@pytest.mark.parametrize(("categorical", "fresh"), [([2], False), ([False, False, True], True)])
+def test_munge_copies_the_student_s_category_codes(categorical, fresh):
+    X, y = _coded_rows()
+    teacher = RecordingLR().fit(X, y)
+    RecordingLR.calls = []
+    DistilledClassifier(teacher, module="tabular-mlp", module__categorical=categorical,
+                        augment="munge", augment__fresh=fresh, max_epochs=2, batch_size=128,
+                        random_state=0).fit(X, y)
+    shown = np.concatenate(RecordingLR.calls)
+    assert len(shown) >= 2 * len(X) + (len(X) if fresh else 0)  # the generated rows too
+    assert np.isin(shown[:, 2], X[:, 2]).all()  # codes copied, never interpolated
+    assert not np.isin(shown[:, 0], X[:, 0]).all()  # the numbers are perturbed
+
+
+def test_the_student_s_category_columns_are_told_unless_the_user_named_them():
+    from skkd.augmentations._fit_time import with_categorical
+
+    X, _ = _coded_rows()
+    X = np.column_stack([X, X[:, 0] > 0]).astype(np.float32)  # and a 0/1 column
+    told = with_categorical(Munge(), [False, False, True, False], X.shape[1])
+    assert told.categorical == [2, "auto"]
+    assert told._groups(X) == [[2], [3]]  # the student's codes, and what "auto" finds
+    assert Munge()._groups(X) == [[3]]  # "auto" alone misses 40 codes
+    for named in ([1], None, [True, False, False, False]):
+        munge = Munge(categorical=named)
+        assert with_categorical(munge, [2], X.shape[1]) is munge
+    assert with_categorical(Mixup(), [2], X.shape[1]) is not None
+    # a boolean mask names columns
+    assert Munge(categorical=[False, True, False, True])._groups(X) == [[1], [3]]

@@ -369,11 +369,12 @@ HOSTILE = {
     "skkd_version": (_top("skkd_version", 2), "skkd_version entry is 2, not a string"),
     # version
     "version str": (_top("version", "2"), "version entry is '2'; a student-file version is an "
-                                          "integer from 1 to 2"),
+                                          f"integer from 1 to {FORMAT_VERSION}"),
     "version 0": (_top("version", 0), "version entry is 0"),
     "version bool": (_top("version", True), "version entry is True"),
-    "version newer": (_top("version", 3), "student-file version 3; this skkd reads versions 1 "
-                                          "to 2. Upgrade skkd"),
+    "version newer": (_top("version", FORMAT_VERSION + 1),
+                      f"student-file version {FORMAT_VERSION + 1}; this skkd reads versions 1 "
+                      f"to {FORMAT_VERSION}. Upgrade skkd"),
     # estimator
     "other estimator": (_top("estimator", "LogisticRegression"),
                         "estimator entry is 'LogisticRegression'"),

@@ -80,10 +80,10 @@ def test_unknown_codes_share_the_extra_row():
     assert not torch.allclose(out[0], out[1])
 
 
-def test_fit_learns_roles_and_cardinalities(table):
+def test_fit_learns_roles_and_categories(table):
     X, y = table
     clf = student(module__categorical=[6], alpha=1).fit(X, y)
-    assert clf.encoding_ == {"passthrough": [5], "cardinalities": [4]}
+    assert clf.encoding_ == {"passthrough": [5], "categories": [[0, 1, 2, 3]]}
     module = clf.net_.module_
     assert module.numeric_columns.tolist() == [0, 1, 2, 3, 4]
     assert clf.score(X, y) > 0.5
@@ -327,3 +327,131 @@ def test_a_plugin_model_can_fit_its_encoding(table, fresh_plugins):
     assert seen == [(len(X), True, (len(X), 3))]
     assert clf.encoding_ == {"scale": [2.0] * X.shape[1]}
     assert math.isclose(float(clf.net_.module_.scale[0]), 2.0)
+
+
+# ------------------------------------------------- traps closed by mechanism (issue 28)
+
+
+def test_only_0_1_columns_are_fed_as_they_are(table):
+    X, y = table
+    years = np.where(X[:, 5] > 0, 2020, 2019)  # two values, not 0/1: a number to embed
+    X = np.column_stack([X, years, -1 + 2 * X[:, 5]]).astype(np.float32)
+    clf = student(module__categorical=[6], alpha=1).fit(X, y)
+    assert clf.encoding_["passthrough"] == [5]
+    assert clf.net_.module_.numeric_columns.tolist() == [0, 1, 2, 3, 4, 7, 8]
+    # a column given as passthrough is the user's choice, whatever it holds
+    given = student(module__categorical=[6], module__passthrough=[7], alpha=1).fit(X, y)
+    assert given.net_.module_.passthrough_columns.tolist() == [7]
+    # a constant column that is not 0/1 is a number too: one piecewise-linear bin
+    X[:, 7] = 2020
+    ple = student(module__categorical=[6], module__numeric_encoding="ple", alpha=1).fit(X, y)
+    assert ple.encoding_["bins"][5] == [2020.0, 2021.0]
+
+
+def test_boolean_masks_are_masks(table):
+    X, y = table
+    mask = np.arange(X.shape[1]) == 6
+    clf = student(module__categorical=mask, module__passthrough=(np.arange(7) == 5).tolist(),
+                  alpha=1).fit(X, y)
+    module = clf.net_.module_
+    assert module.categorical_columns.tolist() == [6]
+    assert module.passthrough_columns.tolist() == [5]
+    assert clf.encoding_ == {"categories": [[0, 1, 2, 3]]}
+    # two columns, a mask read as indices would name both
+    assert TabularMLP(2, 2, categorical=[False, True], cardinalities=[3]
+                      ).categorical_columns.tolist() == [1]
+    with pytest.raises(ValueError, match=r"module__categorical is a boolean mask of 3 values, "
+                                         r"but X has 7 features"):
+        student(module__categorical=[False, False, True], alpha=1).fit(X, y)
+
+
+def test_category_tables_hold_the_codes_seen_and_one_unknown_row(table):
+    X, y = table
+    X = X.copy()
+    X[0, 6] = 1_000_000  # one large code: one more row, not a million
+    clf = student(module__categorical=[6], alpha=1).fit(X, y)
+    module = clf.net_.module_
+    assert tuple(module.categories.weight.shape) == (6, 16)
+    assert sum(p.numel() for p in module.parameters()) < 200_000
+    assert clf.encoding_["categories"] == [[0, 1, 2, 3, 1_000_000]]
+    rows = np.repeat(X[:1], 6, axis=0)
+    rows[:, 6] = [-1, 4, 999_999, 1_000_001, 1_000_000, 2]
+    proba = clf.predict_proba(rows)
+    for row in (1, 2, 3):  # codes never seen in training: the unknown row, as -1
+        np.testing.assert_allclose(proba[row], proba[0], rtol=1e-6)
+    assert not np.allclose(proba[4], proba[0]) and not np.allclose(proba[5], proba[0])
+    # codes 0 .. k-1 keep the direct lookup
+    assert student(module__categorical=[6], alpha=1).fit(*table).net_.module_._sparse == ()
+
+
+def test_codes_outside_the_seen_ones_share_the_unknown_row_by_hand():
+    model = TabularMLP(1, 2, categorical=[0], categories=[[2, 7, 1_000_000]], d_embedding=2,
+                       hidden_sizes=()).eval()
+    x = torch.tensor([[2.0], [7.0], [1e6], [-1.0], [3.0], [7.5], [1e6 + 1], [float("nan")]])
+    with torch.no_grad():
+        out = model(x)
+        unknown = model.backbone(model.categories.weight[3:4])[0]
+    for row in range(3, 8):
+        torch.testing.assert_close(out[row], unknown)
+    for row in range(3):
+        assert not torch.allclose(out[row], unknown)
+    assert list(model.state_dict()) == list(
+        TabularMLP(1, 2, categorical=[0], cardinalities=[3], hidden_sizes=()).state_dict())
+
+
+def test_fractional_codes_are_the_unknown_category(table):
+    X, y = table
+    clf = student(module__categorical=[6], alpha=1).fit(X, y)
+    rows = np.repeat(X[:1], 4, axis=0)
+    rows[:, 6] = [-1, 1.5, 2.999, 1]
+    proba = clf.predict_proba(rows)
+    np.testing.assert_allclose(proba[1], proba[0], rtol=1e-6)
+    np.testing.assert_allclose(proba[2], proba[0], rtol=1e-6)
+    assert not np.allclose(proba[3], proba[0])
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"module__d_embedding": 0}, r"module__d_embedding=0 must be an integer >= 1"),
+    ({"module__n_frequencies": 0}, r"module__n_frequencies=0 must be an integer >= 1"),
+    ({"module__d_embedding": 2.5}, r"module__d_embedding=2.5 must be an integer >= 1"),
+    ({"module__frequency_scale": 0.0}, r"module__frequency_scale=0.0 must be a finite"),
+    ({"module__numeric_encoding": "ple", "module__n_bins": 1},
+     r"module__n_bins=1 must be (an integer >= 2|at least 2)"),
+    ({"module__categorical": [6], "module__cardinalities": [0]},
+     r"module__cardinalities=0 must be an integer >= 1"),
+    ({"module__hidden_sizes": (0,)}, r"module__hidden_sizes must be a sequence of integer"),
+])
+def test_widths_are_at_least_one(table, options, match):
+    X, y = table
+    with pytest.raises((InvalidParameterError, ValueError), match=match):
+        student(alpha=1, **options).fit(X, y)
+
+
+def test_onnx_export_reads_codes_as_the_student_does(table):
+    pytest.importorskip("onnxruntime")
+    from skkd.export import compare_onnx, to_onnx
+
+    X, y = table
+    X = X.copy()
+    X[:, 6] = X[:, 6] * 10 + 5  # codes 5, 15, 25, 35: looked up through a search
+    clf = student(module__categorical=[6], alpha=1).fit(X, y)
+    assert clf.net_.module_._sparse
+    rows = X[:40].copy()
+    rows[::4, 6] = [-1, 6, 15.5, 1e6, 25, 0, 35, 5, 100, 7][: len(rows[::4])]
+    assert compare_onnx(clf, to_onnx(clf, zipmap=False), rows)["ok"]
+
+
+def test_codes_seen_travel_with_the_student(table, tmp_path):
+    from skkd.persistence import load_student, save_student
+
+    X, y = table
+    X = X.copy()
+    X[:, 6] = X[:, 6] * 10 + 5  # codes 5, 15, 25, 35
+    clf = student(module__categorical=[6], alpha=1).fit(X, y)
+    rows = X[:20].copy()
+    rows[::2, 6] = 6  # not a code seen in training
+    expected = clf.predict_proba(rows)
+    save_student(clf, tmp_path / "student.skkd")
+    for copy in (pickle.loads(pickle.dumps(clf)), load_student(tmp_path / "student.skkd")):
+        assert copy.encoding_["categories"] == [[5, 15, 25, 35]]
+        np.testing.assert_allclose(copy.predict_proba(rows), expected, rtol=1e-6)

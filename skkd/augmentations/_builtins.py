@@ -51,24 +51,40 @@ def _bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def _check_categorical(categorical: Any) -> list[list[int]] | str | None:
-    """``augment__categorical`` as None, ``"auto"`` or a list of column groups."""
-    accepted = ("None, 'auto', or a sequence whose items are column indices (ints) or "
-                "groups of column indices, e.g. [0, [3, 4, 5]]")
-    if categorical is None or (isinstance(categorical, str) and categorical == "auto"):
-        return categorical
+def _check_categorical(categorical: Any) -> tuple[list[list[int]] | np.ndarray, bool] | None:
+    """``augment__categorical`` read: None, or (the columns it names, whether to find others).
+
+    The named columns are a list of column groups, or a boolean mask (checked
+    against ``X``'s width when ``X`` is known).
+    """
+    accepted = ("None, 'auto', a boolean mask (one value per column), or a sequence whose "
+                "items are column indices (ints) or groups of column indices, e.g. "
+                "[0, [3, 4, 5]], and may include 'auto' (find the other category columns)")
+    if categorical is None:
+        return None
+    if isinstance(categorical, str) and categorical == "auto":
+        return [], True
     if isinstance(categorical, (str, bytes)) or not isinstance(categorical,
                                                                (Sequence, np.ndarray)):
         raise ValueError(f"augment__categorical={categorical!r} is not one of the accepted "
                          f"values: {accepted}.")
+    items = list(categorical)
+    if items and ((isinstance(categorical, np.ndarray) and categorical.dtype == np.bool_)
+                  or all(isinstance(j, (bool, np.bool_)) for j in items)):
+        return np.asarray(items, dtype=bool), False
     groups: list[list[int]] = []
     seen: set[int] = set()
-    for item in categorical:
+    auto = False
+    for item in items:
+        if isinstance(item, str) and item == "auto":
+            auto = True
+            continue
         group = list(item) if isinstance(item, (Sequence, np.ndarray)) else [item]
         if any(isinstance(j, (bool, np.bool_)) for j in group):
             raise ValueError(
-                "augment__categorical holds booleans; pass the indices of the categorical "
-                "columns (e.g. np.flatnonzero(mask)), not a boolean mask."
+                "augment__categorical mixes booleans with column indices; pass either a "
+                "boolean mask (one value per column) or the indices of the categorical "
+                "columns (e.g. np.flatnonzero(mask))."
             )
         if not group or not all(_is_index(j) for j in group):
             raise ValueError(f"augment__categorical has the item {item!r}; accepted: {accepted}.")
@@ -78,7 +94,12 @@ def _check_categorical(categorical: Any) -> list[list[int]] | str | None:
                              "column belongs to one attribute.")
         seen.update(int(j) for j in group)
         groups.append([int(j) for j in group])
-    return groups
+    return groups, auto
+
+
+def _is_code_column(column: np.ndarray) -> bool:
+    """``"auto"``'s rule: at most 20 distinct values, all integers."""
+    return bool(np.all(np.mod(column, 1) == 0)) and len(np.unique(column)) <= 20
 
 
 class Munge:
@@ -103,13 +124,17 @@ class Munge:
     size : float > 0, default=1.0
         Synthetic rows per training row (``size * n_samples`` rows in all);
         finite, and small enough for the rows to fit in memory.
-    categorical : sequence, "auto" or None, default="auto"
+    categorical : sequence, array-like of bool, "auto" or None, default="auto"
         Columns whose values are categories (copied, never perturbed): each
         item an int (one column, negative ones count from the end) or a
         sequence of ints (a group, e.g. the one-hot block of one attribute,
-        swapped as a whole so that it stays one-hot). ``"auto"``: columns
-        holding at most 20 distinct integer values, each on its own. None: no
-        column is categorical. Any other value is an error.
+        swapped as a whole so that it stays one-hot); or a boolean mask, one
+        value per column. ``"auto"``: the columns the student reads as
+        category codes (``module__categorical``, which the estimator tells
+        it), and every other column holding at most 20 distinct integer
+        values, each on its own; the item ``"auto"`` in a sequence adds
+        those others to the listed columns. None: no column is categorical.
+        Any other value is an error.
     fresh : bool, default=False
         Draw a new transfer set (``size * n_samples`` rows, so the steps per
         epoch stay those of ``fresh=False``) at the start of every epoch,
@@ -129,26 +154,37 @@ class Munge:
         if not isinstance(fresh, (bool, np.bool_)):
             raise ValueError(f"augment__fresh must be True or False, got {fresh!r}.")
         self.p, self.s, self.size = p, s, size
+        _check_categorical(categorical)  # read again (and told, see with_categorical) at fit
         self.categorical = categorical
-        self._categorical = _check_categorical(categorical)
         self.fresh = bool(fresh)
 
     def _groups(self, X: np.ndarray) -> list[list[int]]:
         """The categorical attributes, each a list of columns (indices checked)."""
-        groups = self._categorical
-        if groups is None:
+        parsed = _check_categorical(self.categorical)
+        if parsed is None:
             return []
-        if isinstance(groups, str):
-            return [[j] for j, col in enumerate(X.T)
-                    if np.all(np.mod(col, 1) == 0) and len(np.unique(col)) <= 20]
+        named, auto = parsed
         d = X.shape[1]
-        wrong = [j for group in groups for j in group if not -d <= j < d]
+        if isinstance(named, np.ndarray):
+            if len(named) != d:
+                raise ValueError(
+                    f"augment__categorical is a boolean mask of {len(named)} values, but X "
+                    f"has {d} columns: a mask needs one value per column (or pass column "
+                    "indices)."
+                )
+            return [[int(j)] for j in np.flatnonzero(named)]
+        wrong = [j for group in named for j in group if not -d <= j < d]
         if wrong:
             raise ValueError(
                 f"augment__categorical names column(s) {wrong}, but X has {d} columns "
                 f"(indices 0..{d - 1}, or -{d}..-1 from the end)."
             )
-        return [[j % d for j in group] for group in groups]
+        groups = [[j % d for j in group] for group in named]
+        if auto:  # the columns not named, found by "auto"'s rule
+            taken = {j for group in groups for j in group}
+            groups += [[j] for j, column in enumerate(X.T)
+                       if j not in taken and _is_code_column(column)]
+        return groups
 
     def _check_size(self, X: np.ndarray) -> int:
         """The number of rows to make; refuses a transfer set that cannot fit in memory."""

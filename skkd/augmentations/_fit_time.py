@@ -15,6 +15,7 @@ them exactly (:func:`skkd._arrays.frame_like`).
 from __future__ import annotations
 
 import contextlib
+import copy
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from skkd._options import check_options
 from skkd.exceptions import InvalidParameterError, PluginError
 from skkd.hints._modules import capture_features
 from skkd.hints._plan import HintPlan
+from skkd.models._roles import column_indices
 from skkd.plugins import get_augmentation
 from skkd.teachers._classification import teacher_logits
 from skkd.teachers._outputs import TeacherOutputs
@@ -78,6 +80,49 @@ def describe(augmentation: Any) -> str:
     if name is None:
         return f"the augmentation {type(augmentation).__name__}"
     return f"augment={name!r}"
+
+
+def with_categorical(augmentation: Any, columns: Any, n_features: int) -> Any:
+    """The augmentation, told which columns hold category codes, unless the user named them.
+
+    An augmentation that makes rows should copy a category code, never
+    interpolate it. One with a ``categorical`` attribute left at ``"auto"``
+    (MUNGE's default: find the category columns itself) gets a shallow copy
+    whose ``categorical`` is ``[*columns, "auto"]``: the student's category
+    columns, each on its own, and the others it finds. Any other augmentation
+    comes back as it is: one without ``categorical``, one whose
+    ``categorical`` the user set (a list, a mask, None), or when there are no
+    ``columns``.
+
+    Parameters
+    ----------
+    augmentation : object or None
+        The augmentation ``augment`` built.
+    columns : sequence of int, array-like of bool, or None
+        The student's category columns (its ``module__categorical``):
+        indices or a boolean mask.
+    n_features : int
+        The number of columns of ``X``.
+
+    Returns
+    -------
+    object or None
+        ``augmentation``, or its told copy.
+    """
+    told = getattr(augmentation, "categorical", None)
+    if columns is None or not (isinstance(told, str) and told == "auto"):
+        return augmentation
+    indices = column_indices(columns, n_features, "module__categorical")
+    if not indices:
+        return augmentation
+    copied = copy.copy(augmentation)
+    copied.categorical = [*indices, "auto"]
+    try:
+        if augmentation in _NAMES:
+            _NAMES[copied] = _NAMES[augmentation]
+    except TypeError:  # not hashable or not weakly referable
+        pass
+    return copied
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from skkd.estimators._fit import (
     seed,
     teach,
 )
+from skkd.estimators._frames import FrameMixin
 from skkd.estimators._params import (
     PREFIXES,
     SHARED_PARAMETERS,
@@ -68,7 +69,7 @@ def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-class BaseDistiller(StudentMixin, BaseEstimator):
+class BaseDistiller(FrameMixin, StudentMixin, BaseEstimator):
     """The machinery of skkd's estimators; use a subclass.
 
     Subclasses define ``__init__`` (scikit-learn reads the parameters from
@@ -89,7 +90,8 @@ class BaseDistiller(StudentMixin, BaseEstimator):
     _parameter_table: dict[str, Entry] = SHARED_PARAMETERS
 
     def _validate(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        """``X`` as float32 rows and ``y`` checked (sets ``n_features_in_`` when ``reset``)."""
+        """``X`` as the student's float32 rows and ``y`` checked (sets ``n_features_in_``,
+        and ``columns_`` for a DataFrame the student encodes, when ``reset``)."""
         raise NotImplementedError
 
     def _encode_targets(self, y: np.ndarray, continuing: bool,
@@ -374,7 +376,10 @@ class BaseDistiller(StudentMixin, BaseEstimator):
         overhead (most of ``predict``'s cost on one row). A sum that overflows
         only sends the rows the slow way. Anything else goes
         through ``validate_data``, which raises or warns as scikit-learn does.
+        A student fitted on a DataFrame it encodes (``columns_``) encodes ``X``.
         """
+        if self.__dict__.get("columns_") is not None:
+            return self._frame_rows(X, reset=False)
         if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _FAST_DTYPES
                 and X.shape[0] > 0 and X.shape[1] == self.n_features_in_
                 and not hasattr(self, "feature_names_in_")):

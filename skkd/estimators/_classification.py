@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_X_y, validate_data
 
 from skkd._labels import encode_labels, unlabeled_rows
 from skkd._options import check_options
@@ -52,7 +52,17 @@ class ClassificationDistiller(ClassifierMixin, BaseDistiller):
     # -- labels and class weights -----------------------------------------
 
     def _validate(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        return validate_data(self, X, y, dtype=np.float32, reset=reset)
+        rows = self._frame_rows(X, reset, fitting=True)
+        if rows is None:
+            return validate_data(self, X, y, dtype=np.float32, reset=reset)
+        return check_X_y(rows, y, dtype=np.float32)
+
+    def _teacher_reads_student_rows(self) -> tuple[str, str] | None:
+        if self.hints is not None:
+            return "hints", "hints=None"
+        if self.teacher_inference == "per_batch":
+            return "teacher_inference='per_batch'", "teacher_inference='once'"
+        return super()._teacher_reads_student_rows()
 
     def _encode_targets(self, y: np.ndarray, continuing: bool,
                         sample_weight: np.ndarray | None) -> np.ndarray:

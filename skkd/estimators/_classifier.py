@@ -62,6 +62,7 @@ class DistilledClassifier(ClassificationDistiller):
         a class is instantiated with the ``module__*`` parameters (and
         ``n_features`` / ``n_classes`` when its constructor takes them); an
         instance is deep-copied and trained from its current weights.
+    %(categorical_features)s
     loss : str or callable, default="kl"
         The soft loss: a registered name (``"kl"``, ``"soft_ce"``, ``"mse"``
         built in) or a callable with the loss contract
@@ -161,6 +162,7 @@ class DistilledClassifier(ClassificationDistiller):
     classes_ : ndarray of shape (n_classes,)
         The labels seen in ``fit``, in the order of the student's outputs.
     %(n_features_in_)s
+    %(columns_)s
     %(encoding_)s
     teacher_ : object or None
         The teacher queried in ``fit`` (the fitted clone for an unfitted one);
@@ -196,6 +198,7 @@ class DistilledClassifier(ClassificationDistiller):
         teacher: Any = None,
         *,
         module: Any = "mlp",
+        categorical_features: Any = "from_dtype",
         loss: str | Callable[..., Any] = "kl",
         alpha: float = 0.5,
         temperature: float = 1.0,
@@ -225,6 +228,7 @@ class DistilledClassifier(ClassificationDistiller):
     ) -> None:
         self.teacher = teacher
         self.module = module
+        self.categorical_features = categorical_features
         self.loss = loss
         self.alpha = alpha
         self.temperature = temperature

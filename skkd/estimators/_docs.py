@@ -96,6 +96,39 @@ _N_FEATURES_IN = """\
 n_features_in_ : int
     Number of features seen in ``fit``."""
 
+_CATEGORICAL_FEATURES = """\
+categorical_features : "from_dtype", None, or list of str, int or bool, default="from_dtype"
+    Which columns of a raw pandas DataFrame are categories, as scikit-learn's
+    ``HistGradientBoostingClassifier`` takes it: ``"from_dtype"`` (pandas
+    categorical, object and string columns), None (none: a column of
+    strings is then an error), or column names, column indices or a
+    boolean mask with one entry per column. A DataFrame with such columns,
+    bool or datetime columns, or missing values is encoded for the
+    student, by an encoding learned from the training rows only
+    (``columns_``): category codes ``0 .. k-1`` of the categories seen,
+    sorted (missing and unseen ones are the unknown code -1); bool columns
+    0/1; numbers (dates as days since 1970) standardized, missing values
+    read as the mean, plus a 0/1 column flagging the values missing in
+    training; a numeric column with two training values read as 0/1. A
+    student that takes codes (``module="tabular-mlp"``) gets the code
+    columns and the categories seen (``module__categorical``,
+    ``module__cardinalities``, unless set); any other reads each code
+    column one-hot (unknown: zeros; at most 64 categories). The teacher
+    receives the DataFrame as passed. Arrays, and DataFrames of float and
+    int columns without missing values, go to the student as float32
+    without encoding (as before). Not with ``augment`` (nor a classifier's
+    ``teacher_inference="per_batch"`` or ``hints``), which hand the
+    teacher rows in the student's encoding: encode such a frame yourself
+    (the "Tree teachers" guide's recipe)."""
+
+_COLUMNS = """\
+columns_ : dict or None
+    The encoding of a raw DataFrame's columns the student reads (see
+    ``categorical_features``), learned in ``fit``, as plain data: one dict
+    per column (its name, kind, role and what the role needs: the sorted
+    categories, or the mean and scale); None when ``X`` was an array or
+    a DataFrame of float and int columns without missing values."""
+
 _ENCODING = """\
 encoding_ : dict
     The ``module__*`` options a data-aware student learned from the
@@ -110,9 +143,11 @@ history_ : skorch.History
     ``net_.history``: per-epoch losses and timings."""
 
 _FIT_X = """\
-X : array-like of shape (n_samples, n_features)
+X : array-like or pandas DataFrame of shape (n_samples, n_features)
     Training rows. The teacher receives ``X`` as passed (a DataFrame
-    keeps its column names); the student gets it as a float32 array."""
+    keeps its column names); the student gets it as a float32 array, a
+    DataFrame of categories, strings, dates, booleans or missing values
+    encoded first (see ``categorical_features``)."""
 
 _FIT_GROUPS = """\
 groups : array-like of shape (n_samples,), default=None
@@ -125,6 +160,8 @@ SHARED_DOCS = {
     "teacher_batch_size": _TEACHER_BATCH_SIZE,
     "run_params": _RUN,
     "n_features_in_": _N_FEATURES_IN,
+    "categorical_features": _CATEGORICAL_FEATURES,
+    "columns_": _COLUMNS,
     "encoding_": _ENCODING,
     "net_": _NET,
     "fit_X": _FIT_X,

@@ -25,7 +25,12 @@ import torch
 
 from skkd._seeding import RandomState
 from skkd.augmentations._batches import check_batch_augmentation
-from skkd.augmentations._fit_time import FreshTransferSet, add_transfer_set, kind_of
+from skkd.augmentations._fit_time import (
+    FreshTransferSet,
+    add_transfer_set,
+    kind_of,
+    with_categorical,
+)
 from skkd.exceptions import InvalidParameterError
 from skkd.hints._modules import capture_features
 from skkd.hints._plan import HINT_CACHE_BYTES, HintPlan, probe_shapes
@@ -75,8 +80,8 @@ def check(est: Any, X: Any, y: Any, given: Any, sample_weight: Any,
     """Check the parameters, the data, ``sample_weight``, ``groups``, the targets and the build.
 
     What can fail in building and training the student fails here, before a
-    teacher is fitted or queried. Sets ``n_features_in_`` and the targets'
-    fitted attributes (``classes_``, ...).
+    teacher is fitted or queried. Sets ``n_features_in_``, ``columns_`` (a raw
+    DataFrame's encoding, or None) and the targets' fitted attributes (``classes_``, ...).
     """
     plan = est._check_params()
     plan.given = given
@@ -158,6 +163,8 @@ def add_transfer_rows(est: Any, plan: FitPlan) -> None:
             f"augment={est.augment!r} makes rows only a teacher can label: pass a "
             f"teacher (not {est._outputs_param}) and alpha < 1, or set augment=None."
         )
+    plan.augmentation = with_categorical(  # MUNGE copies category codes, never mixes them
+        plan.augmentation, est._module_options().get("categorical"), plan.X.shape[1])
     rows = plan.X, plan.X_teacher, plan.y, plan.y_enc
     if kind.fresh:  # a warm start continues the epochs' sequence
         plan.fresh = FreshTransferSet(plan.augmentation, plan.X, plan.X_teacher, plan.y_enc,

@@ -70,6 +70,18 @@ def _hints(value: Any) -> bool:
                and all(isinstance(p, str) for p in pair) for pair in value)
 
 
+def _categorical_features(value: Any) -> bool:
+    """``"from_dtype"``, None, or a 1-D sequence of column names, indices or booleans."""
+    if value is None or isinstance(value, str):
+        return value is None or value == "from_dtype"
+    if not isinstance(value, list | tuple | np.ndarray) or np.ndim(value) != 1:
+        return False
+    items = list(value)
+    return (all(isinstance(v, str) for v in items)
+            or all(isinstance(v, bool | np.bool_) for v in items)
+            or all(_integer(v) for v in items))
+
+
 def _random_state(value: Any) -> bool:
     return (
         value is None
@@ -92,6 +104,9 @@ TEMPERATURE_RANGE = (1e-4, 1e4)
 SHARED_PARAMETERS: dict[str, Entry] = {
     "teacher": (lambda v: True, "a fitted or unfitted model, or None"),
     "module": (_module, "a registered model name, a torch.nn.Module subclass or instance"),
+    "categorical_features": (_categorical_features,
+                             "'from_dtype', None, or a list of column names, of column "
+                             "indices, or a boolean mask with one entry per column"),
     "loss": (lambda v: isinstance(v, str) or callable(v),
              "a registered loss name or a callable "
              "fn(student_logits, teacher_logits, *, temperature, y=None, **options)"),

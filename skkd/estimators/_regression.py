@@ -146,7 +146,8 @@ class RegressionDistiller(RegressorMixin, BaseDistiller):
         if y is None:
             raise ValueError("DistilledRegressor requires y to be passed, but the target y "
                              "is None.")
-        X = validate_data(self, X, reset=reset, dtype=np.float32)
+        rows = self._frame_rows(X, reset, fitting=True)
+        X = validate_data(self, X, reset=reset, dtype=np.float32) if rows is None else rows
         try:
             y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y",
                             ensure_all_finite="allow-nan" if self.unlabeled is not None

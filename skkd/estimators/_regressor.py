@@ -54,6 +54,7 @@ class DistilledRegressor(RegressionDistiller):
         The student, as for the classifier; a registered factory is called as
         ``factory(n_features, n_outputs, **module__*)`` (``"tabular-mlp"`` for
         tables and tree teachers).
+    %(categorical_features)s
     loss : str or callable, default="mse"
         The soft loss between the student's and the teacher's standardized
         predictions: ``"mse"`` or ``"huber"`` (``loss__delta``), any
@@ -87,6 +88,7 @@ class DistilledRegressor(RegressionDistiller):
     Attributes
     ----------
     %(n_features_in_)s
+    %(columns_)s
     n_outputs_ : int
         Number of regression outputs (columns of ``y``).
     target_mean_, target_scale_ : ndarray of shape (n_outputs,)
@@ -128,6 +130,7 @@ class DistilledRegressor(RegressionDistiller):
         teacher: Any = None,
         *,
         module: Any = "mlp",
+        categorical_features: Any = "from_dtype",
         loss: str | Callable[..., Any] = "mse",
         alpha: float = 0.5,
         optimizer: Any = torch.optim.Adam,
@@ -150,6 +153,7 @@ class DistilledRegressor(RegressionDistiller):
     ) -> None:
         self.teacher = teacher
         self.module = module
+        self.categorical_features = categorical_features
         self.loss = loss
         self.alpha = alpha
         self.optimizer = optimizer

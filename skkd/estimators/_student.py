@@ -22,6 +22,7 @@ from skkd._options import check_options, shape_arguments
 from skkd._seeding import forked_cpu_rng
 from skkd.estimators._params import SKORCH_PREFIXES
 from skkd.exceptions import InvalidParameterError
+from skkd.models._columns import code_columns
 from skkd.plugins import get_model
 from skkd.teachers._folds import is_unfitted_estimator
 from skkd.teachers._outputs import TeacherOutputs
@@ -78,6 +79,23 @@ class StudentMixin:
         return repr(self.module) if isinstance(self.module, str) else getattr(
             self.module, "__name__", type(self.module).__name__)
 
+    def _module_options(self) -> dict[str, Any]:
+        """The options the student is built with: the ``module__*`` parameters, over what
+        the column encoding of a raw DataFrame found (``columns_``).
+
+        A student that takes category codes gets ``categorical`` (the code
+        columns) and ``cardinalities`` (the categories seen in each), unless
+        ``module__categorical`` or ``module__cardinalities`` is set.
+        """
+        options = self._params_with("module__")
+        columns = self.__dict__.get("columns_")
+        if columns is None or "categorical" in options or "cardinalities" in options:
+            return options
+        categorical, cardinalities = code_columns(columns)
+        if not categorical:
+            return options
+        return {"categorical": categorical, "cardinalities": cardinalities, **options}
+
     def _probe_student(self, X: np.ndarray, y_enc: np.ndarray,
                        encoded: bool = False) -> torch.nn.Module | None:
         """A student like the one fit builds, to check its options and hint paths early.
@@ -93,7 +111,7 @@ class StudentMixin:
             return factory  # the user's instance: probed in eval mode, modes restored
         if encoded and self._encoding_fitter() is not None:
             return None
-        options = self._params_with("module__")
+        options = self._module_options()
         n_features, n_classes = X.shape[1], self._n_outputs()
         with forked_cpu_rng():
             try:
@@ -128,8 +146,10 @@ class StudentMixin:
         teacher = outputs.fitted if outputs is not None else None
         if teacher is None and not is_unfitted_estimator(self.teacher):
             teacher = self.teacher  # a student trained without a soft term may still read it
+        if self.__dict__.get("columns_") is not None:
+            teacher = None  # it reads the raw columns: its split thresholds are not the student's
         logits = None if outputs is None or outputs.values is None else outputs.values[:n_rows]
-        options = self._params_with("module__")
+        options = self._module_options()
         try:
             learned = fit_encoding(X, y_enc, teacher=teacher, teacher_logits=logits, **options)
         except ValueError as exc:
@@ -139,7 +159,7 @@ class StudentMixin:
     def _build_net(self, n_features: int, n_classes: int, net_params: dict[str, Any],
                    encoding: dict[str, Any] | None = None) -> DistillationNet:
         module = self._module_factory()
-        options = {**self._params_with("module__"), **(encoding or {})}
+        options = {**self._module_options(), **(encoding or {})}
         if isinstance(module, torch.nn.Module):
             module = copy.deepcopy(module)
         elif isinstance(self.module, str):
@@ -175,7 +195,8 @@ class StudentMixin:
         )
 
     #: The parameters a student is built with; a warm start cannot change them.
-    _BUILD_PARAMS = ("module", "optimizer", "device", "callbacks", "train_split")
+    _BUILD_PARAMS = ("module", "categorical_features", "optimizer", "device", "callbacks",
+                     "train_split")
     _BUILD_PREFIXES = ("module__", "optimizer__", "criterion__", "callbacks__",
                        "iterator_train__", "iterator_valid__")
 
@@ -191,6 +212,7 @@ class StudentMixin:
         built = getattr(self.net_, "built_with", None)
         if built is None:  # a student fitted before build parameters were recorded
             return
+        built = {"categorical_features": "from_dtype", **built}  # fitted before it existed
         now = self._build_params()
         changed = sorted(k for k in built.keys() | now.keys()
                          if not _same(built.get(k), now.get(k)))

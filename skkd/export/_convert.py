@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from skkd.export._graph import _is_regressor, student_graph
+from skkd.export._graph import _is_regressor, refuse_raw_columns, student_graph
 from skkd.export._labels import onnx_labels
 
 
@@ -38,7 +38,8 @@ def to_onnx(model: Any, *, zipmap: bool | str | None = None, opset: int | None =
     ------
     skkd.StudentError
         If the labels cannot come back exactly with this ``zipmap`` (see
-        :func:`onnx_labels`) or the student module cannot be exported.
+        :func:`onnx_labels`), the student module cannot be exported, or the
+        student was fitted on a raw DataFrame it encodes (``columns_``).
     ValueError
         If ``model`` is not fitted, or ``zipmap`` is set for a regressor.
 
@@ -62,6 +63,7 @@ def to_onnx(model: Any, *, zipmap: bool | str | None = None, opset: int | None =
     if n_features is None:
         raise ValueError(f"{type(model).__name__} is not fitted, or has no n_features_in_.")
     last = model.steps[-1][1] if hasattr(model, "steps") else model
+    refuse_raw_columns(last)
     if _is_regressor(last):
         if zipmap is not None:
             raise ValueError(

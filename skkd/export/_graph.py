@@ -17,6 +17,16 @@ from skkd.export._labels import onnx_labels
 TORCH_MAX_OPSET = 20
 
 
+def refuse_raw_columns(estimator: Any) -> None:
+    """A student fitted on a raw DataFrame (``columns_``) has no ONNX export yet."""
+    if getattr(estimator, "columns_", None) is not None:
+        raise StudentError(
+            "ONNX export of a student fitted on a raw DataFrame is not supported yet; fit it "
+            "on encoded columns (see the user guide's recipe, docs/user_guide/tree_models.md) "
+            "to export."
+        )
+
+
 def _is_regressor(estimator: Any) -> bool:
     """Whether ``estimator`` (an instance or a class) is a scikit-learn regressor."""
     from sklearn.base import RegressorMixin
@@ -112,11 +122,13 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
     ------
     skkd.StudentError
         If ONNX cannot return the labels exactly as ``predict`` does (the
-        message names them and the fix), or if ``torch.onnx`` cannot export
-        the student module (the message names the module and the reason).
+        message names them and the fix), if ``torch.onnx`` cannot export
+        the student module (the message names the module and the reason), or
+        if the student was fitted on a raw DataFrame it encodes (``columns_``).
     ValueError
         If ``zipmap`` or ``nocl`` is set for a regressor.
     """
+    refuse_raw_columns(estimator)
     if _is_regressor(estimator):
         if zipmap or nocl:
             raise ValueError(

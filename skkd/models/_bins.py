@@ -42,7 +42,8 @@ def fit_bins(
     X : ndarray of shape (n_samples, n_features)
         The training rows.
     columns : sequence of int
-        The numeric columns to bin; each needs at least two distinct values.
+        The numeric columns to bin (a constant column ``v`` gets one bin,
+        ``[v, v + 1]``).
     n_bins : int >= 2
         Most bins per column.
     source : {"quantile", "teacher"}, default="quantile"
@@ -76,10 +77,7 @@ def fit_bins(
     if not columns:
         return []
     values = np.asarray(X[:, list(columns)], dtype=np.float32)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", _ONE_BIN_WARNING)
-        quantiles = compute_bins(torch.from_numpy(values), min(n_bins, len(values) - 1))
-    quantiles = [q.tolist() for q in quantiles]
+    quantiles = _quantile_bins(values, n_bins)
     if source == "quantile":
         return quantiles
     thresholds = tree_thresholds(teacher, X.shape[1])
@@ -103,7 +101,8 @@ def fit_bins(
         inner = used[(used > lo) & (used < hi)]
         if not len(inner):
             edges.append(fallback)
-            unsplit.append(j)
+            if lo < hi:  # a constant column has nothing to split
+                unsplit.append(j)
             continue
         if len(np.unique(inner)) > n_bins - 1:
             # thresholds at quantiles of their use: more edges where the teacher splits more
@@ -112,6 +111,21 @@ def fit_bins(
         edges.append([lo, *np.unique(inner.astype(np.float32)).tolist(), hi])
     if unsplit:
         _warn_quantile_fallback(teacher, task, unsplit, len(columns))
+    return edges
+
+
+def _quantile_bins(values: np.ndarray, n_bins: int) -> list[list[float]]:
+    """Quantile edges of each column; a constant column ``v`` gets one bin, ``[v, v + 1]``."""
+    lo, hi = values.min(axis=0), values.max(axis=0)
+    varying = lo < hi
+    edges = [[float(v), float(v) + 1.0] for v in lo]
+    if varying.any():
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", _ONE_BIN_WARNING)
+            found = compute_bins(torch.from_numpy(np.ascontiguousarray(values[:, varying])),
+                                 min(n_bins, len(values) - 1))
+        for j, column_edges in zip(np.flatnonzero(varying), found, strict=True):
+            edges[j] = column_edges.tolist()
     return edges
 
 

@@ -5,13 +5,14 @@ names, so loading one runs any code it holds. :func:`save_student` writes
 instead, with ``torch.save``, the student's weights (``state_dict``) and plain
 values only: the fitted attributes (``classes_`` or ``target_mean_`` and
 ``target_scale_``, ``n_features_in_``, ``feature_names_in_``, ``encoding_``,
-...), the estimator's class by name, the parameters that are plain
+``columns_``, ...), the estimator's class by name, the parameters that are plain
 values, the student module by its registered name, and the training history.
 :func:`load_student` reads them with ``torch.load(weights_only=True)``, which
 builds tensors and plain Python values and nothing else, then rebuilds the
 estimator from skkd's own code: a fitted ``DistilledClassifier`` or
 ``DistilledRegressor`` without a teacher that predicts exactly as
-``without_teacher()`` does and exports to ONNX. What a file may hold, and the
+``without_teacher()`` does and (unless fitted on a raw DataFrame) exports to
+ONNX. What a file may hold, and the
 checks that refuse anything else before it is used, live in
 ``skkd/persistence/_format.py``.
 """

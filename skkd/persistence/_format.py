@@ -11,6 +11,7 @@ rebuilt module has. Any other content raises
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections import OrderedDict
 from typing import Any
@@ -21,6 +22,7 @@ import torch
 from skkd.estimators._classifier import DistilledClassifier
 from skkd.estimators._regressor import DistilledRegressor
 from skkd.exceptions import StudentFileError
+from skkd.models._columns import KINDS, MAX_ONE_HOT, ROLES
 
 #: The ``format`` entry of a student file.
 FORMAT = "skkd.student"
@@ -28,7 +30,9 @@ FORMAT = "skkd.student"
 #: The newest file layout this skkd writes and reads. Version 2 added the
 #: ``estimator`` entry and regressors; a classifier's file is still written as
 #: version 1, which older skkd reads (a file without ``estimator`` is a classifier's).
-FORMAT_VERSION = 2
+#: Version 3 added ``categorical_features`` and the fitted ``columns_`` (a student
+#: fitted on a raw DataFrame), written only by students that have them.
+FORMAT_VERSION = 3
 
 #: The sections of a student file: name -> required.
 SECTIONS: dict[str, bool] = {
@@ -314,6 +318,48 @@ def _target_ndim(value: Any, fitted: dict[str, Any]) -> str | None:
                    "1 (one target, n_outputs_ 1) or 2")
 
 
+#: What each role of a ``columns_`` entry holds besides its name, kind and role.
+_ROLE_FIELDS = {"category": ("categories",), "numeric": ("mean", "scale", "flag"),
+                "binary": ("low", "high", "fill", "flag"), "constant": ()}
+
+
+def _column_entry(c: Any, one_hot: bool) -> bool:
+    """Whether ``c`` is one column of a ``columns_`` encoding (see skkd.models._columns)."""
+    if not (type(c) is dict and c.get("role") in ROLES and c.get("kind") in KINDS
+            and isinstance(c.get("name"), str)
+            and set(c) == {"name", "kind", "role", *_ROLE_FIELDS[c["role"]]}):
+        return False
+    if c["role"] == "category":
+        found = c["categories"]
+        if not (isinstance(found, list) and 1 <= len(found) <= (MAX_ONE_HOT if one_hot else 2**31)
+                and all(type(v) in (str, int, float, bool) for v in found)):
+            return False
+        if c["kind"] not in ("category", "string") and not all(type(v) is float for v in found):
+            return False
+        try:  # distinct and sorted: looked up by position
+            return found == sorted(found) and len(set(found)) == len(found)
+        except TypeError:  # strings mixed with numbers
+            return False
+    numbers_ = [c[k] for k in _ROLE_FIELDS[c["role"]] if k != "flag"]
+    if not (all(_is_real(v) and math.isfinite(v) for v in numbers_)
+            and type(c.get("flag", False)) is bool):
+        return False
+    if c["role"] == "numeric":
+        return c["scale"] > 0
+    return c["role"] == "constant" or (c["low"] != c["high"] and c["fill"] in (0.0, 1.0))
+
+
+def _columns(value: Any, fitted: dict[str, Any]) -> str | None:
+    ok = value is None or (
+        type(value) is dict and set(value) == {"version", "one_hot", "columns"}
+        and value["version"] == 1 and type(value["one_hot"]) is bool
+        and isinstance(value["columns"], list)
+        and len(value["columns"]) == fitted.get("n_features_in_")
+        and all(_column_entry(c, value["one_hot"]) for c in value["columns"]))
+    return _expect(ok, "None, or the encoding of n_features_in_ DataFrame columns "
+                       "(skkd.models._columns: version 1, one_hot, and a dict per column)")
+
+
 def _rng_state(value: Any, fitted: dict[str, Any]) -> str | None:
     def byte_state(t: Any) -> bool:
         return isinstance(t, torch.Tensor) and t.dtype == torch.uint8 and t.ndim == 1
@@ -330,6 +376,7 @@ _COMMON = {
     "n_features_in_": (True, _positive_int),
     "feature_names_in_": (False, _feature_names),
     "encoding_": (False, _options),
+    "columns_": (False, _columns),
     "teacher_score_": (False, _optional_real),
     "teacher_scores_": (False, _optional_reals),
     "_torch_random_state": (False, _rng_state),

@@ -14,6 +14,7 @@ from skkd.estimators._classifier import DistilledClassifier
 from skkd.estimators._params import PREFIXES, validate_parameters
 from skkd.estimators._regressor import DistilledRegressor
 from skkd.exceptions import StudentFileError
+from skkd.models._columns import encoded_width
 from skkd.persistence._format import (
     ESTIMATORS,
     DamagedEntryError,
@@ -172,8 +173,10 @@ def _net(estimator: DistilledClassifier | DistilledRegressor, fitted: dict[str, 
     """The student's skorch net with the file's weights, its size checked before it is built."""
     state = check_state_dict(data["state_dict"], path)
     encoding = dict(fitted.get("encoding_", {}))
+    columns = fitted.get("columns_")  # a raw DataFrame's columns, as the student reads them
+    n_features = int(fitted["n_features_in_"]) if columns is None else encoded_width(columns)
     try:
-        net = estimator._build_net(int(fitted["n_features_in_"]), estimator._n_outputs(),
+        net = estimator._build_net(n_features, estimator._n_outputs(),
                                    {"alpha": estimator.alpha, **estimator._soft_loss_params()},
                                    encoding)
     except (TypeError, ValueError) as exc:
@@ -254,7 +257,8 @@ def load_student(path: str | os.PathLike | IO[bytes], *, module: Any = None,
     data = _read(path)
     try:
         estimator, fitted = _estimator(data, module, device, path)
-        for name, value in fitted.items():  # the width of the student's output reads them
+        fitted.setdefault("columns_", None)  # a file without one: X was not encoded
+        for name, value in fitted.items():  # the student's input and output widths read them
             setattr(estimator, name, value)
         net = _net(estimator, fitted, data, path)
     except RecursionError:  # lists nested beyond what save_student writes

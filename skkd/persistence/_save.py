@@ -27,6 +27,11 @@ _DROPPED = object()  # what _plain_parts leaves out
 # teacher never kept.
 _REBUILT = ("net_", "history_", "teacher_")
 
+# What version 3 added, written only when set (so older skkd reads the other files):
+# parameter -> its default; fitted attribute -> its value when absent.
+_V3_PARAMS = {"categorical_features": "from_dtype"}
+_V3_FITTED = {"columns_": None}
+
 
 def _plain_parts(value: Any) -> Any:
     """What of ``value`` is plain: entries of dicts and lists that are not are left out."""
@@ -110,9 +115,12 @@ def save_student(estimator: DistilledClassifier | DistilledRegressor,
 
     params, reset = {}, []
     optimizer = None
+    newer = False  # the file needs version 3
     for name, value in estimator.get_params(deep=False).items():
-        if name in ("teacher", "module"):
+        if name in ("teacher", "module") or (
+                name in _V3_PARAMS and isinstance(value, str) and value == _V3_PARAMS[name]):
             continue
+        newer = newer or name in _V3_PARAMS
         if name == "optimizer":
             if (isinstance(value, type) and getattr(torch.optim, value.__name__, None)
                     is value):
@@ -129,8 +137,10 @@ def save_student(estimator: DistilledClassifier | DistilledRegressor,
     defined = FITTED[type(estimator).__name__]
     for name, value in vars(estimator).items():
         is_fitted = name.endswith("_") and not name.startswith("_")
-        if not (is_fitted or name == "_torch_random_state") or name in _REBUILT:
+        if not (is_fitted or name == "_torch_random_state") or name in _REBUILT or (
+                name in _V3_FITTED and value is _V3_FITTED[name]):
             continue
+        newer = newer or name in _V3_FITTED
         if name not in defined:  # load_student would refuse the file
             raise ValueError(
                 f"save_student: the fitted attribute {name} is not one a student file "
@@ -155,7 +165,8 @@ def save_student(estimator: DistilledClassifier | DistilledRegressor,
     regressor = type(estimator) is DistilledRegressor
     torch.save({
         "format": FORMAT,
-        "version": 2 if regressor else 1,  # the oldest layout that holds this estimator
+        # the oldest layout that holds this estimator
+        "version": 3 if newer else 2 if regressor else 1,
         "estimator": type(estimator).__name__,
         "skkd_version": __version__,
         "torch_version": str(torch.__version__),
