@@ -138,8 +138,13 @@ def test_a_student_learns_from_a_gbm_on_the_raw_frame(frame, gbm, student):
     assert proba.shape == (N, 2) and np.allclose(proba.sum(axis=1), 1)
     assert set(student.predict(df)) <= {"no", "yes"}
     assert 0 <= student.score(df, y) <= 1
-    # the default student reads the city one-hot: 3 categories, 3 numbers, 1 binary, 1 flag
-    assert student.net_.module_.layers[0].in_features == 3 + 2 + 1 + 1 + 1
+    # module="auto": the student of an encoded frame is tabular-mlp, the city a code column
+    assert type(student.net_.module_).__name__ == "TabularMLP"
+    assert student.net_.module_.categorical_columns.tolist() == [0]
+    # a student that takes no codes reads the city one-hot: 3 categories, 3 numbers, 1
+    # binary, 1 flag
+    mlp = DistilledClassifier(gbm, module="mlp", **FAST).fit(df, y)
+    assert mlp.net_.module_.layers[0].in_features == 3 + 2 + 1 + 1 + 1
 
 
 def test_pickle_clone_and_without_teacher_keep_the_encoding(frame, student):
@@ -224,7 +229,7 @@ def test_unseen_categories_and_new_missing_values_at_predict_time(frame, student
     proba = student.predict_proba(rows)
     assert np.isfinite(proba).all()
     np.testing.assert_array_equal(proba[0], proba[1])  # an unseen city reads as a missing one
-    np.testing.assert_array_equal(transform_columns(student.columns_, rows)[:, :3], 0)
+    np.testing.assert_array_equal(transform_columns(student.columns_, rows)[:, 0], -1)  # unknown
     # "visits" had no missing value in training: NaN now reads as its training mean
     gap = df.iloc[:1].assign(visits=np.nan)
     mean = df.iloc[:1].assign(visits=df["visits"].mean())
@@ -235,7 +240,7 @@ def test_a_column_constant_in_training_reads_zero():
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"k": np.full(50, 7.0), "s": rng.choice(["a", "b"], 50)})
     est = DistilledClassifier(alpha=1.0, **FAST).fit(df, rng.integers(0, 2, 50))
-    np.testing.assert_array_equal(transform_columns(est.columns_, df)[:, 2], 0)
+    np.testing.assert_array_equal(transform_columns(est.columns_, df)[:, 1], 0)  # after s
     assert np.isfinite(est.predict_proba(df.assign(k=9.0))).all()
 
 
@@ -310,7 +315,7 @@ def test_the_encoding_sees_the_training_rows_only(frame):
     est = DistilledClassifier(alpha=1.0, **FAST).fit(df.iloc[:200], y[:200])
     test = df.iloc[200:].assign(city=pd.Categorical(["rome"] * (N - 200)))
     encoded = transform_columns(est.columns_, test)
-    np.testing.assert_array_equal(encoded[:, :3], 0)  # rome: the unknown category
+    np.testing.assert_array_equal(encoded[:, 0], -1)  # rome: the unknown category
     mean = df["x"].iloc[:200].mean()
     assert est.columns_["columns"][0]["mean"] == pytest.approx(mean)
 
@@ -321,7 +326,9 @@ def test_too_many_categories_for_one_hot_name_the_column():
                        "x": rng.normal(size=300)})
     with pytest.raises(InvalidParameterError, match="Column 'zip' has .* categories.*"
                                                     "module='tabular-mlp'"):
-        DistilledClassifier(alpha=1.0, **FAST).fit(df, rng.integers(0, 2, 300))
+        DistilledClassifier(module="mlp", alpha=1.0, **FAST).fit(df, rng.integers(0, 2, 300))
+    # module="auto" reads such a column as codes, through a table
+    DistilledClassifier(alpha=1.0, **FAST).fit(df, rng.integers(0, 2, 300))
 
 
 def test_columns_that_cannot_be_encoded_are_named():

@@ -34,7 +34,8 @@ class Touch:
 def forest_student(digits):
     X_train, _, y_train, _ = digits
     forest = RandomForestClassifier(50, random_state=0).fit(X_train, NAMES[y_train])
-    return DistilledClassifier(forest, alpha=0.5, temperature=2.0, max_epochs=2,
+    # module="mlp" by name: a file that skkd before module="auto" reads (version 1)
+    return DistilledClassifier(forest, module="mlp", alpha=0.5, temperature=2.0, max_epochs=2,
                                random_state=0).fit(X_train, NAMES[y_train])
 
 
@@ -161,6 +162,21 @@ def test_a_module_instance_takes_an_instance_built_alike(digits, tmp_path):
         load_student(tmp_path / "student.skkd", module=SmallNet(64, 10, hidden=4))
     loaded = load_student(tmp_path / "student.skkd", module=SmallNet(64, 10))
     np.testing.assert_array_equal(loaded.predict_proba(X_test), kd.predict_proba(X_test))
+
+
+def test_module_auto_travels_as_auto(digits, tmp_path):
+    # the default module="auto" is a rule, not a module: the file keeps the rule (version 3,
+    # which skkd before "auto" refuses by its version), and the loaded student applies it
+    X_train, X_test, y_train, _ = digits
+    student = DistilledClassifier(max_epochs=1, random_state=0).fit(X_train, y_train)
+    save_student(student, tmp_path / "auto.skkd")
+    data = torch.load(tmp_path / "auto.skkd", weights_only=True)
+    assert data["module"] == {"kind": "name", "name": "auto"} and data["version"] == 3
+    loaded = load_student(tmp_path / "auto.skkd")
+    assert loaded.module == "auto" and type(loaded.net_.module_).__name__ == "MLP"
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), student.predict_proba(X_test))
+    with pytest.raises(ValueError, match="module='auto'; do not pass module"):
+        load_student(tmp_path / "auto.skkd", module=SmallNet)
 
 
 def test_a_named_student_takes_no_module(forest_student, tmp_path):
@@ -334,7 +350,8 @@ def test_save_student_refuses_a_fitted_attribute_the_format_does_not_define(fore
 def saved(digits, tmp_path_factory):
     """The content of a small student's file, to damage."""
     X_train, _, y_train, _ = digits
-    kd = DistilledClassifier(max_epochs=1, random_state=0).fit(X_train[:300], y_train[:300])
+    kd = DistilledClassifier(module="mlp", max_epochs=1,  # a version 1 file
+                             random_state=0).fit(X_train[:300], y_train[:300])
     path = tmp_path_factory.mktemp("saved") / "student.skkd"
     save_student(kd, path)
     return torch.load(path, weights_only=True)

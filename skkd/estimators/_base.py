@@ -38,6 +38,7 @@ from skkd.estimators._fit import (
 )
 from skkd.estimators._frames import FrameMixin
 from skkd.estimators._params import (
+    AUTO_MODULE,
     PREFIXES,
     SHARED_PARAMETERS,
     Entry,
@@ -226,7 +227,8 @@ class BaseDistiller(FrameMixin, StudentMixin, BaseEstimator):
         self._check_loss(soft_loss, loss_name)
         check_options("criterion__", self._params_with("criterion__"), self._hard_loss_class,
                       f"the hard-label loss torch.nn.{self._hard_loss_class.__name__}")
-        self._module_factory()
+        if not (isinstance(self.module, str) and self.module == AUTO_MODULE):
+            self._module_factory()  # "auto" is checked once X says which student it is
         augmentation = build_augmentation(self.augment, self._params_with("augment__"))
         return FitPlan(soft_loss, loss_name, augmentation, self._hint_plan())
 

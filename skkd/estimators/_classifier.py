@@ -54,9 +54,11 @@ class DistilledClassifier(ClassificationDistiller):
         logits ``(-z/2, z/2)``. The teacher receives ``X`` as the user passed
         it (a pandas DataFrame keeps its column names). All arguments after
         ``teacher`` are keyword-only.
-    module : str, torch.nn.Module class or instance, default="mlp"
-        The student. A string names a registered model (``skkd plugins``
-        lists them), built as ``factory(n_features, n_classes, **module__*)``;
+    module : str, torch.nn.Module class or instance, default="auto"
+        The student. ``"auto"``: ``"tabular-mlp"`` when ``X`` is a DataFrame
+        the student encodes itself (see ``categorical_features``), ``"mlp"``
+        for anything else. Any other string names a registered model (``skkd
+        plugins`` lists them), built as ``factory(n_features, n_classes, **module__*)``;
         ``"tabular-mlp"`` (:class:`skkd.models.TabularMLP`) embeds numeric
         columns and category codes, for tables and tree teachers;
         a class is instantiated with the ``module__*`` parameters (and
@@ -197,7 +199,7 @@ class DistilledClassifier(ClassificationDistiller):
         self,
         teacher: Any = None,
         *,
-        module: Any = "mlp",
+        module: Any = "auto",
         categorical_features: Any = "from_dtype",
         loss: str | Callable[..., Any] = "kl",
         alpha: float = 0.5,

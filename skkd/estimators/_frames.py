@@ -53,7 +53,7 @@ class FrameMixin:
     def _reads_codes(self) -> bool:
         """Whether the student takes category codes (a ``categorical`` option, as
         ``tabular-mlp``): others read each category column one-hot."""
-        factory = self._module_factory()
+        factory = self._module_factory(encoded=True)
         if isinstance(factory, torch.nn.Module):
             return False
         try:

@@ -54,6 +54,11 @@ def _callbacks(value: Any) -> bool:
     return True
 
 
+#: ``module="auto"``: ``"tabular-mlp"`` for a DataFrame the student encodes itself,
+#: ``"mlp"`` for anything else.
+AUTO_MODULE = "auto"
+
+
 def _module(value: Any) -> bool:
     return (
         isinstance(value, str | torch.nn.Module)

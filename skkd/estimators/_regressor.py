@@ -50,8 +50,10 @@ class DistilledRegressor(RegressionDistiller):
         mutated or copied (also by ``clone`` and ``GridSearchCV``). None: no
         soft term (as ``alpha=1``) unless ``teacher_predictions`` is passed to
         ``fit``. All arguments after ``teacher`` are keyword-only.
-    module : str, torch.nn.Module class or instance, default="mlp"
-        The student, as for the classifier; a registered factory is called as
+    module : str, torch.nn.Module class or instance, default="auto"
+        The student, as for the classifier (``"auto"``: ``"tabular-mlp"`` for a
+        DataFrame the student encodes itself, ``"mlp"`` otherwise); a registered
+        factory is called as
         ``factory(n_features, n_outputs, **module__*)`` (``"tabular-mlp"`` for
         tables and tree teachers).
     %(categorical_features)s
@@ -129,7 +131,7 @@ class DistilledRegressor(RegressionDistiller):
         self,
         teacher: Any = None,
         *,
-        module: Any = "mlp",
+        module: Any = "auto",
         categorical_features: Any = "from_dtype",
         loss: str | Callable[..., Any] = "mse",
         alpha: float = 0.5,

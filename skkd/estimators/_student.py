@@ -20,7 +20,7 @@ import torch
 
 from skkd._options import check_options, shape_arguments
 from skkd._seeding import forked_cpu_rng
-from skkd.estimators._params import SKORCH_PREFIXES
+from skkd.estimators._params import AUTO_MODULE, SKORCH_PREFIXES
 from skkd.exceptions import InvalidParameterError
 from skkd.models._columns import code_columns
 from skkd.plugins import get_model
@@ -54,30 +54,42 @@ class StudentMixin:
     ``_device`` and ``_params_with``.
     """
 
-    def _module_factory(self) -> Any:
+    def _student_module(self, encoded: bool | None = None) -> Any:
+        """``module``, with ``"auto"`` resolved: ``"tabular-mlp"`` for a DataFrame the
+        student encodes itself (``encoded``; by default, whether ``columns_`` is set),
+        ``"mlp"`` for anything else."""
+        if not (isinstance(self.module, str) and self.module == AUTO_MODULE):
+            return self.module
+        if encoded is None:
+            encoded = self.__dict__.get("columns_") is not None
+        return "tabular-mlp" if encoded else "mlp"
+
+    def _module_factory(self, encoded: bool | None = None) -> Any:
         """The student's constructor (checked against ``module__*``), or an instance."""
         options = self._params_with("module__")
-        if isinstance(self.module, torch.nn.Module):
+        module = self._student_module(encoded)
+        if isinstance(module, torch.nn.Module):
             if options:
                 raise InvalidParameterError(
                     f"module is an instance, so module__* parameters {sorted(options)} "
                     "cannot reach it; pass the class instead."
                 )
-            return self.module
-        if isinstance(self.module, str):
+            return module
+        if isinstance(module, str):
             try:
-                factory = get_model(self.module)
+                factory = get_model(module)
             except ValueError as exc:
-                raise InvalidParameterError(f"module={self.module!r}: {exc}") from exc
-            check_options("module__", options, factory.factory, f"model {self.module!r}",
+                raise InvalidParameterError(f"module={module!r}: {exc}") from exc
+            check_options("module__", options, factory.factory, f"model {module!r}",
                           skip=2, reserved=("name",) if factory.name else ())
             return factory
-        check_options("module__", options, self.module, f"module {self.module.__name__}")
-        return self.module
+        check_options("module__", options, module, f"module {module.__name__}")
+        return module
 
     def _module_name(self) -> str:
-        return repr(self.module) if isinstance(self.module, str) else getattr(
-            self.module, "__name__", type(self.module).__name__)
+        module = self._student_module()
+        return repr(module) if isinstance(module, str) else getattr(
+            module, "__name__", type(module).__name__)
 
     def _module_options(self) -> dict[str, Any]:
         """The options the student is built with: the ``module__*`` parameters, over what
@@ -115,7 +127,7 @@ class StudentMixin:
         n_features, n_classes = X.shape[1], self._n_outputs()
         with forked_cpu_rng():
             try:
-                if isinstance(self.module, str):
+                if isinstance(self._student_module(), str):
                     return factory(n_features, n_classes, **options)
                 return factory(**shape_arguments(factory, options, n_features, n_classes),
                                **options)
@@ -162,7 +174,7 @@ class StudentMixin:
         options = {**self._module_options(), **(encoding or {})}
         if isinstance(module, torch.nn.Module):
             module = copy.deepcopy(module)
-        elif isinstance(self.module, str):
+        elif isinstance(self._student_module(), str):
             module = partial(module, n_features, n_classes)
         else:
             module = partial(module, **shape_arguments(module, options, n_features, n_classes))

@@ -11,7 +11,7 @@ import torch
 
 from skkd._seeding import RandomState, forked_cpu_rng
 from skkd.estimators._classifier import DistilledClassifier
-from skkd.estimators._params import PREFIXES, validate_parameters
+from skkd.estimators._params import AUTO_MODULE, PREFIXES, validate_parameters
 from skkd.estimators._regressor import DistilledRegressor
 from skkd.exceptions import StudentFileError
 from skkd.models._columns import encoded_width
@@ -103,6 +103,11 @@ def _params(data: dict[str, Any], estimator_class: type, path: Any) -> dict[str,
 def _module_value(data: dict[str, Any], module: Any, path: Any) -> Any:
     """The ``module`` parameter of the rebuilt estimator."""
     kind, name = check_module_spec(data["module"], path)
+    if kind == "name" and name == AUTO_MODULE:  # resolved by the fitted columns_, as in fit
+        if module is not None:
+            raise ValueError(f"{file_name(path)} holds a student of module='auto'; do not "
+                             "pass module to load_student.")
+        return name
     if kind == "name":
         if module is not None:
             raise ValueError(

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skkd._version import __version__
 from skkd.estimators._classifier import DistilledClassifier
+from skkd.estimators._params import AUTO_MODULE
 from skkd.estimators._regressor import DistilledRegressor
 from skkd.persistence._format import (
     ESTIMATORS,
@@ -115,7 +116,7 @@ def save_student(estimator: DistilledClassifier | DistilledRegressor,
 
     params, reset = {}, []
     optimizer = None
-    newer = False  # the file needs version 3
+    newer = module == AUTO_MODULE  # the file needs version 3 (older skkd knows no "auto")
     for name, value in estimator.get_params(deep=False).items():
         if name in ("teacher", "module") or (
                 name in _V3_PARAMS and isinstance(value, str) and value == _V3_PARAMS[name]):
