@@ -5,9 +5,10 @@ script runs the demo as that user would (a fresh ``skkd demo --no-progress`` pro
 the default digits run with all three parts), interleaving the settings round by
 round so that drifts of the machine hit every setting alike:
 
-- ``--threads N`` for each N asked (``--threads-list``; the demo's default is 1), and
-  torch's default (the demo before it chose its threads: ``--threads`` set to what
-  torch picks by itself, ``torch.get_num_threads()`` in a fresh process);
+- the demo's own choice (no ``--threads``: one thread per core that other programs
+  leave idle), ``--threads N`` for each N asked (``--threads-list``), and torch's
+  default (the demo before it chose its threads: ``--threads`` set to what torch picks
+  by itself, ``torch.get_num_threads()`` in a fresh process);
 - quiet, and beside one busy process that this script starts before the run and
   stops after it (a Python loop of float arithmetic: one core at 100 %).
 
@@ -44,8 +45,9 @@ def _default_threads() -> int:
     return int(out.stdout)
 
 
-def _demo(threads: int, busy: bool) -> float:
-    """Wall seconds of one ``skkd demo`` process, beside a busy process if asked."""
+def _demo(threads: int | None, busy: bool, limit: float) -> float:
+    """Wall seconds of one ``skkd demo`` process, beside a busy process if asked; a run
+    still going after ``limit`` seconds is stopped and counts as infinite."""
     stop = multiprocessing.Event()
     spinner = multiprocessing.Process(target=_spin, args=(stop,)) if busy else None
     if spinner is not None:
@@ -54,8 +56,13 @@ def _demo(threads: int, busy: bool) -> float:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
     start = time.perf_counter()
     try:
-        subprocess.run([sys.executable, "-m", "skkd", "demo", "--no-progress", "--threads",
-                        str(threads)], env=env, check=True, stdout=subprocess.DEVNULL)
+        threads_option = [] if threads is None else ["--threads", str(threads)]
+        try:
+            subprocess.run([sys.executable, "-m", "skkd", "demo", "--no-progress",
+                            *threads_option], env=env, check=True, stdout=subprocess.DEVNULL,
+                           timeout=limit)
+        except subprocess.TimeoutExpired:
+            return float("inf")
         return time.perf_counter() - start
     finally:
         if spinner is not None:
@@ -63,13 +70,22 @@ def _demo(threads: int, busy: bool) -> float:
             spinner.join()
 
 
+def _cell(values: list[float], limit: float) -> str:
+    if statistics.median(values) == float("inf"):
+        return f"> {limit:.0f} (stopped)"
+    return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads-list", type=int, nargs="+", default=[1])
+    parser.add_argument("--threads-list", type=int, nargs="*", default=[1])
+    parser.add_argument("--limit", type=float, default=600.0,
+                        help="stop a run after this many seconds (it counts as infinite)")
     args = parser.parse_args()
     default = _default_threads()
-    settings = [(t, f"--threads {t}") for t in args.threads_list]
+    settings = [(None, "the demo's choice (idle cores)")]
+    settings += [(t, f"--threads {t}") for t in args.threads_list]
     if default not in args.threads_list:
         settings.append((default, f"torch's default ({default})"))
     times: dict[str, dict[str, list[float]]] = {
@@ -77,7 +93,7 @@ def main() -> None:
     for r in range(args.rounds):
         for threads, name in settings:
             for load in ("quiet", "busy"):
-                seconds = _demo(threads, load == "busy")
+                seconds = _demo(threads, load == "busy", args.limit)
                 times[name][load].append(seconds)
                 log(f"round {r}: {name}, {load}: {seconds:.1f} s")
     report = {"machine": machine(), "rounds": args.rounds, "targets_s": TARGETS,
@@ -98,8 +114,7 @@ def main() -> None:
         "|---|---|---|",
     ]
     for name, loads in times.items():
-        cells = [f"{statistics.median(v):.1f} ({min(v):.1f}-{max(v):.1f})"
-                 for v in (loads["quiet"], loads["busy"])]
+        cells = [_cell(v, args.limit) for v in (loads["quiet"], loads["busy"])]
         lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
     lines += ["", f"Targets: <= {TARGETS['quiet']:.0f} s quiet, <= {TARGETS['busy']:.0f} s "
               "beside one busy process, with the demo's default threads."]

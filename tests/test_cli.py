@@ -2,6 +2,7 @@
 
 import importlib.metadata
 import json
+import os
 import subprocess
 import sys
 
@@ -86,14 +87,32 @@ def test_the_demo_trains_with_its_threads_and_gives_them_back(monkeypatch, capsy
         raise SystemExit(0)
 
     monkeypatch.setattr("skkd.demo._experiments.run_keras_experiment", fake_experiment)
+    monkeypatch.setattr("skkd.demo._parts.idle_cores", lambda: 0)  # every core busy
     before = torch.get_num_threads()
-    for argv, threads in (([], 1), (["--threads", "2"], 2)):
+    for argv, threads, why in (([], 1, "0 idle core(s)"), (["--threads", "2"], 2, "--threads"),
+                               (["--threads", "1"], 1, "--threads")):
         with pytest.raises(SystemExit):
             main(["demo", "--no-progress", *argv])
         assert seen[-1] == threads
-        assert f"{threads} torch thread(s) (--threads)" in capsys.readouterr().out
+        assert f"{threads} thread(s) ({why})" in capsys.readouterr().out
         assert torch.get_num_threads() == before  # the caller's process is the caller's
     assert "--threads: must be at least 1" in _usage_error(capsys, ["demo", "--threads", "0"])
+
+
+def test_the_demo_takes_the_cores_other_programs_leave_idle(monkeypatch):
+    import torch
+
+    from skkd.demo import _parts
+
+    for idle, expected in ((0, 1), (1, 1), (64, torch.get_num_threads())):
+        monkeypatch.setattr(_parts, "idle_cores", lambda idle=idle: idle)
+        assert _parts.choose_threads(None) == (expected, f"{idle} idle core(s)")
+    monkeypatch.setattr(_parts, "idle_cores", lambda: None)
+    assert _parts.choose_threads(None) == (1, "idle cores unknown")
+    assert _parts.choose_threads(3) == (3, "--threads")
+    monkeypatch.undo()
+    idle = _parts.idle_cores(0.05)  # this machine, measured: a count of cores, or unknown
+    assert idle is None or 0 <= idle <= (os.cpu_count() or 1)
 
 
 def test_a_lost_comparison_is_explained():

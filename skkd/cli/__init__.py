@@ -16,7 +16,7 @@ from skkd.cli import _demo as demo_
 from skkd.cli import _export as export_
 from skkd.cli._common import UsageError, at_least_one, positive, unit_interval
 from skkd.cli._plugins import plugins_command
-from skkd.demo._parts import FLIGHTS_ROWS, RECIPES, THREADS
+from skkd.demo._parts import FLIGHTS_ROWS, RECIPES
 
 # --------------------------------------------------------------------------- parser
 
@@ -67,10 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--flights-rows", type=at_least_one, default=FLIGHTS_ROWS, metavar="N",
                    help="flights sampled for part 3, a quarter of them for testing "
                         "(default: %(default)s)")
-    d.add_argument("--threads", type=at_least_one, default=THREADS, metavar="N",
-                   help="torch threads for training and prediction; the demo's models are "
-                        "small, and one thread is fastest on a busy machine and close to "
-                        "the fastest on a quiet one (default: %(default)s)")
+    d.add_argument("--threads", type=at_least_one, default=None, metavar="N",
+                   help="threads for training and prediction (torch, OpenMP, BLAS); "
+                        "threads that fight other busy programs for cores make every step "
+                        "wait (default: one per core that other programs leave idle, "
+                        "measured when the demo starts, at least one)")
     d.add_argument("--no-progress", action="store_true",
                    help="hide the progress bars (default: shown)")
     d.set_defaults(func=demo_.demo, parser=d)

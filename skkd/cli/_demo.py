@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from skkd.cli._common import UsageError
-from skkd.demo._parts import image_parts, table_part
+from skkd.demo._parts import choose_threads, image_parts, table_part
 
 DESCRIPTION = """\
 Part 1, the Keras knowledge-distillation example: train a teacher CNN, then the same
@@ -21,8 +21,8 @@ one row.
 
 How long a run takes, with the default epochs: digits about 1 min on 2 CPU cores;
 fashion-mnist about 16 min a seed on 2 CPU cores (--seeds N takes N times as long).
-The demo trains with one torch thread (--threads): its models are small, and one
-thread is fastest when other programs keep the cores busy.
+The demo takes one thread per core that other programs leave idle (--threads to
+choose): threads that fight busy programs for cores make every step wait.
 """
 
 
@@ -95,14 +95,17 @@ def demo(args: argparse.Namespace) -> int:
     _check_demo_options(args)
     data = _load(args.dataset, args.data_path)
     import torch
+    from threadpoolctl import threadpool_limits
 
     # The demo is an application: it chooses its threads (skkd itself never does), and
     # gives them back when called in-process (tests, notebooks).
+    threads, args.threads_reason = choose_threads(args.threads)
     before = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(threads)
     try:
-        distill = image_parts(args, *data)
-        table_part(args, distill)
+        with threadpool_limits(threads):  # OpenMP and BLAS too: the GBM teacher's trees
+            distill = image_parts(args, *data)
+            table_part(args, distill)
     finally:
         torch.set_num_threads(before)
     return 0

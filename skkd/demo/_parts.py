@@ -18,9 +18,53 @@ EPOCHS = {"digits": (20, 10), "fashion-mnist": (5, 3)}
 FLIGHTS_ROWS = 20_000
 TABLE_EPOCHS = 15
 
-# torch threads: the demo's models are small, so a second thread gains little on a quiet
-# machine and costs much on a busy one (benchmarks/demo_time.py measures both).
-THREADS = 1
+def idle_cores(seconds: float = 0.3) -> int | None:
+    """How many of this process's cores other programs leave idle, or None if unknown.
+
+    Two reads of ``/proc/stat`` (Linux) ``seconds`` apart: the idle share of every
+    core's time, times the cores this process may run on. Elsewhere, the load
+    average (``os.getloadavg``) stands for the busy cores.
+    """
+    import os
+    import time
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+    def read() -> tuple[int, int] | None:
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(v) for v in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        return fields[3] + (fields[4] if len(fields) > 4 else 0), sum(fields)  # idle, total
+
+    first = read()
+    if first is not None:
+        time.sleep(seconds)
+        second = read()
+        if second is not None and second[1] > first[1]:
+            share = (second[0] - first[0]) / (second[1] - first[1])
+            return max(0, round(share * (os.cpu_count() or 1))) if cores else None
+    if hasattr(os, "getloadavg") and cores:
+        return max(0, cores - round(os.getloadavg()[0]))
+    return None
+
+
+def choose_threads(requested: int | None) -> tuple[int, str]:
+    """The demo's torch threads, and why: ``--threads``, else one per idle core.
+
+    On a quiet machine torch's default (a thread per core) is fastest; beside
+    other busy programs, threads that fight them for cores make every step
+    wait, so the demo takes only the cores left idle (at least one).
+    """
+    import torch
+
+    if requested is not None:
+        return requested, "--threads"
+    idle = idle_cores()
+    if idle is None:
+        return 1, "idle cores unknown"
+    return max(1, min(torch.get_num_threads(), idle)), f"{idle} idle core(s)"
 
 # The distillation recipes the demo offers: skkd's defaults (chosen by
 # benchmarks/defaults.py) and the Keras example's.
@@ -50,7 +94,7 @@ def image_parts(args: argparse.Namespace, X_train, y_train, X_test, y_test,
         f"teacher CNN {teacher_epochs} epochs, students {student_epochs} epochs, "
         f"recipe {args.recipe!r}: alpha={alpha:g}, T={temperature:g}, loss={args.loss!r}; "
         f"{platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} torch thread(s) (--threads)",
+        f"{torch.get_num_threads()} thread(s) ({args.threads_reason})",
         flush=True,
     )
     distill = {"alpha": alpha, "temperature": temperature, "loss": args.loss}
