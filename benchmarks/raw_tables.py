@@ -75,72 +75,47 @@ def _split(name: str, source: str, task: str, frame: pd.DataFrame, y: np.ndarray
     return RawTable(name, source, task, X, y_, Xv, yv, Xt, yt)
 
 
-def flights() -> RawTable:
-    frame = _data("nycflights13", "flights")
-    y = frame.pop("carrier").to_numpy()
+@dataclass(frozen=True)
+class Spec:
+    """Where a table comes from, its target, and what of it is left out."""
+
+    package: str
+    item: str
+    target: str
+    task: str
+    log_target: bool = False  # a price or a wage: its log is the target
+    drop: tuple[str, ...] = ()  # identifiers, and columns that repeat others
+
+
+SPECS = {
     # time_hour repeats month, day and hour (and HistGradientBoosting reads no dates)
-    frame = frame.drop(columns=["flight", "tailnum", "year", "time_hour"])
-    return _split("flights", "nycflights13::flights, target carrier", "classification",
+    "flights": Spec("nycflights13", "flights", "carrier", "classification",
+                    drop=("flight", "tailnum", "year", "time_hour")),
+    "gss": Spec("stevedata", "gss_wages", "wrkstat", "classification"),
+    "mlc_churn": Spec("modeldata", "mlc_churn", "churn", "classification"),
+    "health": Spec("AER", "HealthInsurance", "insurance", "classification"),
+    "nlswork": Spec("sampleSelection", "nlswork", "ln_wage", "regression", drop=("idcode",)),
+    "diamonds": Spec("ggplot2", "diamonds", "price", "regression", log_target=True),
+    "wa_churn": Spec("modeldata", "wa_churn", "churn", "classification"),
+    "lending_club": Spec("modeldata", "lending_club", "Class", "classification"),
+    "cps1988": Spec("AER", "CPS1988", "wage", "regression", log_target=True),
+}
+
+
+def load(name: str) -> RawTable:
+    """The table ``name`` of :data:`SPECS`, raw and split."""
+    spec = SPECS[name]
+    frame = _data(spec.package, spec.item)
+    y = frame.pop(spec.target).to_numpy()
+    if spec.task == "regression":
+        y = y.astype(float)
+    if spec.log_target:
+        y = np.log(y)
+    frame = frame.drop(columns=[c for c in spec.drop if c in frame])
+    target = f"log({spec.target})" if spec.log_target else spec.target
+    return _split(name, f"{spec.package}::{spec.item}, target {target}", spec.task,
                   _factors(frame), y)
 
 
-def gss() -> RawTable:
-    frame = _data("stevedata", "gss_wages")
-    y = frame.pop("wrkstat").to_numpy()
-    return _split("gss", "stevedata::gss_wages, target wrkstat", "classification",
-                  _factors(frame), y)
-
-
-def mlc_churn() -> RawTable:
-    frame = _data("modeldata", "mlc_churn")
-    y = frame.pop("churn").to_numpy()
-    return _split("mlc_churn", "modeldata::mlc_churn, target churn", "classification",
-                  _factors(frame), y)
-
-
-def health() -> RawTable:
-    frame = _data("AER", "HealthInsurance")
-    y = frame.pop("insurance").to_numpy()
-    return _split("health", "AER::HealthInsurance, target insurance", "classification",
-                  _factors(frame), y)
-
-
-def nlswork() -> RawTable:
-    frame = _data("sampleSelection", "nlswork")
-    y = frame.pop("ln_wage").to_numpy(dtype=float)
-    frame = frame.drop(columns=[c for c in ("idcode",) if c in frame])
-    return _split("nlswork", "sampleSelection::nlswork, target ln_wage", "regression",
-                  _factors(frame), y)
-
-
-def diamonds() -> RawTable:
-    frame = _data("ggplot2", "diamonds")
-    y = np.log(frame.pop("price").to_numpy(dtype=float))
-    return _split("diamonds", "ggplot2::diamonds, target log(price)", "regression",
-                  _factors(frame), y)
-
-
-def wa_churn() -> RawTable:
-    frame = _data("modeldata", "wa_churn")
-    y = frame.pop("churn").to_numpy()
-    return _split("wa_churn", "modeldata::wa_churn, target churn", "classification",
-                  _factors(frame), y)
-
-
-def lending_club() -> RawTable:
-    frame = _data("modeldata", "lending_club")
-    y = frame.pop("Class").to_numpy()
-    return _split("lending_club", "modeldata::lending_club, target Class", "classification",
-                  _factors(frame), y)
-
-
-def cps1988() -> RawTable:
-    frame = _data("AER", "CPS1988")
-    y = np.log(frame.pop("wage").to_numpy(dtype=float))
-    return _split("cps1988", "AER::CPS1988, target log(wage)", "regression",
-                  _factors(frame), y)
-
-
-TUNE = {"flights": flights, "gss": gss, "mlc_churn": mlc_churn, "health": health,
-        "nlswork": nlswork, "diamonds": diamonds}
-HELD_OUT = {"wa_churn": wa_churn, "lending_club": lending_club, "cps1988": cps1988}
+TUNE = ("flights", "gss", "mlc_churn", "health", "nlswork", "diamonds")
+HELD_OUT = ("wa_churn", "lending_club", "cps1988")

@@ -30,7 +30,7 @@ import time
 import numpy as np
 import torch
 from common import log, machine, write_results
-from raw_tables import HELD_OUT, TUNE
+from raw_tables import HELD_OUT, TUNE, load
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from skkd import DistilledClassifier, DistilledRegressor
@@ -138,11 +138,10 @@ def main() -> None:
     parser.add_argument("--tables", nargs="*", help="a subset of the tables, by name")
     args = parser.parse_args()
     torch.set_num_threads(1)  # the fit-time target is per CPU thread
-    loaders = HELD_OUT if args.held_out else TUNE
-    names = args.tables or list(loaders)
+    names = args.tables or list(HELD_OUT if args.held_out else TUNE)
     results = {"machine": machine(), "seeds": args.seeds, "recipe": RECIPE, "tables": {}}
     for name in names:
-        results["tables"][name] = run_table(loaders[name](), args.seeds)
+        results["tables"][name] = run_table(load(name), args.seeds)
     stem = "zero_config-held-out" if args.held_out else "zero_config"
     write_results(stem, results, _markdown(results, args.seeds, args.held_out))
 

@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from common import log, machine, write_results
-from raw_tables import TUNE
+from raw_tables import TUNE, load
 
 TOLERANCE = {"classification": 0.3, "regression": 0.003}
 
@@ -76,8 +76,8 @@ def _evaluate(name: str) -> dict:
     torch.set_num_threads(1)
     scale = {"classification": 100, "regression": 1}
     out = {}
-    for table_name, load in TUNE.items():
-        table = load()
+    for table_name in TUNE:
+        table = load(table_name)
         teacher = _teacher(table)
         est = DistilledClassifier if table.task == "classification" else DistilledRegressor
         start = time.perf_counter()
