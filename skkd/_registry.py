@@ -37,6 +37,9 @@ from skkd.exceptions import PluginError
 ENTRY_POINT_GROUP = "skkd"
 ALLOW_ENV = "SKKD_LOAD_PLUGINS"
 BUILTIN_DISTRIBUTION = "skkd"
+#: Names no plugin may register, by kind, and why.
+RESERVED = {"models": {"auto": "module='auto' chooses tabular-mlp or mlp from X"}}
+
 BUILTIN_MODULES = (
     "skkd.losses", "skkd.models", "skkd.teachers", "skkd.augmentations", "skkd.hints",
 )
@@ -346,6 +349,8 @@ def _call_hook(impl: Any, kind: str, entries: list[Entry]) -> list[str]:
                        "which is not callable")
         elif any(e.name == name for e in entries):
             problem = f"it registered {what} {str(name)!r} twice"
+        elif name in RESERVED.get(kind, {}):
+            problem = f"it registered {what} {name!r}, a name skkd reserves: {RESERVED[kind][name]}"
         if problem is not None:
             problems.append(problem)
             raise PluginError(problem)

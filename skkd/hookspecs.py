@@ -81,7 +81,9 @@ def skkd_register_models(register):
     ``(batch, n_classes)`` logits. ``kwargs`` are the ``module__*``
     parameters of ``DistilledClassifier``. ``DistilledRegressor`` calls the
     same factories with ``n_classes`` set to its number of outputs: the module
-    then returns ``(batch, n_outputs)`` (standardized) predictions.
+    then returns ``(batch, n_outputs)`` (standardized) predictions. The name
+    ``"auto"`` is reserved (``module="auto"`` chooses between the built-ins): a
+    plugin registering it is skipped as broken.
 
     A *data-aware* student learns part of its input encoding from the
     training rows (bins, category counts, scales): its factory (or class) has

@@ -106,8 +106,10 @@ def test_a_plugin_reusing_a_builtin_name_is_skipped_whole_and_the_rest_works(fre
          "it registered a loss under ''; names must be non-empty strings"),
         (_loss_plugin(np.int64(0), lambda s, t, **kw: s.sum()),
          "it registered a loss under 0; names must be"),
+        (_loss_plugin("fine", lambda s, t, **kw: s.sum(), model="auto"),
+         "it registered model 'auto', a name skkd reserves: module='auto' chooses"),
     ],
-    ids=["not-callable", "empty-name", "numpy-name"],
+    ids=["not-callable", "empty-name", "numpy-name", "reserved-name"],
 )
 def test_a_registration_of_the_wrong_shape_skips_the_plugin(fresh_plugins, plugin, problem):
     with pytest.warns(PluginWarning, match=re.escape(problem)):
