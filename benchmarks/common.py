@@ -6,9 +6,11 @@ puts the script's folder first on ``sys.path``): ``from common import machine``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import platform
 import statistics
@@ -117,3 +119,28 @@ def onnx_probabilities(onx):
     def proba(rows):
         return session.run(["probabilities"], {"X": rows})[0]
     return proba
+
+
+def _spin(stop) -> None:
+    x = 0.0
+    while not stop.is_set():
+        for i in range(100_000):
+            x += i * 1e-9
+
+
+@contextlib.contextmanager
+def busy_process(busy: bool = True):
+    """Run the block beside one CPU-bound process (a Python loop of float arithmetic),
+    started a second before the block and stopped after it; nothing when not ``busy``."""
+    if not busy:
+        yield
+        return
+    stop = multiprocessing.Event()
+    spinner = multiprocessing.Process(target=_spin, args=(stop,))
+    spinner.start()
+    time.sleep(1.0)  # the busy process is running before the block starts
+    try:
+        yield
+    finally:
+        stop.set()
+        spinner.join()

@@ -20,23 +20,15 @@ Writes ``results/demo_time.{json,md}`` with the machine it ran on.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import statistics
 import subprocess
 import sys
 import time
 
-from common import log, machine, write_results
+from common import busy_process, log, machine, write_results
 
 TARGETS = {"quiet": 40.0, "busy": 45.0}  # seconds, issue "the demo on a busy machine"
-
-
-def _spin(stop) -> None:
-    x = 0.0
-    while not stop.is_set():
-        for i in range(100_000):
-            x += i * 1e-9
 
 
 def _default_threads() -> int:
@@ -48,15 +40,10 @@ def _default_threads() -> int:
 def _demo(threads: int | None, busy: bool, limit: float) -> float:
     """Wall seconds of one ``skkd demo`` process, beside a busy process if asked; a run
     still going after ``limit`` seconds is stopped and counts as infinite."""
-    stop = multiprocessing.Event()
-    spinner = multiprocessing.Process(target=_spin, args=(stop,)) if busy else None
-    if spinner is not None:
-        spinner.start()
-        time.sleep(1.0)  # the busy process is running before the demo starts
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
-    start = time.perf_counter()
-    try:
-        threads_option = [] if threads is None else ["--threads", str(threads)]
+    threads_option = [] if threads is None else ["--threads", str(threads)]
+    with busy_process(busy):
+        start = time.perf_counter()
         try:
             subprocess.run([sys.executable, "-m", "skkd", "demo", "--no-progress",
                             *threads_option], env=env, check=True, stdout=subprocess.DEVNULL,
@@ -64,10 +51,6 @@ def _demo(threads: int | None, busy: bool, limit: float) -> float:
         except subprocess.TimeoutExpired:
             return float("inf")
         return time.perf_counter() - start
-    finally:
-        if spinner is not None:
-            stop.set()
-            spinner.join()
 
 
 def _cell(values: list[float], limit: float) -> str:

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import statistics
 import subprocess
 import sys
-import time
 
-from common import log, machine, write_results
+from common import busy_process, log, machine, write_results
 
 # One measurement, run in a fresh interpreter: prints {"seconds": ...}.
 _CHILD = """
@@ -61,26 +59,10 @@ SETTINGS = {  # name -> (what, threads (0: torch's default), batch size)
 }
 
 
-def _spin(stop) -> None:
-    x = 0.0
-    while not stop.is_set():
-        for i in range(100_000):
-            x += i * 1e-9
-
-
 def _measure(what: str, threads: int, batch: int, busy: bool) -> dict:
-    stop = multiprocessing.Event()
-    spinner = multiprocessing.Process(target=_spin, args=(stop,)) if busy else None
-    if spinner is not None:
-        spinner.start()
-        time.sleep(1.0)
-    try:
+    with busy_process(busy):
         out = subprocess.run([sys.executable, "-c", _CHILD, what, str(threads), str(batch)],
                              capture_output=True, text=True, check=True)
-    finally:
-        if spinner is not None:
-            stop.set()
-            spinner.join()
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

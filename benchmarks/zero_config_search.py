@@ -22,8 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from common import log, machine, write_results
 from raw_tables import TUNE, load
-
-TOLERANCE = {"classification": 0.3, "regression": 0.003}
+from zero_config import TOLERANCE
 
 #: name -> parameters on top of teacher=...; "defaults" is the estimators' own.
 CANDIDATES = {

@@ -21,14 +21,17 @@ TABLE_EPOCHS = 15
 def idle_cores(seconds: float = 0.3) -> int | None:
     """How many of this process's cores other programs leave idle, or None if unknown.
 
-    Two reads of ``/proc/stat`` (Linux) ``seconds`` apart: the idle share of every
-    core's time, times the cores this process may run on. Elsewhere, the load
-    average (``os.getloadavg``) stands for the busy cores.
+    Two reads of ``/proc/stat`` (Linux) ``seconds`` apart: the idle share of all
+    the machine's cores, as a number of cores, at most the cores this process may
+    run on. Elsewhere, the load average (``os.getloadavg``) stands for the busy
+    cores.
     """
     import os
     import time
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if not cores:
+        return None
 
     def read() -> tuple[int, int] | None:
         try:
@@ -44,8 +47,8 @@ def idle_cores(seconds: float = 0.3) -> int | None:
         second = read()
         if second is not None and second[1] > first[1]:
             share = (second[0] - first[0]) / (second[1] - first[1])
-            return max(0, round(share * (os.cpu_count() or 1))) if cores else None
-    if hasattr(os, "getloadavg") and cores:
+            return min(cores, max(0, round(share * (os.cpu_count() or cores))))
+    if hasattr(os, "getloadavg"):
         return max(0, cores - round(os.getloadavg()[0]))
     return None
 
