@@ -24,7 +24,16 @@ from common import log, machine, write_results
 from raw_tables import TUNE, load
 from zero_config import TOLERANCE
 
-#: name -> parameters on top of teacher=...; "defaults" is the estimators' own.
+_PLE_T2 = {"alpha": 0.1, "temperature": 2.0, "lr": 3e-3, "batch_size": 128, "max_epochs": 30,
+           "module__numeric_encoding": "ple"}
+
+#: The estimators' defaults before the "auto" settings, which every candidate but
+#: "defaults" starts from (so that a candidate means what it meant when it was run).
+BEFORE_AUTO = {"alpha": 0.5, "temperature": 1.0, "lr": 1e-3, "max_epochs": 20, "batch_size": 32,
+               "lr_schedule": "constant"}
+
+#: name -> parameters on top of teacher=... and BEFORE_AUTO; "defaults" is the
+#: estimators' own (today's), nothing else.
 CANDIDATES = {
     "defaults": {},
     "recipe": {"alpha": 0.1, "lr": 3e-3, "batch_size": 128, "max_epochs": 30},
@@ -56,6 +65,23 @@ CANDIDATES = {
                             "module__bins": "teacher"},
     "T2 sigma0.3": {"alpha": 0.1, "temperature": 2.0, "lr": 3e-3, "batch_size": 128,
                     "max_epochs": 30, "module__frequency_scale": 0.3},
+    # round 3: an annealed learning rate (lr_schedule='cosine': a cosine to 0 over the epochs;
+    # run as skorch's LRScheduler(CosineAnnealingLR) before lr_schedule existed), Adam's beta2
+    "ple T2 cos": {**_PLE_T2, "lr_schedule": "cosine"},
+    "ple T2 cos e60": {**_PLE_T2, "max_epochs": 60, "lr_schedule": "cosine"},
+    "ple T2 cos b95": {**_PLE_T2, "lr_schedule": "cosine", "optimizer__betas": (0.9, 0.95)},
+    "ple T2 cos lr1e-2": {**_PLE_T2, "lr": 1e-2, "lr_schedule": "cosine"},
+    # round 4: around the best of round 3
+    "ple T2 cos lr1e-2 e60": {**_PLE_T2, "lr": 1e-2, "max_epochs": 60,
+                              "lr_schedule": "cosine"},
+    "ple T2 cos lr3e-2": {**_PLE_T2, "lr": 3e-2, "lr_schedule": "cosine"},
+    "ple T2 cos lr1e-2 b256": {**_PLE_T2, "lr": 1e-2, "batch_size": 256,
+                               "lr_schedule": "cosine"},
+    "ple T1 cos lr1e-2": {**_PLE_T2, "temperature": 1.0, "lr": 1e-2, "lr_schedule": "cosine"},
+    "ple T2 cos lr1e-2 b95": {**_PLE_T2, "lr": 1e-2, "lr_schedule": "cosine",
+                              "optimizer__betas": (0.9, 0.95)},
+    "T2 cos lr1e-2": {**_PLE_T2, "module__numeric_encoding": "periodic", "lr": 1e-2,
+                      "lr_schedule": "cosine"},
 }
 
 
@@ -80,7 +106,8 @@ def _evaluate(name: str, seeds: int = 1) -> dict:
         teacher = _teacher(table)
         est = DistilledClassifier if table.task == "classification" else DistilledRegressor
         start = time.perf_counter()
-        params = {k: v for k, v in CANDIDATES[name].items()  # a regressor takes no T
+        given = CANDIDATES[name] if name == "defaults" else {**BEFORE_AUTO, **CANDIDATES[name]}
+        params = {k: v for k, v in given.items()  # a regressor takes no T
                   if not (k == "temperature" and table.task == "regression")}
         s = scale[table.task]
         scores = []

@@ -2,7 +2,7 @@
 
 ``DistilledClassifier(teacher=gbm).fit(df, y)`` with columns of every pandas kind
 (bool, categorical, strings with missing values, datetimes, numbers with NaN):
-the encoding (``columns_``, ``skkd.models._columns``) is learned from the training
+the encoding (``columns_``, ``skkd._columns``) is learned from the training
 rows only, carried by pickles, clones, ``without_teacher`` and student files, and
 applied at predict time, where unseen categories and missing values are handled.
 """
@@ -18,8 +18,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.model_selection import GridSearchCV, KFold
 
 from skkd import DistilledClassifier, DistilledRegressor, load_student, save_student
+from skkd._columns import transform_columns
 from skkd.exceptions import InvalidParameterError, StudentError, StudentFileError
-from skkd.models._columns import transform_columns
 
 pd = pytest.importorskip("pandas")
 
@@ -363,9 +363,13 @@ def test_a_warm_start_continues_with_the_fitted_encoding(frame, gbm):
         est.fit(df, y)
 
 
-def test_onnx_export_refuses_a_raw_frame_student(student):
+def test_onnx_export_of_a_raw_frame_student(frame, student):
     pytest.importorskip("skl2onnx")
-    from skkd.export import to_onnx
+    pytest.importorskip("onnxruntime")
+    from skkd.export import compare_onnx, to_onnx
 
-    with pytest.raises(StudentError, match="raw DataFrame is not supported yet"):
-        to_onnx(student)
+    df, y = frame  # one input per column (tests/test_export_columns.py); dates refused
+    assert compare_onnx(student, to_onnx(student, X=df), df)["ok"]
+    dated = DistilledClassifier(alpha=1.0, max_epochs=1).fit(df.assign(when=pd.Timestamp(0)), y)
+    with pytest.raises(StudentError, match="Column 'when' held datetime"):
+        to_onnx(dated)

@@ -21,7 +21,7 @@ PACKAGE = Path(skkd.__file__).resolve().parent
 FLOORS = {
     "skkd._version": 0, "skkd.exceptions": 0, "skkd.hookspecs": 0, "skkd.datasets": 0,
     "skkd._arrays": 0, "skkd._seeding": 0, "skkd._warnings": 0,
-    "skkd._labels": 1, "skkd._options": 1, "skkd._registry": 1,
+    "skkd._labels": 1, "skkd._options": 1, "skkd._registry": 1, "skkd._columns": 1,
     "skkd.plugins": 2, "skkd.losses": 2, "skkd.export": 2,
     "skkd.teachers": 3,
     "skkd.models": 4, "skkd.hints": 4,

@@ -21,8 +21,9 @@ from skkd.losses import kl_divergence
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"alpha": 1.5}, r"'alpha' parameter .* must be a real number in \[0, 1\].*Got 1.5"),
-        ({"alpha": -0.1}, r"'alpha' parameter .* must be a real number in \[0, 1\]"),
+        ({"alpha": 1.5},
+         r"'alpha' parameter .* must be 'auto' or a real number in \[0, 1\].*Got 1.5"),
+        ({"alpha": -0.1}, r"'alpha' parameter .* must be 'auto' or a real number in \[0, 1\]"),
         ({"alpha": True}, r"'alpha' parameter .* Got True"),
         ({"temperature": 0}, r"'temperature' parameter .* real number in \[0.0001, 10000\]"),
         ({"temperature": float("inf")}, r"'temperature' parameter .* Got inf"),

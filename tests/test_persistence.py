@@ -30,13 +30,16 @@ class Touch:
         return pathlib.Path.touch, (pathlib.Path(self.path),)
 
 
+#: Training settings given as values (not "auto"), which skkd before "auto" reads.
+SETTINGS = {"lr": 1e-3, "batch_size": 32, "lr_schedule": "constant"}
+
 @pytest.fixture(scope="module")
 def forest_student(digits):
     X_train, _, y_train, _ = digits
     forest = RandomForestClassifier(50, random_state=0).fit(X_train, NAMES[y_train])
-    # module="mlp" by name: a file that skkd before module="auto" reads (version 1)
+    # module="mlp" by name and no "auto" setting: a file that skkd before "auto" reads (v1)
     return DistilledClassifier(forest, module="mlp", alpha=0.5, temperature=2.0, max_epochs=2,
-                               random_state=0).fit(X_train, NAMES[y_train])
+                               **SETTINGS, random_state=0).fit(X_train, NAMES[y_train])
 
 
 def test_a_loaded_student_predicts_as_the_slim_copy(forest_student, digits, tmp_path):
@@ -302,7 +305,7 @@ def test_every_field_of_a_regressor_round_trips(tmp_path, target):
 
     X, y = make_regression(200, 5, n_targets=1 if target == "1-D" else 2, random_state=0)
     kd = DistilledRegressor(Ridge().fit(X, y), module="tabular-mlp", module__n_frequencies=8,
-                            max_epochs=1, random_state=0).fit(X, y)
+                            max_epochs=1, alpha=0.5, **SETTINGS, random_state=0).fit(X, y)
     save_student(kd, tmp_path / "student.skkd")
     assert torch.load(tmp_path / "student.skkd", weights_only=True)["version"] == 2
     assert_same_student(load_student(tmp_path / "student.skkd"), kd, X)
@@ -350,7 +353,8 @@ def test_save_student_refuses_a_fitted_attribute_the_format_does_not_define(fore
 def saved(digits, tmp_path_factory):
     """The content of a small student's file, to damage."""
     X_train, _, y_train, _ = digits
-    kd = DistilledClassifier(module="mlp", max_epochs=1,  # a version 1 file
+    kd = DistilledClassifier(module="mlp", max_epochs=1, alpha=0.5, temperature=1.0,
+                             **SETTINGS,  # a version 1 file
                              random_state=0).fit(X_train[:300], y_train[:300])
     path = tmp_path_factory.mktemp("saved") / "student.skkd"
     save_student(kd, path)

@@ -83,6 +83,8 @@ def test_unknown_codes_share_the_extra_row():
 def test_fit_learns_roles_and_categories(table):
     X, y = table
     clf = student(module__categorical=[6], alpha=1).fit(X, y)
+    bins = clf.encoding_.pop("bins")  # the default piecewise-linear encoding's, one per number
+    assert len(bins) == 5
     assert clf.encoding_ == {"passthrough": [5], "categories": [[0, 1, 2, 3]]}
     module = clf.net_.module_
     assert module.numeric_columns.tolist() == [0, 1, 2, 3, 4]
@@ -99,7 +101,8 @@ def test_non_integer_codes_are_refused(table):
 
 @pytest.mark.parametrize("options, match", [
     ({"module__numeric_encoding": "spline"}, "numeric_encoding='spline'"),
-    ({"module__bins": "teacher"}, "bins are for the piecewise-linear"),
+    ({"module__bins": "teacher", "module__numeric_encoding": "periodic"},
+     "bins are for the piecewise-linear"),
     ({"module__categorical": [9]}, r"module__categorical=\[9\]"),
     ({"module__categorical": [5], "module__passthrough": [5]}, "one role"),
 ])
@@ -356,10 +359,11 @@ def test_boolean_masks_are_masks(table):
     module = clf.net_.module_
     assert module.categorical_columns.tolist() == [6]
     assert module.passthrough_columns.tolist() == [5]
-    assert clf.encoding_ == {"categories": [[0, 1, 2, 3]]}
+    assert clf.encoding_.keys() == {"categories", "bins"}
+    assert clf.encoding_["categories"] == [[0, 1, 2, 3]]
     # two columns, a mask read as indices would name both
-    assert TabularMLP(2, 2, categorical=[False, True], cardinalities=[3]
-                      ).categorical_columns.tolist() == [1]
+    assert TabularMLP(2, 2, categorical=[False, True], cardinalities=[3],
+                      numeric_encoding="periodic").categorical_columns.tolist() == [1]
     with pytest.raises(ValueError, match=r"module__categorical is a boolean mask of 3 values, "
                                          r"but X has 7 features"):
         student(module__categorical=[False, False, True], alpha=1).fit(X, y)

@@ -89,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "pickles)")
     e.add_argument("--onnx", metavar="OUT", required=True, help="the ONNX file to write")
     e.add_argument("--check", metavar="X.npy", default=None,
-                   help="rows to compare onnxruntime with scikit-learn on: equal labels, "
+                   help="rows to compare onnxruntime with scikit-learn on (a .npy array; a "
+                        "student of a raw DataFrame takes a .csv or .parquet file of its "
+                        "columns): equal labels, "
                         "probabilities within 1e-4; a regressor's predictions within 1e-5 "
                         "times y's spread (default: no check)")
     e.add_argument("--no-zipmap", action="store_true",

@@ -25,6 +25,13 @@ MODEL is one of:
 The kind is told by content (a student file is a zip archive), not by name.
 Without --trust-pickle any other file is refused, unread. Even with it, a file
 named *.skkd or holding the student-file tag is never unpickled.
+
+A student fitted on a raw DataFrame (it encodes the columns itself) gets one
+input per column, named by the column, of shape (N, 1), as skl2onnx converts a
+model of a DataFrame: strings and categories of strings as string tensors (a
+missing value fed as ""), numbers as float64 (NaN for missing), bools as bool
+(float64 if they had missing values in fit). Its --check rows are a .csv or
+.parquet file of those columns, not a .npy array.
 """
 
 
@@ -162,6 +169,48 @@ def _load_check_rows(path: str, model):
     return X
 
 
+def _load_check_frame(path: str, model, student):
+    """The --check rows of a student of a raw DataFrame: a .csv or .parquet file of its columns."""
+    import pandas as pd
+
+    names = [c["name"] for c in student.columns_["columns"]]
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise UsageError(f"argument --check: {path} is not a .csv or .parquet file; the "
+                         f"model reads the columns of a DataFrame ({', '.join(names[:10])}"
+                         f"{' ...' if len(names) > 10 else ''}): save rows with those columns "
+                         "with DataFrame.to_csv(index=False) or to_parquet")
+    try:
+        X = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - whatever pandas refuses is the user's file
+        raise UsageError(f"argument --check: cannot read {path}: {first_line(exc)}") from None
+    X.columns = [str(c) for c in X.columns]
+    missing = [name for name in names if name not in X.columns]
+    if missing or len(X) == 0:
+        raise UsageError(f"argument --check: {path} has {len(X)} rows and lacks the columns "
+                         f"{missing[:10]}; the model reads the columns {names[:10]}"
+                         f"{' ...' if len(names) > 10 else ''} (at least one row)")
+    X = X[names]
+    try:
+        model.predict(X)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"argument --check: the model cannot predict the rows of {path}: "
+                          f"{first_line(exc)}") from None
+    return X
+
+
+def _inputs_line(model, onx) -> str:
+    """What the "wrote" line says of the graph's inputs."""
+    if len(onx.graph.input) == 1 and getattr(model, "columns_", None) is None:
+        return f"input X: float32 rows of {model.n_features_in_} columns"
+    from onnx import TensorProto
+
+    shown = [f"{i.name} {TensorProto.DataType.Name(i.type.tensor_type.elem_type).lower()}"
+             for i in onx.graph.input]
+    return (f"one input per DataFrame column, {len(shown)}: {', '.join(shown[:10])}"
+            f"{' ...' if len(shown) > 10 else ''}")
+
+
 def export_command(args: argparse.Namespace) -> int:
     import importlib.util
 
@@ -191,7 +240,9 @@ def export_command(args: argparse.Namespace) -> int:
         raise UsageError(f"argument --no-zipmap: {model_path} holds a regressor, whose one "
                           "output is a tensor of predictions ('variable'); --no-zipmap is "
                           "for classifiers: leave it out")
-    X = None if args.check is None else _load_check_rows(args.check, model)
+    frame = getattr(last, "columns_", None) is not None
+    X = (None if args.check is None else _load_check_frame(args.check, model, last) if frame
+         else _load_check_rows(args.check, model))
     try:
         onx = to_onnx(model) if regressor else to_onnx(model, zipmap=not args.no_zipmap)
     except Exception as exc:  # noqa: BLE001 - skl2onnx raises many kinds for one cause
@@ -202,8 +253,7 @@ def export_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"argument --onnx: cannot write {out}: "
                           f"{exc.strerror or first_line(exc)}") from None
-    print(f"wrote {out} ({out.stat().st_size:,} bytes; input X: float32 rows of "
-          f"{model.n_features_in_} columns)")
+    print(f"wrote {out} ({out.stat().st_size:,} bytes; {_inputs_line(model, onx)})")
     if X is None:
         return 0
     try:
@@ -213,15 +263,20 @@ def export_command(args: argparse.Namespace) -> int:
         print(f"check on {len(X)} rows of {args.check}: onnxruntime cannot run {out}: "
               f"{first_line(exc)} (FAILED)")
         return 1
+    return _report(result, regressor, args.check)
+
+
+def _report(result: dict, regressor: bool, check: str) -> int:
+    """Print what --check found; the exit status."""
     if regressor:
-        print(f"check on {result['rows']} rows of {args.check}: predictions, max |difference| "
+        print(f"check on {result['rows']} rows of {check}: predictions, max |difference| "
               f"{result['max_abs_diff']:.2e}, in units of y's spread "
               f"{result['max_rel_diff']:.2e} ({'ok' if result['ok'] else 'FAILED'}, "
               "tolerance 1e-5)")
         return 0 if result["ok"] else 1
     labels = ("equal" if result["labels_equal"] else
               f"DIFFER on {result['label_mismatches']} rows")
-    print(f"check on {result['rows']} rows of {args.check}: labels {labels}, max "
+    print(f"check on {result['rows']} rows of {check}: labels {labels}, max "
           f"|probability difference| {result['max_abs_proba_diff']:.2e} "
           f"({'ok' if result['ok'] else 'FAILED'}, tolerance 1e-4)")
     return 0 if result["ok"] else 1

@@ -308,7 +308,7 @@ class BaseDistiller(FrameMixin, StudentMixin, BaseEstimator):
                 "new rows from every batch; drop sample_weight or use a transfer set "
                 "(augment='munge')."
             )
-        if self.alpha < 1 and not _takes_keyword(plan.soft_loss, "sample_weight"):
+        if self._setting("alpha") < 1 and not _takes_keyword(plan.soft_loss, "sample_weight"):
             raise InvalidParameterError(
                 f"loss {plan.loss_name!r} takes no sample_weight keyword, so "
                 "fit(sample_weight=...) cannot weight its rows: use a built-in loss (they all "

@@ -72,16 +72,24 @@ class DistilledClassifier(ClassificationDistiller):
         returning a scalar tensor (a callable pickles with the estimator, so it
         also reaches worker processes). ``loss__*`` parameters reach it as
         keyword arguments; a name it does not accept fails at the start of ``fit``.
-    alpha : float in [0, 1], default=0.5
+    alpha : float in [0, 1] or "auto", default="auto"
         Weight of the hard-label cross-entropy; ``1 - alpha`` weights the soft
         term. ``alpha=1`` is plain training: the teacher is then neither fitted
-        nor queried. The defaults of ``alpha`` and ``temperature`` had the
-        smallest mean loss of validation accuracy against the best pair over
-        three tasks (``benchmarks/results/defaults.md``); the Keras example's
-        ``alpha=0.1, temperature=10`` had the largest. Tune both on a
-        validation split for your task.
-    temperature : float > 0, default=1.0
-        Softmax temperature ``T`` of the soft loss.
+        nor queried. ``"auto"``: 0.1 for a tabular student (a ``tabular-mlp``,
+        named or chosen by ``module="auto"``), 0.5 otherwise. Each ``"auto"``
+        training setting (``alpha``, ``temperature``, ``lr``, ``lr_schedule``,
+        ``max_epochs``, ``batch_size``) was chosen by measurement on validation
+        rows: the tabular ones on six real tables against a default
+        ``HistGradientBoostingClassifier``/``Regressor`` teacher
+        (``benchmarks/results/zero_config_search*.md``), the others on digits,
+        a synthetic task and flights (``benchmarks/results/defaults.md``); the
+        Keras example's ``alpha=0.1, temperature=10`` had the largest loss of
+        accuracy there. The values a fit used are the fitted ``net_``'s
+        (``net_.alpha``, ``net_.lr``, ...). Tune them on a validation split
+        for your task.
+    temperature : float > 0 or "auto", default="auto"
+        Softmax temperature ``T`` of the soft loss. ``"auto"``: 2 for a
+        tabular student, 1 otherwise.
     %(training_params)s
     teacher_inference : {"once", "per_batch"}, default="once"
         ``"once"`` computes the teacher's logits for the whole training set in
@@ -202,12 +210,13 @@ class DistilledClassifier(ClassificationDistiller):
         module: Any = "auto",
         categorical_features: Any = "from_dtype",
         loss: str | Callable[..., Any] = "kl",
-        alpha: float = 0.5,
-        temperature: float = 1.0,
+        alpha: float | str = "auto",
+        temperature: float | str = "auto",
         optimizer: Any = torch.optim.Adam,
-        lr: float = 1e-3,
-        max_epochs: int = 20,
-        batch_size: int = 32,
+        lr: float | str = "auto",
+        lr_schedule: str = "auto",
+        max_epochs: int | str = "auto",
+        batch_size: int | str = "auto",
         callbacks: Any = None,
         device: str = "cpu",
         mixed_precision: str | None = None,
@@ -236,6 +245,7 @@ class DistilledClassifier(ClassificationDistiller):
         self.temperature = temperature
         self.optimizer = optimizer
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.callbacks = callbacks

@@ -41,12 +41,20 @@ class Substitution:
 _TRAINING = """\
 optimizer : torch optimizer class, default=torch.optim.Adam
     ``optimizer__*`` parameters reach it.
-lr : float, default=1e-3
-    Learning rate.
-max_epochs : int >= 1, default=20
+lr : float or "auto", default="auto"
+    Learning rate. ``"auto"``: 1e-2 for a tabular student (a
+    ``tabular-mlp``, named or chosen by ``module="auto"``), 1e-3 otherwise.
+lr_schedule : {"auto", "constant", "cosine"}, default="auto"
+    ``"cosine"`` anneals the learning rate from ``lr`` to near 0 over each
+    fit's epochs (epoch ``e`` of ``max_epochs`` trains at
+    ``lr * (1 + cos(pi * e / max_epochs)) / 2``); ``"constant"`` keeps it.
+    ``"auto"``: cosine for a tabular student, constant otherwise.
+max_epochs : int >= 1 or "auto", default="auto"
     Number of epochs (more epochs, when ``warm_start`` continues).
-batch_size : int, default=32
-    Mini-batch size for training and prediction; -1 is one batch of all rows.
+    ``"auto"``: 30 for a tabular student, 20 otherwise.
+batch_size : int or "auto", default="auto"
+    Mini-batch size for training and prediction; -1 is one batch of all
+    rows. ``"auto"``: 128 for a tabular student, 32 otherwise.
 callbacks : list of skorch callbacks, default=None
     Passed to skorch. A callback monitoring ``valid_*`` scores (e.g.
     ``EarlyStopping()``) needs ``train_split``.

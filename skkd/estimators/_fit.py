@@ -106,7 +106,7 @@ def check(est: Any, X: Any, y: Any, given: Any, sample_weight: Any,
     plan.groups = groups
     plan.y_enc = est._encode_targets(plan.y, plan.continuing, plan.weights)
     unlabeled = ~est._labeled(plan.y_enc)
-    if unlabeled.any() and (est.alpha == 1 or (given is None and est.teacher is None)):
+    if unlabeled.any() and (est._setting("alpha") == 1 or (given is None and est.teacher is None)):
         raise ValueError(
             f"y marks {int(unlabeled.sum())} rows as unlabeled ({est.unlabeled!r}), which "
             "only learn from the teacher's soft labels, but there is no soft term: pass a "
@@ -157,7 +157,7 @@ def add_transfer_rows(est: Any, plan: FitPlan) -> None:
     if plan.augmentation is None:
         return
     kind = kind_of(plan.augmentation)
-    soft_term = est.alpha < 1 and est.teacher is not None
+    soft_term = est._setting("alpha") < 1 and est.teacher is not None
     if plan.given is not None or (kind.needs_teacher and not soft_term):
         raise ValueError(
             f"augment={est.augment!r} makes rows only a teacher can label: pass a "
@@ -222,12 +222,12 @@ def teach(est: Any, plan: FitPlan) -> None:
         plan.features = hints.recorded_features(records, len(plan.X))
         if plan.features is None:  # the teacher did not run on every row once
             plan.features = hints.all_teacher_features(
-                plan.X, est.teacher_batch_size or est.batch_size)
+                plan.X, est.teacher_batch_size or est._setting("batch_size"))
 
 
 def _soft_targets(est: Any, plan: FitPlan) -> TeacherOutputs | None:
     """The teacher's outputs as the student trains on them; None without a soft term."""
-    if est.alpha == 1 or (plan.given is None and est.teacher is None):
+    if est._setting("alpha") == 1 or (plan.given is None and est.teacher is None):
         return None  # no soft term: the teacher is neither fitted nor queried
     if plan.given is not None:
         outputs = est._given_outputs(plan)
@@ -248,10 +248,11 @@ def build_or_continue_net(est: Any, plan: FitPlan) -> None:
     net_params = _net_params(est, plan)
     if plan.continuing:
         plan.net = est.net_
-        plan.net.set_params(max_epochs=est.max_epochs, batch_size=est.batch_size,
-                            verbose=est.verbose, **net_params)
-        if est.lr != plan.net.lr:
-            plan.net.set_params(lr=est.lr)
+        plan.net.set_params(max_epochs=est._setting("max_epochs"),
+                            batch_size=est._setting("batch_size"), verbose=est.verbose,
+                            **net_params)
+        if est._setting("lr") != plan.net.lr:
+            plan.net.set_params(lr=est._setting("lr"))
         return
     n_rows = plan.n_rows
     encoding = est._fit_encoding(plan.X[:n_rows], plan.y_enc[:n_rows], plan.outputs, n_rows)
@@ -264,7 +265,7 @@ def _net_params(est: Any, plan: FitPlan) -> dict[str, Any]:
     """The net's parameters that this fit sets: the loss's, the teacher's, the hints'."""
     outputs, batch = plan.outputs, kind_of(plan.augmentation).batch
     return {
-        "alpha": est.alpha,
+        "alpha": est._setting("alpha"),
         **est._soft_loss_params(),
         "soft_loss": plan.soft_loss if outputs is not None else None,
         "loss_name": plan.loss_name,

@@ -5,7 +5,7 @@
 DataFrame the student must encode (columns of strings, categories, dates or
 booleans, missing values, or ``categorical_features`` naming columns), fits
 that encoding on the training rows (``columns_``, see
-:mod:`skkd.models._columns`) and applies it to the rows of ``fit``,
+:mod:`skkd._columns`) and applies it to the rows of ``fit``,
 ``predict`` and ``score``. Everything else (numeric frames, arrays) goes
 through scikit-learn's ``validate_data`` as before. The teacher always
 receives ``X`` as the user passed it.
@@ -20,8 +20,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import validate_data
 
-from skkd.exceptions import InvalidParameterError
-from skkd.models._columns import (
+from skkd._columns import (
     describe_columns,
     fit_columns,
     is_dataframe,
@@ -29,6 +28,7 @@ from skkd.models._columns import (
     needs_encoding,
     transform_columns,
 )
+from skkd.exceptions import InvalidParameterError
 
 #: Where the docs show how to encode a frame by hand.
 RECIPE = "the user guide's recipe, docs/user_guide/tree_models.md"

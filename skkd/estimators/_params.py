@@ -59,6 +59,30 @@ def _callbacks(value: Any) -> bool:
 AUTO_MODULE = "auto"
 
 
+#: ``"auto"`` training settings, by the student they train: a ``tabular-mlp``
+#: (chosen by ``module="auto"`` for a DataFrame, or named) and any other. The
+#: tabular ones were chosen on the validation rows of six real tables
+#: (``benchmarks/results/zero_config_search*.md``); the others on digits, a
+#: synthetic task and flights (``benchmarks/results/defaults.md``).
+AUTO = "auto"
+AUTO_SETTINGS: dict[str, dict[str, Any]] = {
+    "tabular": {"alpha": 0.1, "temperature": 2.0, "lr": 1e-2, "max_epochs": 30,
+                "batch_size": 128, "lr_schedule": "cosine"},
+    "other": {"alpha": 0.5, "temperature": 1.0, "lr": 1e-3, "max_epochs": 20,
+              "batch_size": 32, "lr_schedule": "constant"},
+}
+#: The students that train with the tabular settings.
+TABULAR_STUDENTS = ("tabular-mlp",)
+#: The values of ``lr_schedule``.
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def _auto(accepts: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """``accepts``, or the string ``"auto"``."""
+    return lambda v: (isinstance(v, str) and v == AUTO) or (
+        not isinstance(v, str) and accepts(v))
+
+
 def _module(value: Any) -> bool:
     return (
         isinstance(value, str | torch.nn.Module)
@@ -115,13 +139,17 @@ SHARED_PARAMETERS: dict[str, Entry] = {
     "loss": (lambda v: isinstance(v, str) or callable(v),
              "a registered loss name or a callable "
              "fn(student_logits, teacher_logits, *, temperature, y=None, **options)"),
-    "alpha": (lambda v: _real(v) and 0 <= v <= 1,
-              "a real number in [0, 1] (the weight of the hard-label loss)"),
+    "alpha": (_auto(lambda v: _real(v) and 0 <= v <= 1),
+              "'auto' or a real number in [0, 1] (the weight of the hard-label loss)"),
     "optimizer": (lambda v: callable(v) and not isinstance(v, str),
                   "a torch optimizer class such as torch.optim.Adam"),
-    "lr": (lambda v: _real(v) and math.isfinite(v) and v > 0, "a finite real number > 0"),
-    "max_epochs": (lambda v: _integer(v) and v >= 1, "an integer >= 1"),
-    "batch_size": (_batch_size, "an integer >= 1, or -1 for one batch of all rows"),
+    "lr": (_auto(lambda v: _real(v) and math.isfinite(v) and v > 0),
+           "'auto' or a finite real number > 0"),
+    "lr_schedule": (lambda v: isinstance(v, str) and v in (AUTO, *LR_SCHEDULES),
+                    "'auto', 'constant' or 'cosine'"),
+    "max_epochs": (_auto(lambda v: _integer(v) and v >= 1), "'auto' or an integer >= 1"),
+    "batch_size": (_auto(_batch_size),
+                   "'auto', an integer >= 1, or -1 for one batch of all rows"),
     "callbacks": (_callbacks,
                   "None, 'disable', or a list of skorch callbacks (instances, classes "
                   "or (name, callback) pairs)"),
@@ -148,8 +176,10 @@ SHARED_PARAMETERS: dict[str, Entry] = {
 
 #: The parameters only ``DistilledClassifier`` has.
 CLASSIFIER_PARAMETERS: dict[str, Entry] = {
-    "temperature": (lambda v: _real(v) and TEMPERATURE_RANGE[0] <= v <= TEMPERATURE_RANGE[1],
-                    f"a real number in [{TEMPERATURE_RANGE[0]:g}, {TEMPERATURE_RANGE[1]:g}]: "
+    "temperature": (_auto(lambda v: _real(v)
+                          and TEMPERATURE_RANGE[0] <= v <= TEMPERATURE_RANGE[1]),
+                    f"'auto' or a real number in [{TEMPERATURE_RANGE[0]:g}, "
+                    f"{TEMPERATURE_RANGE[1]:g}]: "
                     "below, the soft term's gradient vanishes; above, the classes' logits "
                     "become indistinguishable (for logit matching use loss='mse')"),
     "teacher_inference": (lambda v: v in ("once", "per_batch"), "'once' or 'per_batch'"),

@@ -63,9 +63,12 @@ class DistilledRegressor(RegressionDistiller):
         registered loss that takes no ``temperature``, or a callable
         ``fn(student_outputs, teacher_outputs, *, y=None, sample_weight=None,
         **options)`` returning a scalar tensor.
-    alpha : float in [0, 1], default=0.5
+    alpha : float in [0, 1] or "auto", default="auto"
         Weight of the hard-label mean squared error; ``1 - alpha`` weights
-        the soft term.
+        the soft term. ``"auto"``: 0.1 for a tabular student (a
+        ``tabular-mlp``, named or chosen by ``module="auto"``), 0.5 otherwise;
+        the ``"auto"`` settings are the classifier's (see
+        :class:`DistilledClassifier`), ``temperature`` aside.
     %(training_params)s
     %(teacher_batch_size)s
     teacher_cv : int, cross-validation splitter or None, default=None
@@ -134,11 +137,12 @@ class DistilledRegressor(RegressionDistiller):
         module: Any = "auto",
         categorical_features: Any = "from_dtype",
         loss: str | Callable[..., Any] = "mse",
-        alpha: float = 0.5,
+        alpha: float | str = "auto",
         optimizer: Any = torch.optim.Adam,
-        lr: float = 1e-3,
-        max_epochs: int = 20,
-        batch_size: int = 32,
+        lr: float | str = "auto",
+        lr_schedule: str = "auto",
+        max_epochs: int | str = "auto",
+        batch_size: int | str = "auto",
         callbacks: Any = None,
         device: str = "cpu",
         mixed_precision: str | None = None,
@@ -160,6 +164,7 @@ class DistilledRegressor(RegressionDistiller):
         self.alpha = alpha
         self.optimizer = optimizer
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.callbacks = callbacks

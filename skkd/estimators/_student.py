@@ -18,17 +18,24 @@ from typing import Any
 import numpy as np
 import torch
 
+from skkd._columns import code_columns
 from skkd._options import check_options, shape_arguments
 from skkd._seeding import forked_cpu_rng
-from skkd.estimators._params import AUTO_MODULE, SKORCH_PREFIXES
+from skkd.estimators._params import (
+    AUTO,
+    AUTO_MODULE,
+    AUTO_SETTINGS,
+    SKORCH_PREFIXES,
+    TABULAR_STUDENTS,
+)
 from skkd.exceptions import InvalidParameterError
-from skkd.models._columns import code_columns
 from skkd.plugins import get_model
 from skkd.teachers._folds import is_unfitted_estimator
 from skkd.teachers._outputs import TeacherOutputs
 from skkd.training._accelerate import print_on_rank_0
 from skkd.training._data import ArrayDataset, BatchLoader
 from skkd.training._net import DistillationNet
+from skkd.training._schedule import with_schedule
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -63,6 +70,17 @@ class StudentMixin:
         if encoded is None:
             encoded = self.__dict__.get("columns_") is not None
         return "tabular-mlp" if encoded else "mlp"
+
+    def _setting(self, name: str) -> Any:
+        """The training parameter ``name`` as this fit uses it: its value, or for
+        ``"auto"`` the setting of :data:`AUTO_SETTINGS` for the student (the tabular
+        one for a ``tabular-mlp``, named or chosen by ``module="auto"``)."""
+        value = getattr(self, name)
+        if not (isinstance(value, str) and value == AUTO):
+            return value
+        module = self._student_module()
+        tabular = isinstance(module, str) and module in TABULAR_STUDENTS
+        return AUTO_SETTINGS["tabular" if tabular else "other"][name]
 
     def _module_factory(self, encoded: bool | None = None) -> Any:
         """The student's constructor (checked against ``module__*``), or an instance."""
@@ -187,15 +205,15 @@ class StudentMixin:
             module=module,
             n_classes=n_classes,
             optimizer=self.optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+            lr=self._setting("lr"),
+            max_epochs=self._setting("max_epochs"),
+            batch_size=self._setting("batch_size"),
             iterator_train=BatchLoader,
             iterator_valid=BatchLoader,
             dataset=ArrayDataset,
             dataset__device=self._device(),
             train_split=self.train_split,
-            callbacks=self.callbacks,
+            callbacks=with_schedule(self.callbacks, self._setting("lr_schedule")),
             predict_nonlinearity=None,
             verbose=self.verbose,
             device=self._device(),
@@ -208,7 +226,7 @@ class StudentMixin:
 
     #: The parameters a student is built with; a warm start cannot change them.
     _BUILD_PARAMS = ("module", "categorical_features", "optimizer", "device", "callbacks",
-                     "train_split")
+                     "lr_schedule", "train_split")
     _BUILD_PREFIXES = ("module__", "optimizer__", "criterion__", "callbacks__",
                        "iterator_train__", "iterator_valid__")
 
@@ -224,7 +242,8 @@ class StudentMixin:
         built = getattr(self.net_, "built_with", None)
         if built is None:  # a student fitted before build parameters were recorded
             return
-        built = {"categorical_features": "from_dtype", **built}  # fitted before it existed
+        built = {"categorical_features": "from_dtype", "lr_schedule": "auto",
+                 **built}  # fitted before they existed
         now = self._build_params()
         changed = sorted(k for k in built.keys() | now.keys()
                          if not _same(built.get(k), now.get(k)))

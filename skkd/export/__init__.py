@@ -14,7 +14,10 @@ options). For a regressor it adds the de-standardization (``Mul`` by
 ``variable``, of shape ``(N, n_outputs_)`` (``(N, 1)`` for one target), as
 skl2onnx's own regressors give, but float64, as ``predict`` returns (in
 float32, targets near ``1e12`` would all round to the same few values). The
-teacher is never part of the graph.
+teacher is never part of the graph. A student fitted on a raw DataFrame, whose
+columns it encodes itself (``columns_``), gets one input per column, as skl2onnx
+converts a model of a DataFrame (``to_onnx(model, X=df)``), and nodes that read
+the columns as the student does; :func:`compare_onnx` takes the DataFrame.
 """
 
 from __future__ import annotations

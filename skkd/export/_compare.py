@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from skkd._columns import is_dataframe
+from skkd.export._frame import frame_inputs
 from skkd.export._graph import _is_regressor
 
 
@@ -29,9 +31,12 @@ def compare_onnx(model: Any, onx: Any, X: Any, *, atol: float = 1e-4,
         The fitted model ``onx`` was converted from.
     onx : onnx.ModelProto
         Its ONNX graph (ZipMap or not).
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_samples, n_features) or pandas.DataFrame
         The rows to compare on, as float32 (float64 for a graph whose input
-        is float64).
+        is float64). For a student fitted on a raw DataFrame, a DataFrame
+        with its columns: each column is fed to its graph input (strings as
+        strings, a missing one as ``""``; numbers in the input's dtype, NaN
+        for missing), and ``model`` predicts on the frame.
     atol : float, default=1e-4
         Classifiers: the largest absolute probability difference that counts
         as equal.
@@ -58,13 +63,21 @@ def compare_onnx(model: Any, onx: Any, X: Any, *, atol: float = 1e-4,
 
     session = onnxruntime.InferenceSession(onx.SerializeToString(),
                                            providers=["CPUExecutionProvider"])
-    first = session.get_inputs()[0]
-    X = np.asarray(X, dtype=np.float64 if first.type == "tensor(double)" else np.float32)
+    inputs = session.get_inputs()
     last = model.steps[-1][1] if hasattr(model, "steps") else model
+    if getattr(last, "columns_", None) is not None or len(inputs) > 1:
+        if not is_dataframe(X):
+            raise ValueError(f"The ONNX graph has one input per DataFrame column; pass X as a "
+                             f"DataFrame with those columns, not a {type(X).__name__}.")
+        feed = frame_inputs(inputs, X)
+    else:
+        first = inputs[0]
+        X = np.asarray(X, dtype=np.float64 if first.type == "tensor(double)" else np.float32)
+        feed = {first.name: X}
     if _is_regressor(last):
-        return _compare_predictions(session.run(None, {first.name: X})[0], model.predict(X),
+        return _compare_predictions(session.run(None, feed)[0], model.predict(X),
                                     rtol, getattr(last, "target_scale_", None))
-    labels, probabilities = session.run(None, {first.name: X})[:2]
+    labels, probabilities = session.run(None, feed)[:2]
     expected_proba = model.predict_proba(X)
     if isinstance(probabilities, list):  # ZipMap: one {label: probability} per row
         order = _python_values(model.classes_)

@@ -5,26 +5,19 @@ from __future__ import annotations
 import copy
 import io
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from skkd._columns import encoded_width
 from skkd.exceptions import StudentError
+from skkd.export._frame import attach_columns, column_types
 from skkd.export._labels import onnx_labels
 
 #: The newest opset the TorchScript-based ``torch.onnx`` exporter writes.
 TORCH_MAX_OPSET = 20
-
-
-def refuse_raw_columns(estimator: Any) -> None:
-    """A student fitted on a raw DataFrame (``columns_``) has no ONNX export yet."""
-    if getattr(estimator, "columns_", None) is not None:
-        raise StudentError(
-            "ONNX export of a student fitted on a raw DataFrame is not supported yet; fit it "
-            "on encoded columns (see the user guide's recipe, docs/user_guide/tree_models.md) "
-            "to export."
-        )
 
 
 def _is_regressor(estimator: Any) -> bool:
@@ -45,6 +38,8 @@ def _torch_graph(estimator: Any, opset: int, input_type: int | None, output: str
     from onnx import TensorProto, helper
 
     module = copy.deepcopy(estimator.net_.module_).cpu().eval()
+    columns = getattr(estimator, "columns_", None)
+    width = estimator.n_features_in_ if columns is None else encoded_width(columns)
     buffer = io.BytesIO()
     try:
         with warnings.catch_warnings():
@@ -58,7 +53,7 @@ def _torch_graph(estimator: Any, opset: int, input_type: int | None, output: str
             # a strided slice (the piecewise-linear encoding's) is left unfolded: harmless
             warnings.filterwarnings("ignore", "Constant folding - Only steps=1")
             torch.onnx.export(
-                module, (torch.zeros(2, estimator.n_features_in_),), buffer, dynamo=False,
+                module, (torch.zeros(2, width),), buffer, dynamo=False,
                 input_names=["X"], output_names=[output],
                 dynamic_axes={"X": {0: "N"}, output: {0: "N"}},
                 opset_version=min(opset, TORCH_MAX_OPSET),
@@ -80,7 +75,8 @@ def _torch_graph(estimator: Any, opset: int, input_type: int | None, output: str
     return student
 
 
-def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None, *,
+def student_graph(estimator: Any, opset: int = 17,
+                  input_type: int | Sequence[int] | None = None, *,
                   zipmap: bool | str = False, nocl: bool = False) -> Any:
     """The student of a fitted ``DistilledClassifier`` or ``DistilledRegressor`` as ONNX.
 
@@ -91,9 +87,12 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
     opset : int, default=17
         Target opset of the default domain (at most :data:`TORCH_MAX_OPSET`
         is used for the student's own operators).
-    input_type : int or None, default=None
+    input_type : int, sequence of int, or None, default=None
         The ``onnx.TensorProto`` element type of the input rows; None is
-        float32. Other types are cast to float32 first.
+        float32. Other types are cast to float32 first. For a student fitted
+        on a raw DataFrame (``columns_``), one type per column (None: float64
+        for numbers, bool for bools, strings for strings and string
+        categories).
     zipmap : bool or "columns", default=False
         Classifiers only: whether a ZipMap will key the probabilities by label
         (skl2onnx's ``zipmap`` option): its keys are int64 or strings, so
@@ -107,7 +106,10 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
     Returns
     -------
     onnx.ModelProto
-        Input ``X`` of shape ``(N, n_features_in_)``. A classifier's outputs
+        Input ``X`` of shape ``(N, n_features_in_)``, or, for a student
+        fitted on a raw DataFrame, one input per column, named by the column,
+        of shape ``(N, 1)`` (as skl2onnx converts a model of a DataFrame;
+        see :func:`to_onnx`). A classifier's outputs
         are ``label`` (the original labels, shape ``(N,)``: strings, int64 for
         integers, else ``classes_``'s dtype) and ``probabilities`` (``(N,
         n_classes)``, columns in ``classes_`` order). A regressor's one output
@@ -116,7 +118,8 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
         outputs times ``target_scale_`` plus ``target_mean_``, float64
         whatever the input (as ``predict``; float32 would lose the
         predictions' differences on a large offset). Probabilities are
-        float64 when the input is, else float32.
+        float64 when the input is and no ZipMap follows (onnxruntime's ZipMap
+        takes float32 only), else float32.
 
     Raises
     ------
@@ -124,11 +127,25 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
         If ONNX cannot return the labels exactly as ``predict`` does (the
         message names them and the fix), if ``torch.onnx`` cannot export
         the student module (the message names the module and the reason), or
-        if the student was fitted on a raw DataFrame it encodes (``columns_``).
+        if a column of a raw DataFrame cannot be an ONNX input (datetime or
+        timedelta: the message names it and the fix).
     ValueError
         If ``zipmap`` or ``nocl`` is set for a regressor.
     """
-    refuse_raw_columns(estimator)
+    return build_graph(estimator, opset, input_type, zipmap=zipmap, nocl=nocl)
+
+
+def build_graph(estimator: Any, opset: int, input_type: Any, *, zipmap: bool | str = False,
+                nocl: bool = False, named_by_position: bool = False) -> Any:
+    """:func:`student_graph`; ``named_by_position``: a raw DataFrame's column inputs are
+    named ``column_0``, ``column_1``, ... (skl2onnx maps them to its inputs by position)."""
+    columns = getattr(estimator, "columns_", None)
+    types, first_type = None, input_type
+    if columns is not None:
+        types = column_types(columns) if input_type is None else _paired(columns, input_type)
+        if named_by_position:
+            types = [(f"column_{j}", elem_type) for j, (_, elem_type) in enumerate(types)]
+        input_type, first_type = None, types[0][1]
     if _is_regressor(estimator):
         if zipmap or nocl:
             raise ValueError(
@@ -136,7 +153,33 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
                 f"and {type(estimator).__name__} is a regressor (its one output, 'variable', "
                 "holds the predictions); leave them unset."
             )
-        return _regressor_graph(estimator, opset, input_type)
+        student = _regressor_graph(estimator, opset, input_type)
+    else:
+        student = _classifier_graph(estimator, opset, input_type, zipmap, nocl,
+                                    proba_type(first_type, zipmap))
+    if types is not None:
+        attach_columns(student, columns, types)
+    return student
+
+
+def _paired(columns: dict[str, Any], input_type: Any) -> list[tuple[str, int]]:
+    """The column names of ``columns`` paired with ``input_type``, one type per column."""
+    names = [c["name"] for c in columns["columns"]]
+    types = [input_type] if isinstance(input_type, int) else list(input_type)
+    if len(types) != len(names):
+        raise StudentError(
+            f"The student reads {len(names)} DataFrame columns ({names[:20]}), and ONNX "
+            f"gives it {len(types)} inputs: convert it with one input per column, e.g. "
+            "skkd.export.to_onnx(model, X=frame)."
+        )
+    column_types(columns)  # datetime columns are refused before anything is built
+    return list(zip(names, types, strict=True))
+
+
+def _classifier_graph(estimator: Any, opset: int, input_type: int | None,
+                      zipmap: bool | str, nocl: bool, probabilities: int) -> Any:
+    """A classifier's student followed by the softmax, the arg-max and the labels
+    (``probabilities``: their element type)."""
     from onnx import TensorProto, helper, numpy_helper
 
     classes = np.asarray(estimator.classes_)
@@ -151,21 +194,29 @@ def student_graph(estimator: Any, opset: int = 17, input_type: int | None = None
     else:
         constant = numpy_helper.from_array(labels, "classes")
     graph.initializer.append(constant)
-    # skl2onnx expects probabilities of the input's float type.
-    proba_type = TensorProto.DOUBLE if input_type == TensorProto.DOUBLE else TensorProto.FLOAT
     graph.node.extend([
         helper.make_node("Softmax", ["logits"], ["proba_float"], name="softmax", axis=1),
         helper.make_node("Cast", ["proba_float"], ["probabilities"], name="cast_proba",
-                         to=proba_type),
+                         to=probabilities),
         helper.make_node("ArgMax", ["logits"], ["index"], name="argmax", axis=1, keepdims=0),
         helper.make_node("Gather", ["classes", "index"], ["label"], name="label", axis=0),
     ])
     del graph.output[:]
     graph.output.extend([
         helper.make_tensor_value_info("label", label_type, ["N"]),
-        helper.make_tensor_value_info("probabilities", proba_type, ["N", len(classes)]),
+        helper.make_tensor_value_info("probabilities", probabilities, ["N", len(classes)]),
     ])
     return student
+
+
+def proba_type(input_type: Any, zipmap: bool | str) -> int:
+    """The probabilities' element type: float64 for a float64 (first) input, as skl2onnx
+    declares them, except under a ZipMap, which onnxruntime runs on float32 only."""
+    from onnx import TensorProto
+
+    zipped = bool(zipmap) and zipmap != "columns"
+    return TensorProto.DOUBLE if input_type == TensorProto.DOUBLE and not zipped \
+        else TensorProto.FLOAT
 
 
 def _regressor_graph(estimator: Any, opset: int, input_type: int | None) -> Any:

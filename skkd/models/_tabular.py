@@ -65,8 +65,10 @@ class TabularMLP(torch.nn.Module):
         Input width.
     n_classes : int
         Number of output logits.
-    numeric_encoding : {"periodic", "ple", "none"}, default="periodic"
-        How each numeric column enters the network. ``"periodic"``:
+    numeric_encoding : {"periodic", "ple", "none"}, default="ple"
+        How each numeric column enters the network (the default was chosen on
+        the validation rows of six real tables, ``benchmarks/results/
+        zero_config_search*.md``, where it led on small tables). ``"periodic"``:
         ``ReLU(Linear([cos(2 pi c x), sin(2 pi c x)]))`` with trained
         frequencies ``c`` and one linear layer per column (PLR). ``"ple"``:
         a piecewise-linear encoding over bins (one learned linear embedding
@@ -124,7 +126,7 @@ class TabularMLP(torch.nn.Module):
         n_features: int,
         n_classes: int,
         *,
-        numeric_encoding: str = "periodic",
+        numeric_encoding: str = "ple",
         hidden_sizes: Sequence[int] = (256, 256),
         dropout: float = 0.1,
         d_embedding: int = 16,
@@ -321,7 +323,7 @@ class TabularMLP(torch.nn.Module):
         if (categorical and options.get("cardinalities") is None
                 and options.get("categories") is None):
             fitted["categories"] = [seen_codes(X[:, j], j) for j in categorical]
-        encoding = options.get("numeric_encoding", "periodic")
+        encoding = options.get("numeric_encoding", "ple")
         bins = options.get("bins", "quantile")
         if isinstance(bins, str) and bins not in BIN_SOURCES:
             raise ValueError(

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from skkd._columns import KINDS, MAX_ONE_HOT, ROLES
 from skkd.estimators._classifier import DistilledClassifier
 from skkd.estimators._regressor import DistilledRegressor
 from skkd.exceptions import StudentFileError
-from skkd.models._columns import KINDS, MAX_ONE_HOT, ROLES
 
 #: The ``format`` entry of a student file.
 FORMAT = "skkd.student"
@@ -324,7 +324,7 @@ _ROLE_FIELDS = {"category": ("categories",), "numeric": ("mean", "scale", "flag"
 
 
 def _column_entry(c: Any, one_hot: bool) -> bool:
-    """Whether ``c`` is one column of a ``columns_`` encoding (see skkd.models._columns)."""
+    """Whether ``c`` is one column of a ``columns_`` encoding (see skkd._columns)."""
     if not (type(c) is dict and c.get("role") in ROLES and c.get("kind") in KINDS
             and isinstance(c.get("name"), str)
             and set(c) == {"name", "kind", "role", *_ROLE_FIELDS[c["role"]]}):
@@ -357,7 +357,7 @@ def _columns(value: Any, fitted: dict[str, Any]) -> str | None:
         and len(value["columns"]) == fitted.get("n_features_in_")
         and all(_column_entry(c, value["one_hot"]) for c in value["columns"]))
     return _expect(ok, "None, or the encoding of n_features_in_ DataFrame columns "
-                       "(skkd.models._columns: version 1, one_hot, and a dict per column)")
+                       "(skkd._columns: version 1, one_hot, and a dict per column)")
 
 
 def _rng_state(value: Any, fitted: dict[str, Any]) -> str | None:

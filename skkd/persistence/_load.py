@@ -9,12 +9,12 @@ from typing import IO, Any
 
 import torch
 
+from skkd._columns import encoded_width
 from skkd._seeding import RandomState, forked_cpu_rng
 from skkd.estimators._classifier import DistilledClassifier
 from skkd.estimators._params import AUTO_MODULE, PREFIXES, validate_parameters
 from skkd.estimators._regressor import DistilledRegressor
 from skkd.exceptions import StudentFileError
-from skkd.models._columns import encoded_width
 from skkd.persistence._format import (
     ESTIMATORS,
     DamagedEntryError,
@@ -145,16 +145,29 @@ def _module_value(data: dict[str, Any], module: Any, path: Any) -> Any:
     return module
 
 
+def _periodic_before_ple(params: dict[str, Any], fitted: dict[str, Any]) -> None:
+    """A ``tabular-mlp`` of a file written before ``"ple"`` became its default numeric
+    encoding read numbers periodically: say so, as its weights need."""
+    module = params["module"]
+    tabular = module == "tabular-mlp" or (module == AUTO_MODULE
+                                          and fitted.get("columns_") is not None)
+    told = "module__numeric_encoding" in params or "module__bins" in params
+    if tabular and not told and "bins" not in fitted.get("encoding_", {}):
+        params["module__numeric_encoding"] = "periodic"
+
+
 def _estimator(data: dict[str, Any], module: Any, device: str | None, path: Any
                ) -> tuple[DistilledClassifier | DistilledRegressor, dict[str, Any]]:
     """The unfitted estimator the file's parameters describe, and its fitted attributes."""
     estimator_class = _estimator_class(data, path)
     params = _params(data, estimator_class, path)
     params["module"] = _module_value(data, module, path)
+    params.setdefault("lr_schedule", "constant")  # files leave it out when constant
     optimizer = check_optimizer(data.get("optimizer"), path)
     if optimizer is not None:
         params["optimizer"] = optimizer
     fitted = check_fitted(data["fitted"], estimator_class.__name__, path)
+    _periodic_before_ple(params, fitted)
     if device is not None:
         params["device"] = device
     try:
@@ -182,7 +195,8 @@ def _net(estimator: DistilledClassifier | DistilledRegressor, fitted: dict[str, 
     n_features = int(fitted["n_features_in_"]) if columns is None else encoded_width(columns)
     try:
         net = estimator._build_net(n_features, estimator._n_outputs(),
-                                   {"alpha": estimator.alpha, **estimator._soft_loss_params()},
+                                   {"alpha": estimator._setting("alpha"),
+                                    **estimator._soft_loss_params()},
                                    encoding)
     except (TypeError, ValueError) as exc:
         raise damaged(path, f"its params entry: {exc}") from None
