@@ -459,3 +459,12 @@ def test_codes_seen_travel_with_the_student(table, tmp_path):
     for copy in (pickle.loads(pickle.dumps(clf)), load_student(tmp_path / "student.skkd")):
         assert copy.encoding_["categories"] == [[5, 15, 25, 35]]
         np.testing.assert_allclose(copy.predict_proba(rows), expected, rtol=1e-6)
+
+
+def test_hints_reach_a_piecewise_linear_student(table):
+    """The hints' probe student learns its bins from a sample: the default 'ple' needs them."""
+    X, y = table
+    teacher = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 16), torch.nn.ReLU(),
+                                  torch.nn.Linear(16, 3))
+    clf = student(teacher=teacher, hints=[("backbone.layers.0", "1")]).fit(X, y)
+    assert clf.net_.module_.numeric_encoding == "ple" and clf.score(X, y) > 0

@@ -53,6 +53,10 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
+#: The rows a data-aware probe student learns its encoding from (see ``_probe_student``).
+PROBE_ROWS = 1024
+
+
 class StudentMixin:
     """Build, probe and rebuild the student; mixed into ``BaseDistiller``.
 
@@ -132,16 +136,25 @@ class StudentMixin:
 
         None for a data-aware student (one with ``fit_encoding``), which is
         built, and so checked, once its encoding is fitted after the teacher
-        step, unless ``encoded`` is False: then it is built without its
-        encoding (for the hints' paths). Built under a forked random state,
-        so torch's global one is unchanged.
+        step, unless ``encoded`` is False (for the hints' paths): then it is
+        built with an encoding learned without a teacher from the first
+        :data:`PROBE_ROWS` rows (a piecewise-linear student needs its bins),
+        or without one when that fails. Built under a forked random state, so
+        torch's global one is unchanged.
         """
         factory = self._module_factory()
         if isinstance(factory, torch.nn.Module):
             return factory  # the user's instance: probed in eval mode, modes restored
-        if encoded and self._encoding_fitter() is not None:
+        fitter = self._encoding_fitter()
+        if encoded and fitter is not None:
             return None
         options = self._module_options()
+        if fitter is not None:
+            try:
+                options = {**options, **fitter(X[:PROBE_ROWS], y_enc[:PROBE_ROWS], teacher=None,
+                                               teacher_logits=None, **options)}
+            except Exception:  # noqa: BLE001 - an encoding that needs the teacher: built without
+                pass
         n_features, n_classes = X.shape[1], self._n_outputs()
         with forked_cpu_rng():
             try:
