@@ -103,12 +103,16 @@ def kl_divergence(
     log_p_teacher = _scaled_log_probs(teacher_logits, temperature)
     log_p_student = _scaled_log_probs(student_logits, temperature)
     if sample_weight is None:
-        kl = F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True)
+        # "batchmean" is a sum, then a division: the division folds into T**2's product
+        kl = F.kl_div(log_p_student, log_p_teacher, reduction="sum", log_target=True)
+        rows = student_logits.shape[0]
+        scale = temperature**2 / rows if rows else math.nan
     else:
         kl = weighted_mean(F.kl_div(log_p_student, log_p_teacher, reduction="none",
                                     log_target=True).sum(1), sample_weight)
+        scale = temperature**2
     # rounding must not make a divergence negative
-    return _as_output_dtype(kl.clamp_min(0) * temperature**2, student_logits)
+    return _as_output_dtype(kl.clamp_min(0) * scale, student_logits)
 
 
 def soft_cross_entropy(

@@ -136,3 +136,47 @@ def test_plain_rows_skip_validation_only_when_it_has_nothing_to_say(digits):
                                                    y_train)
     with pytest.warns(UserWarning, match="does not have valid feature names"):
         framed.predict(X_test)
+
+
+def test_an_adam_step_runs_the_closure_once_then_steps_as_skorchs_closure_did(
+        digits, lr_teacher, monkeypatch):
+    X_train, X_test, y_train, _ = digits
+    closures = {}
+    adam_step = torch.optim.Adam.step
+
+    def spy(self, closure=None):
+        closures.setdefault(type(self).__name__, set()).add(closure is not None)
+        return adam_step(self, closure)
+
+    class SubclassedAdam(torch.optim.Adam):  # may override step: skorch's closure it is
+        pass
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    params = {"max_epochs": 2, "random_state": 0, "alpha": 0.5, "batch_size": 64}
+    lean = DistilledClassifier(lr_teacher, **params).fit(X_train, y_train)
+    skorchs = DistilledClassifier(lr_teacher, optimizer=SubclassedAdam, **params)
+    skorchs.fit(X_train, y_train)
+    assert closures == {"Adam": {False}, "SubclassedAdam": {True}}
+    np.testing.assert_array_equal(lean.predict_proba(X_test), skorchs.predict_proba(X_test))
+    assert lean.history_[:, "train_loss"] == skorchs.history_[:, "train_loss"]
+
+
+def test_on_grad_computed_is_notified_only_when_something_listens(digits, monkeypatch):
+    from skorch import NeuralNet
+    from skorch.callbacks import GradientNormClipping
+
+    X_train, _, y_train, _ = digits
+    events = []
+    notify = NeuralNet.notify
+
+    def spy(self, method_name, **kwargs):
+        events.append(method_name)
+        return notify(self, method_name, **kwargs)
+
+    monkeypatch.setattr(NeuralNet, "notify", spy)
+    params = {"max_epochs": 1, "batch_size": 256, "random_state": 0}
+    DistilledClassifier(**params).fit(X_train, y_train)
+    assert "on_train_begin" in events and "on_grad_computed" not in events
+    events.clear()
+    DistilledClassifier(callbacks=[GradientNormClipping(1.0)], **params).fit(X_train, y_train)
+    assert events.count("on_grad_computed") == -(-len(X_train) // 256)

@@ -98,7 +98,9 @@ class ArrayDataset(torch.utils.data.Dataset):
 
 def _take(tensor: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     """``tensor[indices]`` for a 1-d index: ``index_select``, a third of indexing's cost."""
-    return tensor.index_select(0, indices.to(tensor.device))
+    if indices.device != tensor.device:
+        indices = indices.to(tensor.device)
+    return tensor.index_select(0, indices)
 
 
 def _index(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -137,8 +139,10 @@ class _IndexBatches:
             order = torch.randperm(self.n, generator=self.generator)
         else:
             order = torch.arange(self.n)
+        size, rank, world = self.batch_size, self.rank, self.world
         for i in range(len(self)):
-            yield order[i * self.batch_size : (i + 1) * self.batch_size][self.rank :: self.world]
+            batch = order[i * size : (i + 1) * size]
+            yield batch if world == 1 else batch[rank::world]
 
 
 class BatchLoader:

@@ -2,9 +2,11 @@
 
 :class:`LoopMixin` changes how a skorch ``NeuralNet`` runs, never what it
 computes: an epoch skips per-batch notifications that nothing listens to,
-a module already in the right mode is not switched again, ``predict`` runs
-the student in large chunks, and ``KeyboardInterrupt`` stops training and
-propagates (skorch's own ``partial_fit`` swallows it).
+an optimizer that evaluates its closure once steps after the training step
+instead of through a closure, a module already in the right mode is not
+switched again, ``predict`` runs the student in large chunks, and
+``KeyboardInterrupt`` stops training and propagates (skorch's own
+``partial_fit`` swallows it).
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ from skkd import _arrays as arrays
 
 #: Rows per forward pass of ``predict`` (at least; ``batch_size`` if larger).
 PREDICT_ROWS = 16384
+#: Optimizers whose ``step(closure)`` is ``closure()`` under ``enable_grad``, then the
+#: update: one evaluation, so the closure may as well run before ``step()``.
+ONE_EVALUATION_OPTIMIZERS = frozenset({
+    torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.Adamax,
+    torch.optim.Adagrad, torch.optim.Adadelta, torch.optim.RMSprop, torch.optim.NAdam,
+    torch.optim.RAdam, torch.optim.ASGD, torch.optim.Rprop,
+})
 
 
 class LoopMixin:
@@ -63,6 +72,38 @@ class LoopMixin:
             if isinstance(module, torch.nn.Module) and module.training != training:
                 module.train(training)
 
+    def _step_optimizer(self, step_fn: Any) -> Any:
+        """skorch's, but one optimizer that evaluates its closure once steps after it.
+
+        ``optimizer.step(closure)`` of :data:`ONE_EVALUATION_OPTIMIZERS` is
+        ``closure()`` under ``enable_grad``, then the update: here the
+        closure runs first, then ``optimizer.step()``, without the closure's
+        trip through the optimizer's step wrapper. Other optimizers (LBFGS
+        re-evaluates), subclasses and several optimizers (skorch calls the
+        closure once per optimizer) step as skorch steps them.
+        """
+        names = self._optimizers
+        optimizer = getattr(self, names[0] + "_") if len(names) == 1 else None
+        if step_fn is None or type(optimizer) not in ONE_EVALUATION_OPTIMIZERS:
+            return super()._step_optimizer(step_fn)
+        with torch.enable_grad():
+            step_fn()
+        optimizer.step()
+        return None
+
+    def _lean_train_step(self, batch: Any, **fit_params: Any) -> Any:
+        """skorch's ``train_step`` without ``on_grad_computed``, which nothing listens to."""
+        accumulator = self.get_train_step_accumulator()
+
+        def step_fn() -> torch.Tensor:
+            self._zero_grad_optimizer()
+            step = self.train_step_single(batch, **fit_params)
+            accumulator.store_step(step)
+            return step["loss"]
+
+        self._step_optimizer(step_fn)
+        return accumulator.get_step()
+
     def _listeners(self, event: str) -> bool:
         """Whether the net or a callback does anything on ``event`` (skorch's are no-ops)."""
         if getattr(type(self), event) is not getattr(NeuralNet, event):
@@ -90,11 +131,12 @@ class LoopMixin:
                                             "on_grad_computed")):
             super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
             return
+        if getattr(step_fn, "__func__", None) is NeuralNet.train_step:
+            step_fn = self._lean_train_step  # skorch's step, not a subclass's
         losses, sizes = [], []
         for batch in iterator:
             losses.append(step_fn(batch, **fit_params)["loss"].detach())
-            sizes.append(get_len(batch[0]) if isinstance(batch, (tuple, list))
-                         else get_len(batch))
+            sizes.append(_batch_len(batch[0] if isinstance(batch, (tuple, list)) else batch))
         values = torch.stack(losses).tolist() if losses else []
         self.history[-1]["batches"].extend(
             {prefix + "_loss": v, prefix + "_batch_size": n}
@@ -123,3 +165,15 @@ class LoopMixin:
             parts = [module(arrays.to_tensor(X[i : i + step], device=device)).cpu()
                      for i in range(0, max(rows, 1), step)]
         return (parts[0] if len(parts) == 1 else torch.cat(parts)).numpy()
+
+
+def _batch_len(data: Any) -> int:
+    """``skorch.dataset.get_len(data)``, without its generic walk for a tensor or a dict of them."""
+    if isinstance(data, torch.Tensor) and data.ndim:
+        return data.shape[0]
+    if isinstance(data, dict) and "input_ids" not in data:
+        lengths = {v.shape[0] if isinstance(v, torch.Tensor) and v.ndim else None
+                   for v in data.values()}
+        if len(lengths) == 1 and None not in lengths:
+            return lengths.pop()
+    return get_len(data)

@@ -204,10 +204,21 @@ class DistillationNet(AccelerateMixin, MixedPrecisionMixin, LoopMixin, NeuralNet
                          for r in student_records]  # the hint term in float32
         return y_pred, loss + plan.term(student_feats, teacher_feats, self.hint_adapters_)
 
+    def _here(self, value: Any) -> Any:
+        """skorch's ``to_tensor(value, device=self.device)``; a tensor already there as it is."""
+        device = self.device
+        if isinstance(value, torch.Tensor) and (
+                device is None or (device == "cpu" and value.device.type == "cpu")):
+            return value  # what to_tensor returns, without its dispatch (every batch, thrice)
+        return to_tensor(value, device=device)
+
     def infer(self, x, **fit_params):
         if isinstance(x, Mapping) and INPUT_KEY in x:
             x = x[INPUT_KEY]
-        out = super().infer(x, **fit_params)
+        if isinstance(x, torch.Tensor):  # skorch's infer of a tensor
+            out = self.module_(self._here(x), **fit_params)
+        else:
+            out = super().infer(x, **fit_params)
         if self.n_classes is not None and (
             not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[1] != self.n_classes
         ):
@@ -223,7 +234,7 @@ class DistillationNet(AccelerateMixin, MixedPrecisionMixin, LoopMixin, NeuralNet
 
     def _teacher_logits(self, X):
         if _has_teacher(X):
-            return to_tensor(X[TEACHER_KEY], device=self.device)
+            return self._here(X[TEACHER_KEY])
         if self.online_teacher is not None:
             xb = X[INPUT_KEY] if isinstance(X, Mapping) else X
             return self.online_teacher.batch_logits(to_tensor(xb, device=self.device))
@@ -231,6 +242,8 @@ class DistillationNet(AccelerateMixin, MixedPrecisionMixin, LoopMixin, NeuralNet
 
     def _hard_loss(self, y_pred, y_true, weights, X, training):
         """Cross-entropy over the labeled rows; with ``weights``, their weighted mean."""
+        if weights is None and not self.has_unlabeled:  # no row of the training set lacks one
+            return self.criterion_(y_pred, y_true)  # skorch's get_loss, y_true a tensor already
         labeled = y_true >= 0  # -1 marks an unlabeled row: soft term only
         if weights is not None:
             criterion = self.criterion_
@@ -244,8 +257,6 @@ class DistillationNet(AccelerateMixin, MixedPrecisionMixin, LoopMixin, NeuralNet
                 row_weights * criterion.weight[safe].to(weights.dtype))
             return (row_weights * per_row).sum() / total.sum().clamp_min(
                 torch.finfo(total.dtype).tiny)
-        if not self.has_unlabeled:  # no row of the training set lacks a label
-            return super().get_loss(y_pred, y_true, X=X, training=training)
         if y_pred.device.type != "cpu":  # a masked mean: no host branch, no device sync
             return self._hard_loss(y_pred, y_true, torch.ones_like(y_pred[:, 0]), X, training)
         if labeled.all():
@@ -255,7 +266,7 @@ class DistillationNet(AccelerateMixin, MixedPrecisionMixin, LoopMixin, NeuralNet
         return y_pred.sum() * 0.0
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        y_true = to_tensor(y_true, device=self.device)
+        y_true = self._here(y_true)
         weights = None
         if isinstance(X, Mapping) and WEIGHT_KEY in X:
             weights = to_tensor(X[WEIGHT_KEY], device=self.device).to(y_pred.dtype)
