@@ -275,3 +275,31 @@ def test_skkd_export_takes_a_student_file(classifier, frame, tmp_path, capsys):
               "--check", str(tmp_path / "rows.npy")])
     assert exit_info.value.code == 2
     assert "is not a .csv or .parquet file" in capsys.readouterr().err
+
+
+def test_missing_value_flags_come_in_the_frame_s_column_order():
+    """A flagged two-valued column before a flagged number: flags in column order, as the
+    student reads them (the graph reads numbers and binaries as one block each)."""
+    from onnx import helper
+
+    from skkd._columns import fit_columns, transform_columns
+    from skkd.export._frame import column_nodes, column_types, frame_inputs
+
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame({"two": rng.choice([3.0, 5.0, np.nan], 80),
+                       "num": np.where(rng.random(80) < 0.2, np.nan, rng.normal(size=80)),
+                       "const": np.full(80, np.nan), "k": rng.integers(0, 9, 80)})
+    encoding = fit_columns(df)
+    assert [c["role"] for c in encoding["columns"]] == ["binary", "numeric", "constant",
+                                                        "numeric"]
+    types = column_types(encoding, df)
+    nodes, out = column_nodes(encoding, types)
+    graph = helper.make_graph(
+        nodes.nodes, "columns",
+        [helper.make_tensor_value_info(name, t, ["N", 1]) for name, t in types],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, ["N", None])], nodes.initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    session = onnxruntime.InferenceSession(model.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, frame_inputs(session.get_inputs(), df))
+    np.testing.assert_allclose(got, transform_columns(encoding, df), rtol=1e-6, atol=1e-6)

@@ -276,16 +276,18 @@ def test_a_loaded_regressor_trains_on_like_the_slim_copy(students, data, tmp_pat
 
 def test_the_file_names_its_estimator_and_version(data, digits, tmp_path):
     X_train, _, y_train, _ = data
-    regressor = DistilledRegressor(module="mlp", max_epochs=1, random_state=0).fit(
-        X_train, y_train[:, 0])  # module="auto" would need version 3, which older skkd refuses
+    # module="auto" and "auto" settings would need version 3, which older skkd refuses
+    settings = {"alpha": 0.5, "lr": 1e-3, "batch_size": 32, "lr_schedule": "constant"}
+    regressor = DistilledRegressor(module="mlp", max_epochs=1, random_state=0,
+                                   **settings).fit(X_train, y_train[:, 0])
     save_student(regressor, tmp_path / "regressor.skkd")
     data = torch.load(tmp_path / "regressor.skkd", weights_only=True)
-    # version 2 (regressors), not FORMAT_VERSION: 3 is only for students of raw DataFrames
+    # version 2 (regressors), not FORMAT_VERSION: 3 is for raw DataFrames and "auto"
     assert data["estimator"] == "DistilledRegressor" and data["version"] == 2 < FORMAT_VERSION
     # a classifier's file keeps version 1, which skkd before regressors reads
     X_train, _, y_train, _ = digits
-    save_student(DistilledClassifier(module="mlp", max_epochs=1,
-                                     random_state=0).fit(X_train, y_train),
+    save_student(DistilledClassifier(module="mlp", max_epochs=1, random_state=0,
+                                     temperature=1.0, **settings).fit(X_train, y_train),
                  tmp_path / "classifier.skkd")
     data = torch.load(tmp_path / "classifier.skkd", weights_only=True)
     assert data["estimator"] == "DistilledClassifier" and data["version"] == 1

@@ -172,40 +172,53 @@ def _as_double(b: _Nodes, x: str) -> str:
     return b.add("Cast", [x], to=_onnx().DOUBLE)
 
 
-def _numbers(b: _Nodes, spec: dict[str, Any], x: str, elem_type: int,
-             flags: list[str]) -> str:
-    """A numeric or binary column read as float32; its missing-value flag added to ``flags``."""
-    T = _onnx()
-    values = _as_double(b, x)
-    floating = elem_type in (T.FLOAT16, T.FLOAT, T.DOUBLE)
-    missing = b.add("IsNaN", [values]) if floating else None
+def _affine(spec: dict[str, Any]) -> tuple[float, float, float, float]:
+    """``(shift, scale, fill, clip)`` of a numeric, binary or constant column: it reads
+    ``(x - shift) / scale`` (smoothly clipped at ``clip``), and ``fill`` where missing."""
     if spec["role"] == "numeric":
-        read = b.add("Div", [b.add("Sub", [values, b.const(spec["mean"])]),
-                             b.const(spec["scale"])])
-        if spec.get("clip") is not None:  # x / sqrt(1 + (x / c)**2)
-            ratio = b.add("Div", [read, b.const(float(spec["clip"]))])
-            root = b.add("Sqrt", [b.add("Add", [b.const(1.0),
-                                               b.add("Mul", [ratio, ratio])])])
-            read = b.add("Div", [read, root])
-        fill = 0.0
-    else:
-        read = b.add("Div", [b.add("Sub", [values, b.const(spec["low"])]),
-                             b.const(spec["high"] - spec["low"])])
-        fill = spec["fill"]
-    if missing is not None:
-        read = b.add("Where", [missing, b.const(fill), read])
-    if spec.get("flag"):
-        flags.append(b.add("Cast", [missing], to=T.FLOAT) if missing is not None
-                     else _zeros(b, x))
-    return b.add("Cast", [read], to=T.FLOAT)
+        clip = spec.get("clip")
+        return spec["mean"], spec["scale"], 0.0, np.inf if clip is None else float(clip)
+    if spec["role"] == "binary":
+        return spec["low"], spec["high"] - spec["low"], spec["fill"], np.inf
+    return 0.0, 1.0, 0.0, np.inf  # constant: its input is replaced by zeros
 
 
-def _zeros(b: _Nodes, x: str) -> str:
-    """A float32 column of zeros, one per row of the ``(N, 1)`` input ``x``."""
+def _number_block(b: _Nodes, columns: list[tuple[dict[str, Any], str]]) -> tuple[str, str]:
+    """The numeric, binary and constant columns read as one float32 block, with one node
+    per operation (not per column): and the float32 block of their missing-value flags.
+
+    ``columns`` are ``(spec, input)`` pairs in the block's order; returns the names of
+    the block and of the flags (the flags' name is empty without flags).
+    """
+    T = _onnx()
+    raw = [_zeros(b, x, T.DOUBLE) if spec["role"] == "constant" else _as_double(b, x)
+           for spec, x in columns]
+    values = raw[0] if len(raw) == 1 else b.add("Concat", raw, axis=1)
+    shift, scale, fill, clip = (np.asarray(v, np.float64).reshape(1, -1) for v in zip(
+        *(_affine(spec) for spec, _ in columns), strict=True))
+    read = b.add("Div", [b.add("Sub", [values, b.const(shift)]), b.const(scale)])
+    if np.isfinite(clip).any():  # x / sqrt(1 + (x / c)**2); c = inf reads x
+        ratio = b.add("Div", [read, b.const(clip)])
+        read = b.add("Div", [read, b.add("Sqrt", [b.add("Add", [
+            b.const(1.0), b.add("Mul", [ratio, ratio])])])])
+    missing = b.add("IsNaN", [values])  # ints and bools, cast to double, are never NaN
+    read = b.add("Cast", [b.add("Where", [missing, b.const(fill), read])], to=T.FLOAT)
+    # the flags in the frame's column order, as the student reads them
+    order = sorted(range(len(columns)), key=lambda j: columns[j][0]["position"])
+    flagged = [j for j in order if columns[j][0].get("flag")]
+    if not flagged:
+        return read, ""
+    flags = b.add("Gather", [missing, b.const(np.asarray(flagged), np.int64)], axis=1)
+    return read, b.add("Cast", [flags], to=T.FLOAT)
+
+
+def _zeros(b: _Nodes, x: str, elem_type: int | None = None) -> str:
+    """A column of zeros (float32, or ``elem_type``), one per row of the ``(N, 1)`` input."""
     from onnx import helper
 
+    elem_type = _onnx().FLOAT if elem_type is None else elem_type
     return b.add("ConstantOfShape", [b.add("Shape", [x])],
-                 value=helper.make_tensor("zero", _onnx().FLOAT, [1], [0.0]))
+                 value=helper.make_tensor("zero", elem_type, [1], [0.0]))
 
 
 def _check_type(spec: dict[str, Any], elem_type: int) -> None:
@@ -238,20 +251,22 @@ def column_nodes(encoding: dict[str, Any], types: list[tuple[str, int]]) -> tupl
             "DataFrame X)."
         )
     b = _Nodes()
-    blocks: dict[str, list[str]] = {"category": [], "numeric": [], "binary": []}
-    flags: list[str] = []
-    for spec, (name, elem_type) in zip(specs, types, strict=True):
+    codes: list[str] = []
+    numbers: dict[str, list[tuple[dict[str, Any], str]]] = {"numeric": [], "binary": []}
+    for position, (spec, (name, elem_type)) in enumerate(zip(specs, types, strict=True)):
         _refuse_dates(spec)
         _check_type(spec, elem_type)
-        role = spec["role"]
-        if role == "category":
-            blocks[role].append(_category(b, spec, name, encoding["one_hot"]))
-        elif role == "constant":
-            blocks["numeric"].append(_zeros(b, name))
-        else:
-            blocks[role].append(_numbers(b, spec, name, elem_type, flags))
-    parts = [*blocks["category"], *blocks["numeric"], *blocks["binary"], *flags]
-    return b, b.add("Concat", parts, axis=1)
+        spec = {**spec, "position": position}
+        if spec["role"] == "category":
+            codes.append(_category(b, spec, name, encoding["one_hot"]))
+        else:  # a constant column reads as a numeric one does: in that block
+            numbers["binary" if spec["role"] == "binary" else "numeric"].append((spec, name))
+    parts = list(codes)
+    columns = [*numbers["numeric"], *numbers["binary"]]
+    if columns:
+        block, flags = _number_block(b, columns)
+        parts += [block] + ([flags] if flags else [])
+    return b, parts[0] if len(parts) == 1 else b.add("Concat", parts, axis=1)
 
 
 def rename(graph: Any, old: str, new: str) -> None:
