@@ -40,6 +40,7 @@ files carry it (:func:`check_columns` reads one back).
 
 from __future__ import annotations
 
+import functools
 import numbers
 import sys
 from typing import Any
@@ -184,8 +185,20 @@ def _codes(series: Any, spec: dict[str, Any]) -> np.ndarray:
         table = np.asarray(categories, dtype=np.float64)
         at = np.minimum(np.searchsorted(table, values), len(table) - 1)
         return np.where(table[at] == values, at, -1).astype(np.float64)
-    values = series.astype(object).to_numpy()
-    return pd.Index(categories, dtype=object).get_indexer(values).astype(np.float64)
+    if isinstance(series.dtype, pd.CategoricalDtype):  # look up its few categories, once each
+        table = _index(tuple(categories)).get_indexer(series.cat.categories.astype(object))
+        codes = series.cat.codes.to_numpy()
+        return np.where(codes >= 0, table[codes], -1).astype(np.float64)
+    return _index(tuple(categories)).get_indexer(
+        series.astype(object).to_numpy()).astype(np.float64)
+
+
+@functools.lru_cache(maxsize=256)
+def _index(categories: tuple[Any, ...]) -> Any:
+    """The pandas Index of a column's categories (built once, not for every row read)."""
+    import pandas as pd
+
+    return pd.Index(categories, dtype=object)
 
 
 # --------------------------------------------------------------------------- fitting
@@ -356,8 +369,8 @@ def transform_columns(encoding: dict[str, Any], frame: Any) -> np.ndarray:
                          f"{len(specs)} ({', '.join(repr(c['name']) for c in specs[:20])}).")
     n = len(frame)
     blocks: dict[str, list[np.ndarray]] = {r: [] for r in (*ROLES, "flag")}
-    for j, spec in enumerate(specs):
-        series, role = frame.iloc[:, j], spec["role"]
+    for spec, (_, series) in zip(specs, frame.items(), strict=True):
+        role = spec["role"]
         if role == "category":
             codes = _codes(series, spec)
             if encoding["one_hot"]:
