@@ -22,6 +22,9 @@ from skorch.callbacks import Callback
 from skkd.estimators._classifier import DistilledClassifier
 from skkd.teachers._lookup import as_teacher
 
+#: One-row calls timed for each model of part 3 (their median is reported).
+ROW_REPEATS = 100
+
 
 @dataclass
 class PhaseResult:
@@ -247,7 +250,7 @@ def load_flights(n_rows: int = 20_000, *, n_unlabeled: int = 0, seed: int = 0,
                    sorted(set(carrier)), available)
 
 
-def one_row_latency(predict_proba: Any, X: Any, repeats: int = 200) -> float:
+def one_row_latency(predict_proba: Any, X: Any, repeats: int = ROW_REPEATS) -> float:
     """Median time (ms) of ``predict_proba`` on one row, over ``repeats`` rows, one thread.
 
     ``X`` is an array or a DataFrame (then each call gets a one-row frame).
@@ -272,7 +275,7 @@ def scratch_epochs(epochs: int, n_labeled: int, n_unlabeled: int) -> int:
     return max(1, round(epochs * (n_labeled + n_unlabeled) / n_labeled))
 
 
-def fit_tree_teacher(data: Flights, repeats: int = 200) -> PhaseResult:
+def fit_tree_teacher(data: Flights, repeats: int = ROW_REPEATS) -> PhaseResult:
     """The teacher row: a ``HistGradientBoostingClassifier`` on the labeled raw frame.
 
     Native categorical splits on the airports (``categorical_features="from_dtype"``),
@@ -294,7 +297,8 @@ def fit_tree_teacher(data: Flights, repeats: int = 200) -> PhaseResult:
         one_row_ms=one_row_latency(gbm.predict_proba, data.X_test, repeats))
 
 
-def onnx_row_latency(student: DistilledClassifier, X: Any, repeats: int = 200) -> float | None:
+def onnx_row_latency(student: DistilledClassifier, X: Any,
+                     repeats: int = ROW_REPEATS) -> float | None:
     """Median time (ms) of the student's ONNX graph on one raw row, in onnxruntime on one
     thread (inputs built from each one-row frame); None without skl2onnx and onnxruntime
     (``pip install '.[demo]'`` in skkd's checkout)."""
@@ -322,7 +326,7 @@ def run_tree_compression(
     seed: int = 0,
     epochs: int = 3,
     settings: dict | None = None,
-    repeats: int = 200,
+    repeats: int = ROW_REPEATS,
     progress: bool = True,
     **distill: Any,
 ) -> dict[str, PhaseResult]:

@@ -165,6 +165,8 @@ def table_part(args: argparse.Namespace) -> None:
 
 def table_header(data, scratch_epochs: int) -> str:
     """Part 3's header: the data as it comes, the teacher, the students and their budget."""
+    from skkd.demo._experiments import ROW_REPEATS
+
     forced = ", ".join(["max_epochs", *(f"{k}={v!r}" for k, v in TABLE_BUDGET.items())])
     return (
         f"{len(data.y_train):,} train / {len(data.y_test):,} test flights, "
@@ -177,8 +179,8 @@ def table_header(data, scratch_epochs: int) -> str:
         f"same budget for both, as many optimizer steps: from scratch {scratch_epochs} epochs "
         f"of the labeled flights; distilled {TABLE_EPOCHS} epochs of the labeled and the "
         "unlabeled flights, the unlabeled ones with the teacher's soft labels only (the "
-        "teacher labels them in one batch: teacher_batch_size=-1). One row: median of 200 "
-        "predict_proba calls on a one-row frame, 1 thread.\n")
+        "teacher labels them in one batch: teacher_batch_size=-1). One row: median of "
+        f"{ROW_REPEATS} predict_proba calls on a one-row frame, 1 thread.\n")
 
 
 def table_recipe(args: argparse.Namespace) -> dict:
