@@ -87,8 +87,8 @@ def main() -> None:
     lines = [
         "# `skkd demo` wall time, quiet and beside one CPU-bound process",
         "",
-        f"{m['cpu']}, {m['cores']} cores; `python benchmarks/demo_time.py --rounds "
-        f"{args.rounds}`: a fresh `skkd demo --no-progress` process per run (digits, "
+        f"{m['cpu']}, {m['cores']} cores; `python benchmarks/demo_time.py "
+        f"{' '.join(sys.argv[1:])}`: a fresh `skkd demo --no-progress` process per run (digits, "
         "all three parts), settings interleaved round by round; the busy process is one "
         "Python loop of float arithmetic this script starts and stops. Median (min-max) "
         "seconds.",

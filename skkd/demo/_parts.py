@@ -219,7 +219,7 @@ def print_table_results(runs) -> None:
     onnx_ms = sum(onnx) / len(onnx)
     print(f"exported to ONNX (skkd.export.to_onnx, one input per column), onnxruntime answers "
           f"one row in {onnx_ms:.3f} ms, {teacher.one_row_ms / onnx_ms:.0f}x faster than the "
-          "teacher's predict_proba (inputs built from the one-row frame included).")
+          "teacher's predict_proba (the row's arrays, one per column, built before).")
 
 
 def recipe(args: argparse.Namespace) -> tuple[float, float]:
