@@ -161,6 +161,11 @@ def _load_check_rows(path: str, model):
                           f"the model takes rows of {n_features} features: shape "
                           f"(n_rows, {n_features}) with n_rows >= 1")
     X = X.astype(np.float32)
+    return _predictable(model, X, path)
+
+
+def _predictable(model, X, path: str):
+    """``X``, once ``model`` has predicted it: else a usage error naming ``path``."""
     try:
         model.predict(X)
     except (ValueError, TypeError) as exc:
@@ -191,12 +196,7 @@ def _load_check_frame(path: str, model, student):
                          f"{missing[:10]}; the model reads the columns {names[:10]}"
                          f"{' ...' if len(names) > 10 else ''} (at least one row)")
     X = X[names]
-    try:
-        model.predict(X)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"argument --check: the model cannot predict the rows of {path}: "
-                          f"{first_line(exc)}") from None
-    return X
+    return _predictable(model, X, path)
 
 
 def _inputs_line(model, onx) -> str:
