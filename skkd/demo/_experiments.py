@@ -259,13 +259,18 @@ def one_row_latency(predict_proba: Any, X: Any, repeats: int = ROW_REPEATS) -> f
 
     frame = hasattr(X, "iloc")
     rows = [X.iloc[[i % len(X)]] if frame else X[i % len(X)][None] for i in range(repeats)]
-    times = []
     with threadpool_limits(1):
-        predict_proba(rows[0])  # warm-up
-        for row in rows:
-            start = time.perf_counter()
-            predict_proba(row)
-            times.append(time.perf_counter() - start)
+        return _median_ms(predict_proba, rows)
+
+
+def _median_ms(call: Any, rows: list[Any]) -> float:
+    """Median time (ms) of ``call`` on each of ``rows``, after one untimed call."""
+    call(rows[0])  # warm-up
+    times = []
+    for row in rows:
+        start = time.perf_counter()
+        call(row)
+        times.append(time.perf_counter() - start)
     return 1e3 * statistics.median(times)
 
 
@@ -317,13 +322,9 @@ def onnx_row_latency(student: DistilledClassifier, X: Any,
     session = onnxruntime.InferenceSession(to_onnx(student, X=X).SerializeToString(), options,
                                            providers=["CPUExecutionProvider"])
     inputs = session.get_inputs()
+    # onnxruntime itself: each row's arrays, one per column, built before it is timed
     feeds = [frame_inputs(inputs, X.iloc[[i % len(X)]]) for i in range(repeats)]
-    times = []
-    for feed in feeds:  # onnxruntime itself: each row's arrays, one per column, built before
-        start = time.perf_counter()
-        session.run(None, feed)
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    return _median_ms(lambda feed: session.run(None, feed), feeds)
 
 
 def run_tree_compression(

@@ -153,7 +153,7 @@ class ClassificationDistiller(ClassifierMixin, BaseDistiller):
     def _label_fresh(self, fresh: FreshTransferSet,
                      outputs: TeacherOutputs | None) -> FreshTransferSet:
         return fresh.label_with(outputs, self.classes_,
-                                batch_size=self.teacher_batch_size or self._setting("batch_size"),
+                                batch_size=self._teacher_batch_size(),
                                 combine=self.teacher_combine)
 
     def _given_outputs(self, plan: FitPlan) -> TeacherOutputs:
@@ -180,7 +180,7 @@ class ClassificationDistiller(ClassifierMixin, BaseDistiller):
         return teacher_outputs(
             self.teacher, plan.X_teacher, plan.y, plan.y_enc, self.classes_,
             inference=plan.inference,
-            batch_size=self.teacher_batch_size or self._setting("batch_size"),
+            batch_size=self._teacher_batch_size(),
             combine=self.teacher_combine, cv=self.teacher_cv,
             sample_weight=plan.weights, groups=plan.groups,
         )

@@ -222,7 +222,7 @@ def teach(est: Any, plan: FitPlan) -> None:
         plan.features = hints.recorded_features(records, len(plan.X))
         if plan.features is None:  # the teacher did not run on every row once
             plan.features = hints.all_teacher_features(
-                plan.X, est.teacher_batch_size or est._setting("batch_size"))
+                plan.X, est._teacher_batch_size())
 
 
 def _soft_targets(est: Any, plan: FitPlan) -> TeacherOutputs | None:

@@ -249,7 +249,7 @@ class RegressionDistiller(RegressorMixin, BaseDistiller):
         y = plan.y
         return regression_outputs(
             self.teacher, plan.X_teacher, y.reshape(len(y), -1), self._labeled(plan.y_enc),
-            batch_size=self.teacher_batch_size or self._setting("batch_size"), cv=self.teacher_cv,
+            batch_size=self._teacher_batch_size(), cv=self.teacher_cv,
             groups=plan.groups, sample_weight=plan.weights)
 
     def _trained_outputs(self, outputs: TeacherOutputs, y_enc: np.ndarray) -> TeacherOutputs:
@@ -259,7 +259,7 @@ class RegressionDistiller(RegressorMixin, BaseDistiller):
 
     def _label_fresh(self, fresh: FreshTransferSet,
                      outputs: TeacherOutputs | None) -> FreshTransferSet:
-        batch_size = self.teacher_batch_size or self._setting("batch_size")
+        batch_size = self._teacher_batch_size()
         labeler = None
         if outputs is not None and outputs.fitted is not None:
             labeler = partial(self._standardized_predictions, outputs.fitted,

@@ -86,6 +86,10 @@ class StudentMixin:
         tabular = isinstance(module, str) and module in TABULAR_STUDENTS
         return AUTO_SETTINGS["tabular" if tabular else "other"][name]
 
+    def _teacher_batch_size(self) -> int:
+        """The teacher's inference batch: ``teacher_batch_size``, else the student's."""
+        return self.teacher_batch_size or self._setting("batch_size")
+
     def _module_factory(self, encoded: bool | None = None) -> Any:
         """The student's constructor (checked against ``module__*``), or an instance."""
         options = self._params_with("module__")

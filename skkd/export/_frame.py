@@ -9,7 +9,8 @@ makes), and concatenate them in its order: category codes (or one-hot
 columns), numeric columns, binary columns, missing-value flags.
 
 ============================  ==========================================================
-column (its role)             graph input and nodes
+column (its role)             graph input and nodes (numeric, binary and constant
+                              columns as one block: one node per operation)
 ============================  ==========================================================
 category, string categories   string: ``LabelEncoder`` to the code, ``-1`` for anything
                               not seen in training (missing values are fed as ``""``)
@@ -191,7 +192,7 @@ def _number_block(b: _Nodes, columns: list[tuple[dict[str, Any], str]]) -> tuple
     the block and of the flags (the flags' name is empty without flags).
     """
     T = _onnx()
-    raw = [_zeros(b, x, T.DOUBLE) if spec["role"] == "constant" else _as_double(b, x)
+    raw = [_zeros(b, x) if spec["role"] == "constant" else _as_double(b, x)
            for spec, x in columns]
     values = raw[0] if len(raw) == 1 else b.add("Concat", raw, axis=1)
     shift, scale, fill, clip = (np.asarray(v, np.float64).reshape(1, -1) for v in zip(
@@ -212,13 +213,12 @@ def _number_block(b: _Nodes, columns: list[tuple[dict[str, Any], str]]) -> tuple
     return read, b.add("Cast", [flags], to=T.FLOAT)
 
 
-def _zeros(b: _Nodes, x: str, elem_type: int | None = None) -> str:
-    """A column of zeros (float32, or ``elem_type``), one per row of the ``(N, 1)`` input."""
+def _zeros(b: _Nodes, x: str) -> str:
+    """A float64 column of zeros, one per row of the ``(N, 1)`` input ``x``."""
     from onnx import helper
 
-    elem_type = _onnx().FLOAT if elem_type is None else elem_type
     return b.add("ConstantOfShape", [b.add("Shape", [x])],
-                 value=helper.make_tensor("zero", elem_type, [1], [0.0]))
+                 value=helper.make_tensor("zero", _onnx().DOUBLE, [1], [0.0]))
 
 
 def _check_type(spec: dict[str, Any], elem_type: int) -> None:

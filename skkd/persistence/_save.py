@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skkd._version import __version__
 from skkd.estimators._classifier import DistilledClassifier
-from skkd.estimators._params import AUTO, AUTO_MODULE
+from skkd.estimators._params import AUTO, AUTO_MODULE, AUTO_SETTINGS
 from skkd.estimators._regressor import DistilledRegressor
 from skkd.persistence._format import (
     ESTIMATORS,
@@ -31,8 +31,6 @@ _REBUILT = ("net_", "history_", "teacher_")
 # What version 3 added, written only when set (so older skkd reads the other files):
 # parameter -> its default; fitted attribute -> its value when absent.
 _V3_PARAMS = {"categorical_features": "from_dtype", "lr_schedule": "constant"}
-#: The parameters whose value "auto" a file of version 3 holds (older skkd knows none).
-_V3_AUTO = ("alpha", "temperature", "lr", "max_epochs", "batch_size")
 _V3_FITTED = {"columns_": None}
 
 
@@ -123,8 +121,8 @@ def save_student(estimator: DistilledClassifier | DistilledRegressor,
         if name in ("teacher", "module") or (
                 name in _V3_PARAMS and isinstance(value, str) and value == _V3_PARAMS[name]):
             continue
-        newer = newer or name in _V3_PARAMS or (
-            name in _V3_AUTO and isinstance(value, str) and value == AUTO)
+        newer = newer or name in _V3_PARAMS or (  # older skkd knows no "auto" setting
+            name in AUTO_SETTINGS["other"] and isinstance(value, str) and value == AUTO)
         if name == "optimizer":
             if (isinstance(value, type) and getattr(torch.optim, value.__name__, None)
                     is value):
