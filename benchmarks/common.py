@@ -107,14 +107,20 @@ def latency(fn, X: np.ndarray, repeats: int) -> dict:
             "per_row_in_1000_us": 1e3 * statistics.median(batch)}
 
 
-def onnx_probabilities(onx):
-    """``rows -> probabilities`` of a student's ONNX graph in onnxruntime, on one thread."""
+def one_thread_session(onx):
+    """An onnxruntime session of ``onx`` on the CPU, one thread (one row has nothing to share
+    out; more threads only add their wake-up)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(onx.SerializeToString(), options,
-                                           providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(onx.SerializeToString(), options,
+                                        providers=["CPUExecutionProvider"])
+
+
+def onnx_probabilities(onx):
+    """``rows -> probabilities`` of a student's ONNX graph in onnxruntime, on one thread."""
+    session = one_thread_session(onx)
 
     def proba(rows):
         return session.run(["probabilities"], {"X": rows})[0]

@@ -58,7 +58,7 @@ def one_row_latency(est: Any, teacher: Any, X_row_frame: Any, *, repeats: int = 
         ``onnx_threads`` and ``agrees`` (the graph's output for the row equals
         the student's: label, or prediction to 1e-5 relative).
     """
-    import onnxruntime
+    from common import one_thread_session
     from sklearn.base import is_regressor
 
     from skkd.export import compare_onnx, to_onnx
@@ -66,10 +66,7 @@ def one_row_latency(est: Any, teacher: Any, X_row_frame: Any, *, repeats: int = 
 
     row = X_row_frame.iloc[:1]
     onx = to_onnx(est, X=X_row_frame)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(onx.SerializeToString(), options,
-                                           providers=["CPUExecutionProvider"])
+    session = one_thread_session(onx)
     inputs = session.get_inputs()
     if len(inputs) > 1 or getattr(est, "columns_", None) is not None:
         def feed():

@@ -85,7 +85,16 @@ from pathlib import Path
 import numpy as np
 import sklearn
 import torch
-from common import RESULTS, cosine, latency, log, machine, mean_std, write_results
+from common import (
+    RESULTS,
+    cosine,
+    latency,
+    log,
+    machine,
+    mean_std,
+    one_thread_session,
+    write_results,
+)
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.metrics import mean_squared_error, r2_score
@@ -224,12 +233,7 @@ def teacher_report(model, info: dict, table: RegressionTable, repeats: int, kind
 
 def onnx_session(onx):
     """``rows -> predictions`` of an ONNX graph in onnxruntime, on one thread (its 1st output)."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(onx.SerializeToString(), options,
-                                           providers=["CPUExecutionProvider"])
+    session = one_thread_session(onx)
     name = session.get_inputs()[0].name
 
     def predict(rows):
